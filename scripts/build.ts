@@ -1,0 +1,27 @@
+// `bun run build`: compiles src/main.ts into dist/stroem-logs, a single self-contained executable.
+import pkg from "../package.json" with { type: "json" };
+
+const outfile = process.argv[2] ?? "dist/stroem-logs";
+const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" }).stdout.toString().trim();
+const version = commit ? `${pkg.version}+${commit}` : pkg.version;
+
+const started = performance.now();
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: {
+    outfile,
+    // The binary must behave the same wherever it is dropped: no .env or bunfig.toml from its cwd.
+    autoloadDotenv: false,
+    autoloadBunfig: false,
+  },
+  minify: true,
+  bytecode: true,
+  format: "esm",
+  sourcemap: "linked",
+  define: { STROEM_LOGS_BUILD: JSON.stringify(version) },
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${outfile} (stroem-logs ${version}) in ${Math.round(performance.now() - started)} ms`);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Smoke test of the compiled binary, copied alone into an empty directory: version, serve, push, read, SIGTERM.
+set -euo pipefail
+BIN="$(realpath "$1")"
+WORK="$(mktemp -d)"
+trap 'kill -9 "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp "$BIN" "$WORK/stroem-logs"
+cd "$WORK"
+
+./stroem-logs --version | grep -q '^stroem-logs ' || { echo "smoke: --version printed nothing useful" >&2; exit 1; }
+
+STROEM__LOG_STORAGE__LOCAL_DIR="$WORK/logs" ./stroem-logs serve --listen 127.0.0.1:0 >"$WORK/out" 2>"$WORK/err" &
+PID=$!
+for _ in $(seq 1 100); do
+  grep -q '^listening on ' "$WORK/out" 2>/dev/null && break
+  kill -0 "$PID" 2>/dev/null || { echo "smoke: server exited early:" >&2; cat "$WORK/err" >&2; exit 1; }
+  sleep 0.1
+done
+URL="$(sed -n 's/^listening on //p' "$WORK/out")"
+[ -n "$URL" ] || { echo "smoke: no 'listening on' line" >&2; exit 1; }
+
+curl -fsS "$URL/healthz" >/dev/null
+curl -fsS -X POST "$URL/worker/jobs/smoke-1/logs" -H 'content-type: application/json' \
+  -d '{"step_name":"build","lines":[{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","line":"Hello World"}]}' >/dev/null
+got="$(curl -fsS "$URL/api/jobs/smoke-1/steps/build/logs?format=ndjson")"
+want='{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"build","line":"Hello World"}'
+[ "$got" = "$want" ] || { echo "smoke: read back '$got', want '$want'" >&2; exit 1; }
+[ "$(./stroem-logs cat smoke-1 --raw --server "$URL")" = "$want" ] || { echo "smoke: cat differs" >&2; exit 1; }
+
+kill -TERM "$PID"
+code=0; wait "$PID" || code=$?
+[ "$code" -eq 0 ] || { echo "smoke: exit code $code after SIGTERM" >&2; cat "$WORK/err" >&2; exit 1; }
+echo "smoke: ok ($URL)" >&2

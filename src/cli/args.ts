@@ -1,0 +1,26 @@
+// Command-line parsing shared by the subcommands: node:util parseArgs with usage errors that exit 2.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../errors.ts";
+
+export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
+  argv: string[],
+  options: T,
+  usage: string,
+) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+export function intFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name}: expected a non-negative integer (got ${value})`);
+  return Number(value);
+}
+
+export const clientOptions = {
+  server: { type: "string" },
+  token: { type: "string" },
+} as const;

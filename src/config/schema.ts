@@ -1,0 +1,84 @@
+// The config's shape, defaults and types: one valibot schema, validated once at start-up.
+import * as v from "valibot";
+import { parseDuration, parseSize } from "./units.ts";
+
+/** "500ms" | "10s" | "15m" | "2h" | "7d" → milliseconds. */
+export const Duration = v.pipe(
+  v.string("expected a duration string like 500ms, 10s or 15m"),
+  v.check((s) => parseDuration(s) !== null, (i) => `expected a duration like 500ms, 10s or 15m (got ${i.received})`),
+  v.transform((s) => parseDuration(s)!),
+);
+
+/** 1048576 | "1MiB" | "500KB" → bytes. */
+export const Size = v.pipe(
+  v.union([v.number(), v.string()], "expected a size like 1048576 or 1MiB"),
+  v.check((s) => parseSize(s) !== null, (i) => `expected a size like 1048576 or 1MiB (got ${i.received})`),
+  v.transform((s) => parseSize(s)!),
+);
+
+const NonEmpty = v.pipe(v.string("expected a non-empty string"), v.nonEmpty("expected a non-empty string"));
+
+const Listen = v.pipe(
+  v.string("expected HOST:PORT"),
+  v.regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, (i) => `expected HOST:PORT (got ${i.received})`),
+);
+
+const S3 = v.strictObject({
+  bucket: NonEmpty,
+  region: v.optional(NonEmpty, "us-east-1"),
+  prefix: v.optional(v.string(), ""),
+  endpoint: v.optional(v.pipe(NonEmpty, v.url("expected a URL like http://minio:9000"))),
+});
+
+/** Strøm's later form: `archive: {type: s3|local, ...}`; wins over the legacy `s3` block. */
+const Archive = v.variant("type", [
+  v.strictObject({
+    type: v.literal("s3"),
+    bucket: NonEmpty,
+    region: v.optional(NonEmpty, "us-east-1"),
+    prefix: v.optional(v.string(), ""),
+    endpoint: v.optional(v.pipe(NonEmpty, v.url("expected a URL like http://minio:9000"))),
+  }),
+  v.strictObject({
+    type: v.literal("local"),
+    path: NonEmpty,
+    prefix: v.optional(v.string(), ""),
+  }),
+]);
+
+export const ConfigSchema = v.strictObject({
+  server: v.optional(
+    v.strictObject({
+      listen: v.optional(Listen, "127.0.0.1:8080"),
+      /** How long a graceful shutdown waits for in-flight requests before closing them. */
+      shutdown_timeout: v.optional(Duration, "10s"),
+    }),
+    {},
+  ),
+  log_storage: v.optional(
+    v.strictObject({
+      local_dir: v.optional(NonEmpty, "/tmp/stroem/logs"),
+      /** SQLite database for job state; default `{local_dir}/stroem-logs.db`. */
+      db_path: v.optional(NonEmpty),
+      /** fdatasync every batch before acknowledging it: survives power loss, not only a crash. */
+      fsync: v.optional(v.boolean("expected true or false"), false),
+      delete_local_after_archive: v.optional(v.boolean("expected true or false"), false),
+      s3: v.optional(S3),
+      archive: v.optional(Archive),
+    }),
+    {},
+  ),
+  limits: v.optional(
+    v.strictObject({
+      max_body_bytes: v.optional(Size, 8 * 1024 * 1024),
+      max_line_bytes: v.optional(Size, 1024 * 1024),
+      max_read_bytes: v.optional(Size, 16 * 1024 * 1024),
+      /** Open append handles kept in the LRU; the least recently written job's handle is closed past it. */
+      max_open_files: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 256),
+    }),
+    {},
+  ),
+});
+
+export type ConfigInput = v.InferInput<typeof ConfigSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema>;

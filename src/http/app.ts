@@ -1,0 +1,46 @@
+// The HTTP application: routes mounted from their feature files, one error handler for all of them.
+import { Hono } from "hono";
+import { AppError } from "../errors.ts";
+import type { Db } from "../jobs/db.ts";
+import type { Jobs } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
+import type { Reader } from "../logs/read.ts";
+import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
+import { mountJobRoutes } from "./jobs.ts";
+import { mountLogRoutes } from "./logs.ts";
+import type { JobExtra } from "./view.ts";
+
+export interface AppDeps {
+  db: Db;
+  jobs: Jobs;
+  reader: Reader;
+  log: Logger;
+  localDir: string;
+  limits: { max_body_bytes: number; max_read_bytes: number };
+  extras?: readonly JobExtra[];
+  readyChecks?: readonly ReadyCheck[];
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json({ error: err.message, code: err.code }, err.status as 400);
+    }
+    deps.log.error(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
+    return c.json({ error: "internal server error", code: "internal" }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404));
+
+  mountHealthRoutes(app, { db: deps.db, localDir: deps.localDir, checks: deps.readyChecks ?? [] });
+  mountJobRoutes(app, { jobs: deps.jobs, maxBodyBytes: deps.limits.max_body_bytes, extras: deps.extras ?? [] });
+  mountLogRoutes(app, {
+    jobs: deps.jobs,
+    reader: deps.reader,
+    maxBodyBytes: deps.limits.max_body_bytes,
+    maxReadBytes: deps.limits.max_read_bytes,
+  });
+  return app;
+}

@@ -1,0 +1,78 @@
+// Job routes: register, create, show, list, complete, heartbeat, server events.
+import type { Hono } from "hono";
+import type { Jobs } from "../jobs/registry.ts";
+import { notFound } from "../errors.ts";
+import { type JobExtra, jobView } from "./view.ts";
+import { CompleteBody, EventBody, jobIdParam, ListQuery, parse, readJson, RegisterBody } from "./validate.ts";
+
+export interface JobRoutesDeps {
+  jobs: Jobs;
+  maxBodyBytes: number;
+  extras: readonly JobExtra[];
+}
+
+export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
+  const { jobs, extras } = deps;
+  const view = (job: Parameters<JobExtra>[0]) => jobView(job, extras);
+
+  app.put("/api/jobs/:id", async (c) => {
+    const id = jobIdParam(c);
+    const body = parse(RegisterBody, await readJson(c, deps.maxBodyBytes));
+    const existed = jobs.get(id) !== null;
+    const job = jobs.register(id, {
+      workspace: body.workspace,
+      task: body.task,
+      created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
+    });
+    return c.json(view(job), existed ? 200 : 201);
+  });
+
+  app.post("/api/jobs", async (c) => {
+    const body = parse(RegisterBody, await readJson(c, deps.maxBodyBytes));
+    const job = jobs.register(crypto.randomUUID(), {
+      workspace: body.workspace,
+      task: body.task,
+      created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
+    });
+    return c.json(view(job), 201);
+  });
+
+  app.get("/api/jobs", (c) => {
+    const query = parse(ListQuery, c.req.query(), "invalid_query");
+    const limit = Math.min(query.limit ?? 50, 1000);
+    const list = jobs.list({
+      limit,
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.workspace !== undefined ? { workspace: query.workspace } : {}),
+      ...(query.task !== undefined ? { task: query.task } : {}),
+    });
+    return c.json({ jobs: list.map(view) });
+  });
+
+  app.get("/api/jobs/:id", (c) => {
+    const id = jobIdParam(c);
+    const job = jobs.get(id);
+    if (!job) throw notFound(`job ${id} not found`);
+    return c.json(view(job));
+  });
+
+  app.post("/worker/jobs/:id/complete", async (c) => {
+    const id = jobIdParam(c);
+    const body = parse(CompleteBody, await readJson(c, deps.maxBodyBytes));
+    const { job, changed } = jobs.complete(id, body.status, body.error ?? null);
+    return c.json({ status: "ok", changed, job: view(job) });
+  });
+
+  app.post("/worker/jobs/:id/heartbeat", (c) => {
+    const id = jobIdParam(c);
+    jobs.heartbeat(id);
+    return c.json({ status: "ok" });
+  });
+
+  app.post("/api/jobs/:id/events", async (c) => {
+    const id = jobIdParam(c);
+    const body = parse(EventBody, await readJson(c, deps.maxBodyBytes));
+    const r = jobs.event(id, body.message);
+    return c.json({ status: "ok", first: r.first, next: r.next });
+  });
+}

@@ -1,0 +1,148 @@
+// Log routes: the worker's push and the reads (whole job, one step, JSON or streamed ndjson).
+import type { Context, Hono } from "hono";
+import { badRequest, notFound } from "../errors.ts";
+import type { Jobs } from "../jobs/registry.ts";
+import type { Reader, Selection } from "../logs/read.ts";
+import { jobIdParam, parse, PushBody, ReadQuery, readJson, StepName } from "./validate.ts";
+
+export interface LogRoutesDeps {
+  jobs: Jobs;
+  reader: Reader;
+  maxBodyBytes: number;
+  maxReadBytes: number;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
+  const { jobs, reader } = deps;
+
+  app.post("/worker/jobs/:id/logs", async (c) => {
+    const id = jobIdParam(c);
+    const headerKey = c.req.header("idempotency-key");
+    if (headerKey !== undefined && !IDEMPOTENCY_KEY.test(headerKey)) {
+      throw badRequest("Idempotency-Key: expected 1 to 200 visible ASCII characters", "invalid_idempotency_key");
+    }
+    const body = parse(PushBody, await readJson(c, deps.maxBodyBytes));
+    const key = headerKey ?? body.batch_id ?? null;
+    const r = jobs.push(id, body.step_name, body.lines, key);
+    return c.json({
+      status: "ok",
+      first: r.first,
+      next: r.next,
+      ...(r.truncated > 0 ? { truncated_lines: r.truncated } : {}),
+      ...(r.duplicate ? { duplicate: true } : {}),
+    });
+  });
+
+  app.get("/api/jobs/:id/logs", (c) => read(c, undefined));
+  app.get("/api/jobs/:id/steps/:step/logs", (c) => {
+    // Hono hands the parameter over percent-decoded.
+    const step = parse(StepName, c.req.param("step"), "invalid_step");
+    return read(c, step);
+  });
+
+  async function read(c: Context, step: string | undefined): Promise<Response> {
+    const id = jobIdParam(c);
+    const q = parse(ReadQuery, c.req.query(), "invalid_query");
+    if (q.tail !== undefined && q.limit !== undefined) {
+      throw badRequest("tail and limit cannot be combined: tail already says how many lines", "invalid_query");
+    }
+    const query = {
+      from: q.from ?? 0,
+      limit: q.limit,
+      tail: q.tail,
+      filter: { step, stream: q.stream },
+    };
+    const job = jobs.get(id);
+    const selection = reader.select(id, query);
+    const ndjson = q.format === "ndjson" || (q.format === undefined && acceptsNdjson(c));
+    if (selection === null) {
+      if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
+      if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
+      return c.json({
+        logs: "",
+        from: query.from,
+        next: query.from,
+        source: "none",
+        complete: reader.isFinal(job),
+        truncated: false,
+      });
+    }
+    if (ndjson) return new Response(ndjsonBody(selection), { headers: ndjsonHeaders(selection.source) });
+
+    const { text, from, next, truncated } = await collect(selection, query.from, deps.maxReadBytes);
+    const fresh = jobs.get(id);
+    return c.json({
+      logs: text,
+      // A forward read starts at the cursor it was given; a tail read at the first line it returns.
+      from: query.tail === undefined ? query.from : from,
+      next,
+      source: selection.source,
+      complete: reader.isFinal(fresh) && !truncated && next >= (fresh?.line_count ?? 0),
+      truncated,
+    });
+  }
+}
+
+function acceptsNdjson(c: Context): boolean {
+  return (c.req.header("accept") ?? "").includes("application/x-ndjson");
+}
+
+function ndjsonHeaders(source: string): Record<string, string> {
+  return { "content-type": "application/x-ndjson; charset=utf-8", "x-stroem-source": source };
+}
+
+/** Collects selected lines up to `maxBytes`; past it, stops at a line boundary and says where to go on. */
+async function collect(
+  selection: Selection,
+  from: number,
+  maxBytes: number,
+): Promise<{ text: string; from: number; next: number; truncated: boolean }> {
+  const parts: string[] = [];
+  let size = 0;
+  let first: number | null = null;
+  const it = selection.batches[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      const { nums, texts } = r.value;
+      for (let i = 0; i < texts.length; i++) {
+        const text = texts[i]!;
+        size += Buffer.byteLength(text) + 1;
+        if (size > maxBytes) {
+          await it.return?.(undefined);
+          return { text: joinLines(parts), from: first ?? nums[i]!, next: nums[i]!, truncated: true };
+        }
+        first ??= nums[i]!;
+        parts.push(text);
+      }
+    }
+  } catch (e) {
+    await it.return?.(undefined);
+    throw e;
+  }
+  return { text: joinLines(parts), from: first ?? from, next: selection.next(), truncated: false };
+}
+
+const joinLines = (parts: string[]) => (parts.length === 0 ? "" : `${parts.join("\n")}\n`);
+
+/** Streams selected lines as they are read, pulled at the client's pace. */
+function ndjsonBody(selection: Selection): ReadableStream<Uint8Array> {
+  const it = selection.batches[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await it.next();
+      if (r.done) {
+        controller.close();
+        return;
+      }
+      if (r.value.texts.length > 0) controller.enqueue(encoder.encode(`${r.value.texts.join("\n")}\n`));
+    },
+    async cancel() {
+      await it.return?.(undefined);
+    },
+  });
+}

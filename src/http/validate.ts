@@ -1,0 +1,162 @@
+// Request validation at the boundary: valibot schemas for ids, bodies and queries, with precise messages.
+import type { Context } from "hono";
+import * as v from "valibot";
+import { AppError, badRequest } from "../errors.ts";
+import { normalizeTs, SERVER_STEP } from "../logs/line.ts";
+
+export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function jobIdParam(c: Context): string {
+  const id = c.req.param("id") ?? "";
+  if (!JOB_ID.test(id)) {
+    throw badRequest(
+      `invalid job id ${JSON.stringify(id.slice(0, 140))}: expected a UUID or [A-Za-z0-9][A-Za-z0-9._-]{0,127}`,
+      "invalid_job_id",
+    );
+  }
+  return id;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export const StepName = v.pipe(
+  v.string("expected a string"),
+  v.nonEmpty("must not be empty"),
+  v.maxLength(256, (i) => `must be at most 256 characters (got ${i.input.length})`),
+  v.check((s) => !CONTROL.test(s), "must not contain control characters"),
+);
+
+const WorkerStep = v.pipe(
+  StepName,
+  v.check((s) => s !== SERVER_STEP, `"${SERVER_STEP}" is reserved for server events`),
+);
+
+const Timestamp = v.pipe(
+  v.string("expected an ISO 8601 timestamp string"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const ts = normalizeTs(dataset.value);
+    if (ts === null) {
+      addIssue({ message: `expected an ISO 8601 timestamp (got ${JSON.stringify(dataset.value.slice(0, 64))})` });
+      return NEVER;
+    }
+    return ts;
+  }),
+);
+
+export const Stream = v.picklist(["stdout", "stderr"], (i) => `expected "stdout" or "stderr" (got ${i.received})`);
+
+export const PushBody = v.strictObject({
+  step_name: WorkerStep,
+  lines: v.pipe(
+    v.array(
+      v.strictObject({
+        ts: v.optional(Timestamp),
+        stream: Stream,
+        line: v.string("expected a string"),
+      }),
+      "expected an array of lines",
+    ),
+    v.minLength(1, "must hold at least one line"),
+  ),
+  batch_id: v.optional(v.pipe(v.string(), v.nonEmpty(), v.maxLength(200))),
+});
+
+const Name = v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(512));
+
+export const RegisterBody = v.strictObject({
+  workspace: Name,
+  task: Name,
+  created_at: v.optional(Timestamp),
+});
+
+export const CompleteBody = v.strictObject({
+  status: v.picklist(
+    ["completed", "failed", "cancelled", "skipped"],
+    (i) => `expected one of completed, failed, cancelled, skipped (got ${i.received})`,
+  ),
+  error: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(64 * 1024)))),
+});
+
+export const EventBody = v.strictObject({
+  message: v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(64 * 1024)),
+});
+
+const Count = (what: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}$/, (i) => `${what}: expected a non-negative integer (got ${JSON.stringify(i.input)})`),
+    v.transform(Number),
+  );
+
+export const ReadQuery = v.object({
+  from: v.optional(Count("from")),
+  limit: v.optional(Count("limit")),
+  tail: v.optional(Count("tail")),
+  stream: v.optional(Stream),
+  format: v.optional(v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`)),
+});
+
+export const ListQuery = v.object({
+  status: v.optional(
+    v.picklist(["pending", "running", "completed", "failed", "cancelled", "skipped"], (i) => `unknown status ${i.received}`),
+  ),
+  workspace: v.optional(v.string()),
+  task: v.optional(v.string()),
+  limit: v.optional(Count("limit")),
+});
+
+/** `lines.3.ts` → `lines[3].ts` */
+function pathOf(issue: v.BaseIssue<unknown>): string {
+  const dot = v.getDotPath(issue);
+  return dot === null ? "body" : dot.replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+}
+
+export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const first = issues[0];
+  const path = pathOf(first);
+  let message = first.message;
+  if (first.expected === "never") message = "unknown field";
+  else if (first.type === "strict_object" && first.received === "undefined") message = "required field is missing";
+  else message = message.replace(/^Invalid type: Expected (.*) but received (.*)$/, "expected $1 (got $2)");
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
+  return `${path}: ${message}${more}`;
+}
+
+export function parse<S extends v.GenericSchema>(schema: S, input: unknown, code = "invalid_body"): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (!r.success) throw badRequest(describe(r.issues), code);
+  return r.output;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads a JSON body of at most `max` bytes: 413 past it, 400 for invalid UTF-8 or JSON. */
+export async function readJson(c: Context, max: number): Promise<unknown> {
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > max) throw tooLarge(declared, max);
+  const body = c.req.raw.body;
+  if (body === null) throw badRequest("request body is empty: expected a JSON object", "invalid_json");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) throw tooLarge(size, max);
+    chunks.push(chunk);
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  } catch {
+    throw badRequest("request body is not valid UTF-8", "invalid_json");
+  }
+  if (text.trim() === "") throw badRequest("request body is empty: expected a JSON object", "invalid_json");
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw badRequest(`invalid JSON: ${(e as Error).message}`, "invalid_json");
+  }
+}
+
+function tooLarge(size: number, max: number): AppError {
+  return new AppError(413, "body_too_large", `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`);
+}

@@ -1,0 +1,276 @@
+// The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
+import { existsSync, openSync, readSync, closeSync } from "node:fs";
+import { conflict, notFound } from "../errors.ts";
+import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
+import type { LogStore } from "../logs/store.ts";
+import { type Db, type JobRow, type JobStatus, TERMINAL, type TerminalStatus } from "./db.ts";
+
+/** A line as the route hands it over: `ts` already normalised, or absent for "now". */
+export interface IncomingLine {
+  ts?: string | undefined;
+  stream: Stream;
+  line: string;
+}
+
+export interface PushResult {
+  first: number;
+  next: number;
+  truncated: number;
+  duplicate: boolean;
+}
+
+export interface Appended {
+  job: JobRow;
+  first: number;
+  next: number;
+  /** Byte offset of the first appended line and the bytes themselves. */
+  offset: number;
+  data: Uint8Array;
+}
+
+export interface JobsOptions {
+  db: Db;
+  store: LogStore;
+  maxLineBytes: number;
+  clock?: () => number;
+  /** Sparse line index: a checkpoint at most every this many lines. */
+  checkpointLines?: number;
+}
+
+export type Jobs = ReturnType<typeof createJobs>;
+
+export const isTerminal = (s: JobStatus): s is TerminalStatus => (TERMINAL as readonly string[]).includes(s);
+
+export function createJobs(opts: JobsOptions) {
+  const { db, store } = opts;
+  const { q } = db;
+  const clock = opts.clock ?? Date.now;
+  const checkpointLines = opts.checkpointLines ?? 1024;
+  const appendListeners: Array<(a: Appended) => void> = [];
+  const terminalListeners: Array<(job: JobRow) => void> = [];
+  const settledListeners: Array<(job: JobRow) => void> = [];
+  /** Completion work run in order before a terminal job is settled (hooks plug in here). */
+  const finishers: Array<(job: JobRow) => Promise<void>> = [];
+  const editGuards: Array<(job: JobRow) => void> = [];
+  const settling = new Map<string, Promise<void>>();
+  const encoder = new TextEncoder();
+
+  const get = (id: string): JobRow | null => q.get.get(id);
+
+  function mustGet(id: string): JobRow {
+    const job = get(id);
+    if (!job) throw notFound(`job ${id} not found`);
+    return job;
+  }
+
+  /** Creates the row for `id` if missing; a file left by a Strøm server is adopted with its line count. */
+  function ensure(id: string, init?: { workspace: string; task: string; created_at?: number }): JobRow {
+    const existing = get(id);
+    if (existing) return existing;
+    const now = clock();
+    const adopted = adoptFile(store.jsonlPath(id), checkpointLines);
+    const row = q.insert.get({
+      id,
+      workspace: init?.workspace ?? "default",
+      task: init?.task ?? "default",
+      status: "pending",
+      created_at: init?.created_at ?? now,
+      now,
+      line_count: adopted.lines,
+      byte_count: adopted.bytes,
+    })!;
+    if (adopted.checkpoints.length > 0) {
+      db.sqlite.transaction(() => {
+        for (const [line, offset] of adopted.checkpoints) q.addCheckpoint.run(id, line, offset);
+      })();
+    }
+    return row;
+  }
+
+  /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
+  function appendEncoded(job: JobRow, text: string, count: number, key: string | null, truncated: number) {
+    const data = encoder.encode(text);
+    const offset = job.byte_count;
+    store.append(job.id, data, offset);
+    const first = job.line_count;
+    const next = first + count;
+    const ckpt = first - job.ckpt_line >= checkpointLines;
+    const now = clock();
+    db.sqlite.transaction(() => {
+      q.appended.run({
+        id: job.id,
+        lines: count,
+        bytes: data.length,
+        now,
+        late: isTerminal(job.status) ? count : 0,
+        ckpt_line: ckpt ? first : job.ckpt_line,
+        ckpt_offset: ckpt ? offset : job.ckpt_offset,
+      });
+      if (ckpt) q.addCheckpoint.run(job.id, first, offset);
+      if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
+    })();
+    const updated = get(job.id)!;
+    for (const fn of appendListeners) fn({ job: updated, first, next, offset, data });
+    return { first, next };
+  }
+
+  function push(id: string, step: string, lines: IncomingLine[], key: string | null): PushResult {
+    const job = ensure(id);
+    if (key !== null) {
+      const seen = q.batch.get(id, key);
+      if (seen) return { first: seen.first, next: seen.next, truncated: seen.truncated, duplicate: true };
+    }
+    const now = isoNow(clock());
+    const stepJson = JSON.stringify(step);
+    let text = "";
+    let truncated = 0;
+    for (const l of lines) {
+      let line = l.line;
+      if (line.length * 3 > opts.maxLineBytes) {
+        const t = truncateLine(line, opts.maxLineBytes);
+        if (t.truncated) truncated++;
+        line = t.line;
+      }
+      text += encodeLine(l.ts ?? now, l.stream, stepJson, line);
+    }
+    const { first, next } = appendEncoded(job, text, lines.length, key, truncated);
+    return { first, next, truncated, duplicate: false };
+  }
+
+  /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
+  function event(id: string, message: string): { first: number; next: number } {
+    const job = ensure(id);
+    const stepJson = JSON.stringify(SERVER_STEP);
+    const ts = isoNow(clock());
+    const lines = message.split(/\r?\n/);
+    const text = lines.map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line)).join("");
+    return appendEncoded(job, text, lines.length, null, 0);
+  }
+
+  function complete(id: string, status: TerminalStatus, error: string | null): { job: JobRow; changed: boolean } {
+    const job = ensure(id);
+    if (isTerminal(job.status)) {
+      if (job.status === status) return { job, changed: false };
+      throw conflict(`job ${id} already ended as ${job.status}; cannot mark it ${status}`, "already_finished");
+    }
+    const done = q.finish.get({ id, status, error, now: clock() })!;
+    store.close(id);
+    for (const fn of terminalListeners) fn(done);
+    settle(done);
+    return { job: done, changed: true };
+  }
+
+  /** Runs the completion work (hooks) of a terminal job, then marks it settled. */
+  function settle(job: JobRow): Promise<void> {
+    const running = settling.get(job.id);
+    if (running) return running;
+    const p = (async () => {
+      for (const fn of finishers) {
+        try {
+          await fn(job);
+        } catch (e) {
+          event(job.id, `[server] completion step failed: ${(e as Error).message}`);
+        }
+      }
+      q.settle.run({ id: job.id, now: clock() });
+      const settled = get(job.id)!;
+      for (const fn of settledListeners) fn(settled);
+    })().finally(() => settling.delete(job.id));
+    settling.set(job.id, p);
+    return p;
+  }
+
+  return {
+    get,
+    mustGet,
+    ensure,
+    push,
+    event,
+    complete,
+    /** Terminal jobs whose completion work did not finish (a restart in between) are settled again. */
+    resumeUnsettled(): Promise<void[]> {
+      return Promise.all(q.unsettled.all().map(settle));
+    },
+    /** Waits for every running settle (graceful shutdown). */
+    idle: () => Promise.all([...settling.values()]),
+    register(id: string, fields: { workspace: string; task: string; created_at?: number | undefined }): JobRow {
+      const existing = get(id);
+      if (!existing) {
+        return ensure(id, {
+          workspace: fields.workspace,
+          task: fields.task,
+          ...(fields.created_at !== undefined ? { created_at: fields.created_at } : {}),
+        });
+      }
+      for (const fn of editGuards) fn(existing);
+      return q.update.get({
+        id,
+        workspace: fields.workspace,
+        task: fields.task,
+        created_at: fields.created_at ?? existing.created_at,
+        now: clock(),
+      })!;
+    },
+    heartbeat(id: string): JobRow {
+      mustGet(id);
+      q.touch.run({ id, now: clock() });
+      return mustGet(id);
+    },
+    /** Sparse index: the checkpoint at or before `line` (line 0 at offset 0 when there is none). */
+    checkpoint(id: string, line: number): { line: number; offset: number } {
+      return q.checkpoint.get(id, line) ?? { line: 0, offset: 0 };
+    },
+    list(filter: { status?: string; workspace?: string; task?: string; limit: number; before?: number }): JobRow[] {
+      const where: string[] = [];
+      const params: Record<string, string | number> = { limit: filter.limit };
+      for (const key of ["status", "workspace", "task"] as const) {
+        const value = filter[key];
+        if (value !== undefined) {
+          where.push(`${key} = $${key}`);
+          params[key] = value;
+        }
+      }
+      if (filter.before !== undefined) {
+        where.push("created_at < $before");
+        params.before = filter.before;
+      }
+      const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY created_at DESC, id DESC LIMIT $limit`;
+      return db.sqlite.query<JobRow, Record<string, string | number>>(sql).all(params);
+    },
+    onAppend: (fn: (a: Appended) => void) => appendListeners.push(fn),
+    onTerminal: (fn: (job: JobRow) => void) => terminalListeners.push(fn),
+    onSettled: (fn: (job: JobRow) => void) => settledListeners.push(fn),
+    addFinisher: (fn: (job: JobRow) => Promise<void>) => finishers.push(fn),
+    /** A guard that may refuse edits of a job's identity (the archive refuses once a job is archived). */
+    addEditGuard: (fn: (job: JobRow) => void) => editGuards.push(fn),
+  };
+}
+
+/** Counts the complete lines of an existing file (and checkpoints them); a torn last line is not counted. */
+function adoptFile(path: string, every: number): { lines: number; bytes: number; checkpoints: [number, number][] } {
+  if (!existsSync(path)) return { lines: 0, bytes: 0, checkpoints: [] };
+  const fd = openSync(path, "r");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let lines = 0;
+  let pos = 0;
+  let bytes = 0;
+  const checkpoints: [number, number][] = [];
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      let i = buf.indexOf(10);
+      while (i !== -1 && i < n) {
+        lines++;
+        bytes = pos + i + 1;
+        if (lines % every === 0) checkpoints.push([lines, bytes]);
+        i = buf.indexOf(10, i + 1);
+      }
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { lines, bytes, checkpoints };
+}

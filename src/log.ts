@@ -1,0 +1,16 @@
+// The server's own log: one line per event on stderr (journald adds time and unit), level first.
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string, err?: unknown): void;
+}
+
+export function createLogger(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
+  return {
+    info: (msg) => write(`info: ${msg}`),
+    warn: (msg) => write(`warn: ${msg}`),
+    error: (msg, err) => write(`error: ${msg}${err instanceof Error ? `\n${err.stack ?? err.message}` : ""}`),
+  };
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,91 @@
+// The JSONL line: encoding, timestamp normalisation and truncation — pure functions on the ingest hot path.
+
+export type Stream = "stdout" | "stderr";
+export const SERVER_STEP = "_server";
+
+export interface LogLine {
+  ts: string;
+  stream: Stream;
+  step: string;
+  line: string;
+}
+
+const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)$/;
+
+/** ISO 8601 → `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, ms); null when it is not an ISO 8601 instant. */
+export function normalizeTs(ts: string): string | null {
+  if (CANONICAL_TS.test(ts)) {
+    // Already canonical: only reject impossible dates (month 13, hour 25).
+    return Number.isNaN(Date.parse(ts)) ? null : ts;
+  }
+  if (!ISO_8601.test(ts)) return null;
+  const ms = Date.parse(ts.replace(" ", "T").replace(",", "."));
+  if (Number.isNaN(ms)) return null;
+  return new Date(ms).toISOString();
+}
+
+export const isoNow = (now: number): string => new Date(now).toISOString();
+
+/**
+ * One JSONL line, keys in the contract's order, compact, newline-terminated. `stepJson` is the step
+ * name already JSON-encoded, so a batch encodes it once.
+ */
+export function encodeLine(ts: string, stream: Stream, stepJson: string, line: string): string {
+  return `{"ts":"${ts}","stream":"${stream}","step":${stepJson},"line":${JSON.stringify(line)}}\n`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Cuts `line` to at most `maxBytes` of UTF-8 (never inside a character) and appends a visible marker.
+ * Returns the line unchanged when it fits.
+ */
+export function truncateLine(line: string, maxBytes: number): { line: string; truncated: boolean } {
+  // Fast path: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (line.length * 3 <= maxBytes) return { line, truncated: false };
+  const bytes = encoder.encode(line);
+  if (bytes.length <= maxBytes) return { line, truncated: false };
+  let cut = maxBytes;
+  while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--; // back off a continuation byte
+  const kept = new TextDecoder().decode(bytes.subarray(0, cut));
+  return { line: `${kept}…[truncated ${bytes.length - cut} bytes]`, truncated: true };
+}
+
+/** Parses one stored line; null for anything that is not a log-line object (a legacy text line, garbage). */
+export function parseLine(text: string): LogLine | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== "object" || v === null) return null;
+    const o = v as Record<string, unknown>;
+    if (typeof o.step !== "string" || typeof o.line !== "string") return null;
+    return o as unknown as LogLine;
+  } catch {
+    return null;
+  }
+}
+
+/** A line filter for reads: step name exact, stream exact; either may be absent. */
+export interface LineFilter {
+  step?: string | undefined;
+  stream?: Stream | undefined;
+}
+
+/**
+ * Whether a stored line passes the filter. A cheap substring pre-check rejects most lines without
+ * parsing; a candidate is confirmed by parsing, so `build` never matches `build-notify` and a `line`
+ * that merely contains `"step":"build"` never matches either.
+ */
+export function makeMatcher(filter: LineFilter): ((text: string) => boolean) | null {
+  const { step, stream } = filter;
+  if (step === undefined && stream === undefined) return null;
+  const stepNeedle = step === undefined ? null : `"step":${JSON.stringify(step)}`;
+  const streamNeedle = stream === undefined ? null : `"stream":"${stream}"`;
+  return (text) => {
+    if (stepNeedle !== null && !text.includes(stepNeedle)) return false;
+    if (streamNeedle !== null && !text.includes(streamNeedle)) return false;
+    const parsed = parseLine(text);
+    if (parsed === null) return false;
+    return (step === undefined || parsed.step === step) && (stream === undefined || parsed.stream === stream);
+  };
+}

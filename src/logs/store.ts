@@ -1,0 +1,150 @@
+// The local tier: one append-only JSONL file per job, written with synchronous writes through an LRU of handles.
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { AppError } from "../errors.ts";
+
+export interface LogStoreOptions {
+  dir: string;
+  maxOpenFiles: number;
+  /** fdatasync after every batch: survives power loss, not only a crash of the process. */
+  fsync: boolean;
+  /** Told when a file held bytes past the recorded end (a batch written but never acknowledged). */
+  onDiscard?: (jobId: string, bytes: number) => void;
+}
+
+export type LogStore = ReturnType<typeof createLogStore>;
+
+export function createLogStore(opts: LogStoreOptions) {
+  const { dir } = opts;
+  // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
+  const handles = new Map<string, number>();
+
+  const jsonlPath = (id: string) => join(dir, `${id}.jsonl`);
+  const legacyPath = (id: string) => join(dir, `${id}.log`);
+
+  function open(id: string, expectedSize: number): number {
+    const existing = handles.get(id);
+    if (existing !== undefined) {
+      handles.delete(id);
+      handles.set(id, existing);
+      return existing;
+    }
+    let fd: number;
+    try {
+      fd = openSync(jsonlPath(id), "a");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw storageError(e, id);
+      try {
+        mkdirSync(dir, { recursive: true });
+        fd = openSync(jsonlPath(id), "a");
+      } catch (e2) {
+        throw storageError(e2, id);
+      }
+    }
+    const size = fstatSync(fd).size;
+    if (size > expectedSize) {
+      // Bytes past the recorded end were written by a batch whose acknowledgement never happened
+      // (the process died in between): the client retries that batch, so the tail must go.
+      ftruncateSync(fd, expectedSize);
+      opts.onDiscard?.(id, size - expectedSize);
+    } else if (size < expectedSize) {
+      closeSync(fd);
+      throw new AppError(
+        409,
+        "local_log_missing",
+        `local log of job ${id} holds ${size} bytes but ${expectedSize} were recorded (removed after archival?)`,
+      );
+    }
+    handles.set(id, fd);
+    while (handles.size > opts.maxOpenFiles) {
+      const [oldId, oldFd] = handles.entries().next().value as [string, number];
+      handles.delete(oldId);
+      closeSync(oldFd);
+    }
+    return fd;
+  }
+
+  /**
+   * Appends `data` at `expectedSize` (the recorded end of the job's log) and returns the new size.
+   * The write is synchronous: when this returns, the bytes are in the OS and survive a kill of the
+   * process. A failed write leaves the file as it was — never a torn line.
+   */
+  function append(id: string, data: Uint8Array, expectedSize: number): number {
+    const fd = open(id, expectedSize);
+    let written = 0;
+    try {
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      if (opts.fsync) fdatasyncSync(fd);
+    } catch (e) {
+      try {
+        ftruncateSync(fd, expectedSize);
+      } catch {
+        // The error below already says the disk is unwell; the recorded size still bounds every read.
+      }
+      close(id);
+      throw storageError(e, id);
+    }
+    return expectedSize + written;
+  }
+
+  function close(id: string): void {
+    const fd = handles.get(id);
+    if (fd === undefined) return;
+    handles.delete(id);
+    closeSync(fd);
+  }
+
+  return {
+    dir,
+    jsonlPath,
+    legacyPath,
+    append,
+    close,
+    openHandles: () => handles.size,
+    /** Size of the job's JSONL file, or null when there is none. */
+    size(id: string): number | null {
+      try {
+        return statSync(jsonlPath(id)).size;
+      } catch {
+        return null;
+      }
+    },
+    hasLegacy: (id: string) => existsSync(legacyPath(id)),
+    remove(id: string): void {
+      close(id);
+      rmSync(jsonlPath(id), { force: true });
+    },
+    closeAll(): void {
+      for (const id of [...handles.keys()]) close(id);
+    },
+  };
+}
+
+function storageError(e: unknown, id: string): AppError {
+  const err = e as NodeJS.ErrnoException;
+  if (err instanceof AppError) return err;
+  if (err.code === "ENOSPC" || err.code === "EDQUOT") {
+    return new AppError(507, "disk_full", `no space left to write the log of job ${id}; retry later`, {
+      "Retry-After": "30",
+    });
+  }
+  if (err.code === "EACCES" || err.code === "EROFS" || err.code === "EPERM") {
+    return new AppError(503, "storage_unwritable", `log directory is not writable (${err.code}) for job ${id}`, {
+      "Retry-After": "30",
+    });
+  }
+  return new AppError(503, "storage_error", `writing the log of job ${id} failed: ${err.message}`, {
+    "Retry-After": "5",
+  });
+}

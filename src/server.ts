@@ -1,0 +1,65 @@
+// Wires the modules into one running server: state, store, registry, reader, HTTP app, Bun.serve.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config/schema.ts";
+import { splitListen } from "./config/load.ts";
+import { createApp } from "./http/app.ts";
+import { openDb } from "./jobs/db.ts";
+import { createJobs } from "./jobs/registry.ts";
+import type { Logger } from "./log.ts";
+import { createReader } from "./logs/read.ts";
+import { createLogStore } from "./logs/store.ts";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const dir = config.log_storage.local_dir;
+  mkdirSync(dir, { recursive: true });
+  const db = openDb(config.log_storage.db_path ?? join(dir, "stroem-logs.db"));
+  const store = createLogStore({
+    dir,
+    maxOpenFiles: config.limits.max_open_files,
+    fsync: config.log_storage.fsync,
+    onDiscard: (id, bytes) => log.warn(`job ${id}: discarded ${bytes} unacknowledged bytes past the recorded end`),
+  });
+  const jobs = createJobs({ db, store, maxLineBytes: config.limits.max_line_bytes });
+  const reader = createReader({ store, getJob: jobs.get, checkpoint: jobs.checkpoint });
+  const app = createApp({ db, jobs, reader, log, localDir: dir, limits: config.limits });
+
+  const { hostname, port } = splitListen(config.server.listen);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({ hostname, port, fetch: app.fetch, maxRequestBodySize: config.limits.max_body_bytes + 1024 });
+  } catch (e) {
+    store.closeAll();
+    db.close();
+    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
+  }
+  void jobs.resumeUnsettled();
+  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    port: server.port!,
+    stop() {
+      stopping ??= (async () => {
+        // Stop accepting; let in-flight requests finish, up to the shutdown timeout.
+        const graceful = server.stop(false);
+        const timeout = Bun.sleep(config.server.shutdown_timeout).then(() => "timeout" as const);
+        if ((await Promise.race([graceful, timeout])) === "timeout") {
+          log.warn(`shutdown: in-flight requests still running after ${config.server.shutdown_timeout} ms; closing them`);
+          await server.stop(true);
+        }
+        await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
+        store.closeAll();
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}
