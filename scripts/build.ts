@@ -2,7 +2,9 @@
 import pkg from "../package.json" with { type: "json" };
 
 const outfile = process.argv[2] ?? "dist/stroem-logs";
-const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" }).stdout.toString().trim();
+const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" })
+  .stdout.toString()
+  .trim();
 const version = commit ? `${pkg.version}+${commit}` : pkg.version;
 
 const started = performance.now();

@@ -1,5 +1,5 @@
 // Command-line parsing shared by the subcommands: node:util parseArgs with usage errors that exit 2.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(

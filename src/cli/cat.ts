@@ -20,7 +20,8 @@ export async function cat(argv: string[]): Promise<number> {
     USAGE,
   );
   const job = positionals[0];
-  if (job === undefined || positionals.length > 1) throw new UsageError(`expected one job id\nusage: ${USAGE}`);
+  if (job === undefined || positionals.length > 1)
+    throw new UsageError(`expected one job id\nusage: ${USAGE}`);
   if (values.stream !== undefined && values.stream !== "stdout" && values.stream !== "stderr") {
     throw new UsageError(`--stream: expected stdout or stderr (got ${values.stream})`);
   }
@@ -44,7 +45,10 @@ export async function cat(argv: string[]): Promise<number> {
     const text = rest + decoder.decode(chunk, { stream: true });
     const lines = text.split("\n");
     rest = lines.pop()!;
-    if (lines.length > 0) await write(values.raw ? `${lines.join("\n")}\n` : `${lines.map((l) => prettyLine(l, color)).join("\n")}\n`);
+    if (lines.length > 0)
+      await write(
+        values.raw ? `${lines.join("\n")}\n` : `${lines.map((l) => prettyLine(l, color)).join("\n")}\n`,
+      );
   }
   if (rest.length > 0) await write(values.raw ? `${rest}\n` : `${prettyLine(rest, color)}\n`);
   return 0;

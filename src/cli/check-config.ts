@@ -9,8 +9,11 @@ const USAGE = "stroem-logs check-config FILE";
 export async function checkConfig(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, {}, USAGE);
   const file = positionals[0];
-  if (file === undefined || positionals.length > 1) throw new UsageError(`expected one config file\nusage: ${USAGE}`);
+  if (file === undefined || positionals.length > 1)
+    throw new UsageError(`expected one config file\nusage: ${USAGE}`);
   const config = loadConfig({ file, env: process.env });
-  process.stdout.write(`# ${file}: valid; effective config (flags aside):\n${stringify(redactConfig(config))}`);
+  process.stdout.write(
+    `# ${file}: valid; effective config (flags aside):\n${stringify(redactConfig(config))}`,
+  );
   return 0;
 }

@@ -12,7 +12,10 @@ export interface Client {
   request(method: string, path: string, body?: unknown): Promise<Response>;
 }
 
-export function createClient(opts: ClientOptions, env: Record<string, string | undefined> = process.env): Client {
+export function createClient(
+  opts: ClientOptions,
+  env: Record<string, string | undefined> = process.env,
+): Client {
   const base = (opts.server ?? env.STROEM_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
   if (!/^https?:\/\//.test(base)) throw new UsageError(`--server: expected an http(s) URL (got ${base})`);
   const token = opts.token ?? env.STROEM_TOKEN;

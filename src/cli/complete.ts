@@ -12,7 +12,8 @@ export async function complete(argv: string[]): Promise<number> {
     USAGE,
   );
   const job = positionals[0];
-  if (job === undefined || positionals.length > 1) throw new UsageError(`expected one job id\nusage: ${USAGE}`);
+  if (job === undefined || positionals.length > 1)
+    throw new UsageError(`expected one job id\nusage: ${USAGE}`);
   if (values.status === undefined) throw new UsageError(`--status is required\nusage: ${USAGE}`);
   const client = createClient(values);
   const res = await client.request("POST", `/worker/jobs/${encodeURIComponent(job)}/complete`, {

@@ -7,7 +7,11 @@ import { parse } from "./args.ts";
 const USAGE = "stroem-logs serve [--config FILE] [--listen HOST:PORT]";
 
 export async function serve(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: "string", short: "c" }, listen: { type: "string" } }, USAGE);
+  const { values } = parse(
+    argv,
+    { config: { type: "string", short: "c" }, listen: { type: "string" } },
+    USAGE,
+  );
   const config = loadConfig({
     file: values.config ?? process.env.STROEM_CONFIG,
     env: process.env,

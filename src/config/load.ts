@@ -14,7 +14,9 @@ export function parseYaml(text: string, source: string): Tree {
   if (err) {
     const pos = err.linePos?.[0];
     const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
-    throw new UsageError(`${where}: YAML syntax error: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+    throw new UsageError(
+      `${where}: YAML syntax error: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
+    );
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
@@ -83,7 +85,10 @@ export function validateConfig(tree: Tree, source: string): Config {
         ? `unknown key (allowed here: ${allowedKeys(path)})`
         : issue.type === "strict_object" && issue.received === "undefined"
           ? "required but missing"
-          : issue.message.replace(/^Invalid (?:type|key): Expected (.*) but received (.*)$/, "expected $1 (got $2)");
+          : issue.message.replace(
+              /^Invalid (?:type|key): Expected (.*) but received (.*)$/,
+              "expected $1 (got $2)",
+            );
     return `  ${path}: ${message}`;
   });
   throw new UsageError(`invalid config (${source}):\n${lines.join("\n")}`);

@@ -5,14 +5,20 @@ import { parseDuration, parseSize } from "./units.ts";
 /** "500ms" | "10s" | "15m" | "2h" | "7d" → milliseconds. */
 export const Duration = v.pipe(
   v.string("expected a duration string like 500ms, 10s or 15m"),
-  v.check((s) => parseDuration(s) !== null, (i) => `expected a duration like 500ms, 10s or 15m (got ${i.received})`),
+  v.check(
+    (s) => parseDuration(s) !== null,
+    (i) => `expected a duration like 500ms, 10s or 15m (got ${i.received})`,
+  ),
   v.transform((s) => parseDuration(s)!),
 );
 
 /** 1048576 | "1MiB" | "500KB" → bytes. */
 export const Size = v.pipe(
   v.union([v.number(), v.string()], "expected a size like 1048576 or 1MiB"),
-  v.check((s) => parseSize(s) !== null, (i) => `expected a size like 1048576 or 1MiB (got ${i.received})`),
+  v.check(
+    (s) => parseSize(s) !== null,
+    (i) => `expected a size like 1048576 or 1MiB (got ${i.received})`,
+  ),
   v.transform((s) => parseSize(s)!),
 );
 

@@ -32,10 +32,16 @@ export function createApp(deps: AppDeps): Hono {
     deps.log.error(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return c.json({ error: "internal server error", code: "internal" }, 500);
   });
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404));
+  app.notFound((c) =>
+    c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404),
+  );
 
   mountHealthRoutes(app, { db: deps.db, localDir: deps.localDir, checks: deps.readyChecks ?? [] });
-  mountJobRoutes(app, { jobs: deps.jobs, maxBodyBytes: deps.limits.max_body_bytes, extras: deps.extras ?? [] });
+  mountJobRoutes(app, {
+    jobs: deps.jobs,
+    maxBodyBytes: deps.limits.max_body_bytes,
+    extras: deps.extras ?? [],
+  });
   mountLogRoutes(app, {
     jobs: deps.jobs,
     reader: deps.reader,

@@ -6,7 +6,10 @@ import type { Db } from "../jobs/db.ts";
 /** A readiness check: null when fine, else what is wrong. */
 export type ReadyCheck = () => string | null;
 
-export function mountHealthRoutes(app: Hono, deps: { db: Db; localDir: string; checks: readonly ReadyCheck[] }): void {
+export function mountHealthRoutes(
+  app: Hono,
+  deps: { db: Db; localDir: string; checks: readonly ReadyCheck[] },
+): void {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
     const problems: string[] = [];
@@ -25,6 +28,8 @@ export function mountHealthRoutes(app: Hono, deps: { db: Db; localDir: string; c
       const problem = check();
       if (problem !== null) problems.push(problem);
     }
-    return problems.length === 0 ? c.json({ status: "ready" }) : c.json({ status: "not_ready", problems }, 503);
+    return problems.length === 0
+      ? c.json({ status: "ready" })
+      : c.json({ status: "not_ready", problems }, 503);
   });
 }

@@ -1,9 +1,9 @@
 // Job routes: register, create, show, list, complete, heartbeat, server events.
 import type { Hono } from "hono";
-import type { Jobs } from "../jobs/registry.ts";
 import { notFound } from "../errors.ts";
+import type { Jobs } from "../jobs/registry.ts";
+import { CompleteBody, EventBody, jobIdParam, ListQuery, parse, RegisterBody, readJson } from "./validate.ts";
 import { type JobExtra, jobView } from "./view.ts";
-import { CompleteBody, EventBody, jobIdParam, ListQuery, parse, readJson, RegisterBody } from "./validate.ts";
 
 export interface JobRoutesDeps {
   jobs: Jobs;

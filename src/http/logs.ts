@@ -3,7 +3,7 @@ import type { Context, Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Reader, Selection } from "../logs/read.ts";
-import { jobIdParam, parse, PushBody, ReadQuery, readJson, StepName } from "./validate.ts";
+import { jobIdParam, PushBody, parse, ReadQuery, readJson, StepName } from "./validate.ts";
 
 export interface LogRoutesDeps {
   jobs: Jobs;
@@ -21,7 +21,10 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     const id = jobIdParam(c);
     const headerKey = c.req.header("idempotency-key");
     if (headerKey !== undefined && !IDEMPOTENCY_KEY.test(headerKey)) {
-      throw badRequest("Idempotency-Key: expected 1 to 200 visible ASCII characters", "invalid_idempotency_key");
+      throw badRequest(
+        "Idempotency-Key: expected 1 to 200 visible ASCII characters",
+        "invalid_idempotency_key",
+      );
     }
     const body = parse(PushBody, await readJson(c, deps.maxBodyBytes));
     const key = headerKey ?? body.batch_id ?? null;
@@ -46,7 +49,10 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     const id = jobIdParam(c);
     const q = parse(ReadQuery, c.req.query(), "invalid_query");
     if (q.tail !== undefined && q.limit !== undefined) {
-      throw badRequest("tail and limit cannot be combined: tail already says how many lines", "invalid_query");
+      throw badRequest(
+        "tail and limit cannot be combined: tail already says how many lines",
+        "invalid_query",
+      );
     }
     const query = {
       from: q.from ?? 0,

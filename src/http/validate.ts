@@ -36,14 +36,19 @@ const Timestamp = v.pipe(
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
     const ts = normalizeTs(dataset.value);
     if (ts === null) {
-      addIssue({ message: `expected an ISO 8601 timestamp (got ${JSON.stringify(dataset.value.slice(0, 64))})` });
+      addIssue({
+        message: `expected an ISO 8601 timestamp (got ${JSON.stringify(dataset.value.slice(0, 64))})`,
+      });
       return NEVER;
     }
     return ts;
   }),
 );
 
-export const Stream = v.picklist(["stdout", "stderr"], (i) => `expected "stdout" or "stderr" (got ${i.received})`);
+export const Stream = v.picklist(
+  ["stdout", "stderr"],
+  (i) => `expected "stdout" or "stderr" (got ${i.received})`,
+);
 
 export const PushBody = v.strictObject({
   step_name: WorkerStep,
@@ -93,12 +98,17 @@ export const ReadQuery = v.object({
   limit: v.optional(Count("limit")),
   tail: v.optional(Count("tail")),
   stream: v.optional(Stream),
-  format: v.optional(v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`)),
+  format: v.optional(
+    v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`),
+  ),
 });
 
 export const ListQuery = v.object({
   status: v.optional(
-    v.picklist(["pending", "running", "completed", "failed", "cancelled", "skipped"], (i) => `unknown status ${i.received}`),
+    v.picklist(
+      ["pending", "running", "completed", "failed", "cancelled", "skipped"],
+      (i) => `unknown status ${i.received}`,
+    ),
   ),
   workspace: v.optional(v.string()),
   task: v.optional(v.string()),
@@ -116,13 +126,19 @@ export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[
   const path = pathOf(first);
   let message = first.message;
   if (first.expected === "never") message = "unknown field";
-  else if (first.type === "strict_object" && first.received === "undefined") message = "required field is missing";
+  else if (first.type === "strict_object" && first.received === "undefined")
+    message = "required field is missing";
   else message = message.replace(/^Invalid type: Expected (.*) but received (.*)$/, "expected $1 (got $2)");
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
   return `${path}: ${message}${more}`;
 }
 
-export function parse<S extends v.GenericSchema>(schema: S, input: unknown, code = "invalid_body"): v.InferOutput<S> {
+export function parse<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  code = "invalid_body",
+): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
   if (!r.success) throw badRequest(describe(r.issues), code);
   return r.output;
@@ -150,13 +166,23 @@ export async function readJson(c: Context, max: number): Promise<unknown> {
     throw badRequest("request body is not valid UTF-8", "invalid_json");
   }
   if (text.trim() === "") throw badRequest("request body is empty: expected a JSON object", "invalid_json");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw badRequest(`invalid JSON: ${(e as Error).message}`, "invalid_json");
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const got = Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
+    throw badRequest(`body: expected a JSON object (got ${got})`, "invalid_body");
+  }
+  return value;
 }
 
 function tooLarge(size: number, max: number): AppError {
-  return new AppError(413, "body_too_large", `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`);
+  return new AppError(
+    413,
+    "body_too_large",
+    `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`,
+  );
 }

@@ -87,7 +87,10 @@ export function openDb(path: string) {
       }
     >(`INSERT INTO jobs (id, workspace, task, status, created_at, updated_at, last_activity_at, line_count, byte_count)
        VALUES ($id, $workspace, $task, $status, $created_at, $now, $now, $line_count, $byte_count) RETURNING *`),
-    update: db.query<JobRow, { id: string; workspace: string; task: string; created_at: number; now: number }>(
+    update: db.query<
+      JobRow,
+      { id: string; workspace: string; task: string; created_at: number; now: number }
+    >(
       `UPDATE jobs SET workspace = $workspace, task = $task, created_at = $created_at, updated_at = $now
        WHERE id = $id RETURNING *`,
     ),

@@ -1,5 +1,5 @@
 // The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
-import { existsSync, openSync, readSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { conflict, notFound } from "../errors.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
@@ -143,15 +143,24 @@ export function createJobs(opts: JobsOptions) {
     const stepJson = JSON.stringify(SERVER_STEP);
     const ts = isoNow(clock());
     const lines = message.split(/\r?\n/);
-    const text = lines.map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line)).join("");
+    const text = lines
+      .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
+      .join("");
     return appendEncoded(job, text, lines.length, null, 0);
   }
 
-  function complete(id: string, status: TerminalStatus, error: string | null): { job: JobRow; changed: boolean } {
+  function complete(
+    id: string,
+    status: TerminalStatus,
+    error: string | null,
+  ): { job: JobRow; changed: boolean } {
     const job = ensure(id);
     if (isTerminal(job.status)) {
       if (job.status === status) return { job, changed: false };
-      throw conflict(`job ${id} already ended as ${job.status}; cannot mark it ${status}`, "already_finished");
+      throw conflict(
+        `job ${id} already ended as ${job.status}; cannot mark it ${status}`,
+        "already_finished",
+      );
     }
     const done = q.finish.get({ id, status, error, now: clock() })!;
     store.close(id);
@@ -188,12 +197,17 @@ export function createJobs(opts: JobsOptions) {
     event,
     complete,
     /** Terminal jobs whose completion work did not finish (a restart in between) are settled again. */
-    resumeUnsettled(): Promise<void[]> {
-      return Promise.all(q.unsettled.all().map(settle));
+    async resumeUnsettled(): Promise<void> {
+      await Promise.all(q.unsettled.all().map(settle));
     },
     /** Waits for every running settle (graceful shutdown). */
-    idle: () => Promise.all([...settling.values()]),
-    register(id: string, fields: { workspace: string; task: string; created_at?: number | undefined }): JobRow {
+    idle: async (): Promise<void> => {
+      await Promise.all([...settling.values()]);
+    },
+    register(
+      id: string,
+      fields: { workspace: string; task: string; created_at?: number | undefined },
+    ): JobRow {
       const existing = get(id);
       if (!existing) {
         return ensure(id, {
@@ -220,7 +234,13 @@ export function createJobs(opts: JobsOptions) {
     checkpoint(id: string, line: number): { line: number; offset: number } {
       return q.checkpoint.get(id, line) ?? { line: 0, offset: 0 };
     },
-    list(filter: { status?: string; workspace?: string; task?: string; limit: number; before?: number }): JobRow[] {
+    list(filter: {
+      status?: string;
+      workspace?: string;
+      task?: string;
+      limit: number;
+      before?: number;
+    }): JobRow[] {
       const where: string[] = [];
       const params: Record<string, string | number> = { limit: filter.limit };
       for (const key of ["status", "workspace", "task"] as const) {
@@ -248,7 +268,10 @@ export function createJobs(opts: JobsOptions) {
 }
 
 /** Counts the complete lines of an existing file (and checkpoints them); a torn last line is not counted. */
-function adoptFile(path: string, every: number): { lines: number; bytes: number; checkpoints: [number, number][] } {
+function adoptFile(
+  path: string,
+  every: number,
+): { lines: number; bytes: number; checkpoints: [number, number][] } {
   if (!existsSync(path)) return { lines: 0, bytes: 0, checkpoints: [] };
   const fd = openSync(path, "r");
   const buf = Buffer.allocUnsafe(1 << 20);

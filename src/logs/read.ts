@@ -46,7 +46,8 @@ export function createReader(deps: ReaderDeps) {
 
   /** Which tier serves this job now; "none" when no tier has it. */
   function sourceOf(id: string, job: JobRow | null): SourceKind {
-    if (store.size(id) !== null && !(job && job.byte_count > 0 && store.size(id)! < job.byte_count)) return "local";
+    if (store.size(id) !== null && !(job && job.byte_count > 0 && store.size(id)! < job.byte_count))
+      return "local";
     if (store.hasLegacy(id)) return "legacy";
     if (job && deps.archive?.has(job)) return "archive";
     return "none";
@@ -143,7 +144,10 @@ async function* once(batch: Batch): AsyncGenerator<Batch> {
 }
 
 /** Re-yields a generator's values and hands its return value to `onReturn`. */
-async function* drain(gen: AsyncGenerator<Batch, number>, onReturn: (n: number) => void): AsyncGenerator<Batch> {
+async function* drain(
+  gen: AsyncGenerator<Batch, number>,
+  onReturn: (n: number) => void,
+): AsyncGenerator<Batch> {
   for (;;) {
     const r = await gen.next();
     if (r.done) {
@@ -157,4 +161,3 @@ async function* drain(gen: AsyncGenerator<Batch, number>, onReturn: (n: number) 
 export function archiveUnreadable(id: string, reason: string): AppError {
   return new AppError(502, "archive_unreadable", `archive of job ${id} could not be read: ${reason}`);
 }
-

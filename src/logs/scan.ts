@@ -35,7 +35,10 @@ export interface Window {
  * Forward selection. Yields batches of selected lines; returns `next`, the line number to continue
  * from (one past the last line examined).
  */
-export async function* selectForward(lines: AsyncIterable<string[]>, w: Window): AsyncGenerator<Batch, number> {
+export async function* selectForward(
+  lines: AsyncIterable<string[]>,
+  w: Window,
+): AsyncGenerator<Batch, number> {
   let n = w.startLine;
   let left = w.limit ?? Number.POSITIVE_INFINITY;
   if (left <= 0) return w.from;

@@ -140,9 +140,14 @@ function storageError(e: unknown, id: string): AppError {
     });
   }
   if (err.code === "EACCES" || err.code === "EROFS" || err.code === "EPERM") {
-    return new AppError(503, "storage_unwritable", `log directory is not writable (${err.code}) for job ${id}`, {
-      "Retry-After": "30",
-    });
+    return new AppError(
+      503,
+      "storage_unwritable",
+      `log directory is not writable (${err.code}) for job ${id}`,
+      {
+        "Retry-After": "30",
+      },
+    );
   }
   return new AppError(503, "storage_error", `writing the log of job ${id} failed: ${err.message}`, {
     "Retry-After": "5",

@@ -33,10 +33,15 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const own = opts.dir === undefined ? tempDir() : null;
   const dir = opts.dir ?? own!.path;
-  const config = merge({ server: { listen: "127.0.0.1:0" }, log_storage: { local_dir: join(dir, "logs") } }, overrides);
+  const config = merge(
+    { server: { listen: "127.0.0.1:0" }, log_storage: { local_dir: join(dir, "logs") } },
+    overrides,
+  );
   const configPath = join(dir, `config-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
   await Bun.write(configPath, stringify(config));
-  const cmd = opts.bin ? [opts.bin, "serve", "--config", configPath] : [process.execPath, MAIN, "serve", "--config", configPath];
+  const cmd = opts.bin
+    ? [opts.bin, "serve", "--config", configPath]
+    : [process.execPath, MAIN, "serve", "--config", configPath];
   const proc = Bun.spawn(cmd, {
     stdin: "ignore",
     stdout: "pipe",
@@ -50,7 +55,9 @@ export async function spawnServer(
   })();
   const url = await readListening(proc, opts.timeoutMs ?? 15_000, () => err);
   const status = (field: string) => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
+      readFileSync(`/proc/${proc.pid}/status`, "utf8"),
+    );
     return m ? Number(m[1]) * 1024 : 0;
   };
   let exited: Promise<number> | null = null;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Tree, validateConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { silentLogger, type Logger } from "../../src/log.ts";
+import { type Logger, silentLogger } from "../../src/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 
 export interface TempDir {
@@ -33,7 +33,12 @@ export function merge(a: Tree, b: Tree): Tree {
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
     out[k] =
-      v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev)
+      v &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      prev &&
+      typeof prev === "object" &&
+      !Array.isArray(prev)
         ? merge(prev as Tree, v as Tree)
         : v;
   }
@@ -51,7 +56,10 @@ export async function startTestServer(
   const own = opts.dir === undefined ? tempDir() : null;
   const dir = opts.dir ?? own!.path;
   const config = validateConfig(
-    merge({ server: { listen: "127.0.0.1:0", shutdown_timeout: "5s" }, log_storage: { local_dir: dir } }, overrides),
+    merge(
+      { server: { listen: "127.0.0.1:0", shutdown_timeout: "5s" }, log_storage: { local_dir: dir } },
+      overrides,
+    ),
     "test",
   );
   const server = await startServer(config, opts.log ?? silentLogger);
@@ -76,7 +84,11 @@ export async function startTestServer(
 
 /** Builds `n` lines `prefix-0` … for a push body. */
 export function makeLines(n: number, prefix = "line", stream: "stdout" | "stderr" = "stdout", start = 0) {
-  return Array.from({ length: n }, (_, i) => ({ ts: "2025-02-12T10:56:45.123Z", stream, line: `${prefix}-${start + i}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    ts: "2025-02-12T10:56:45.123Z",
+    stream,
+    line: `${prefix}-${start + i}`,
+  }));
 }
 
 /** Parses a JSONL text into objects. */

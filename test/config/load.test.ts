@@ -1,0 +1,135 @@
+import { describe, expect, test } from "bun:test";
+import {
+  applyEnv,
+  loadConfig,
+  parseYaml,
+  redactConfig,
+  splitListen,
+  validateConfig,
+} from "../../src/config/load.ts";
+import { formatDuration, parseDuration, parseSize } from "../../src/config/units.ts";
+import { UsageError } from "../../src/errors.ts";
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error("expected a UsageError");
+}
+
+describe("config", () => {
+  test("with no file and no environment the embedded defaults apply", () => {
+    expect(loadConfig({})).toEqual({
+      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000 },
+      log_storage: { local_dir: "/tmp/stroem/logs", fsync: false, delete_local_after_archive: false },
+      limits: {
+        max_body_bytes: 8 * 1024 * 1024,
+        max_line_bytes: 1024 * 1024,
+        max_read_bytes: 16 * 1024 * 1024,
+        max_open_files: 256,
+      },
+    } as unknown as ReturnType<typeof loadConfig>);
+  });
+
+  test("precedence is flag over environment over file over default", () => {
+    const tree = parseYaml(
+      "server:\n  listen: 10.0.0.1:1\nlog_storage:\n  local_dir: /from-file\n",
+      "f.yaml",
+    );
+    const withEnv = applyEnv(tree, {
+      STROEM__SERVER__LISTEN: "10.0.0.2:2",
+      STROEM__LOG_STORAGE__FSYNC: "true",
+    });
+    const config = validateConfig(withEnv, "f.yaml");
+    expect([config.server.listen, config.log_storage.local_dir, config.log_storage.fsync]).toEqual([
+      "10.0.0.2:2",
+      "/from-file",
+      true,
+    ]);
+    const flagged = loadConfig({
+      env: { STROEM__SERVER__LISTEN: "10.0.0.2:2" },
+      flags: { "server.listen": "1.2.3.4:5" },
+    });
+    expect(flagged.server.listen).toBe("1.2.3.4:5");
+  });
+
+  test("the seed's log_storage block is accepted as written, with the s3 prefix defaulting to empty", () => {
+    const config = validateConfig(
+      parseYaml(
+        `log_storage:\n  local_dir: "/var/stroem/logs"\n  s3:\n    bucket: "my-stroem-logs"\n    region: "eu-west-1"\n    endpoint: "http://minio:9000"\n`,
+        "seed.yaml",
+      ),
+      "seed.yaml",
+    );
+    expect(config.log_storage.s3).toEqual({
+      bucket: "my-stroem-logs",
+      region: "eu-west-1",
+      prefix: "",
+      endpoint: "http://minio:9000",
+    });
+  });
+
+  test("sizes and durations take human units", () => {
+    expect([
+      parseSize("8MiB"),
+      parseSize("1 GiB"),
+      parseSize(1024),
+      parseSize("500KB"),
+      parseSize("lots"),
+    ]).toEqual([8 * 1024 * 1024, 1024 ** 3, 1024, 500_000, null]);
+    expect([
+      parseDuration("500ms"),
+      parseDuration("10s"),
+      parseDuration("15m"),
+      parseDuration("2h"),
+      parseDuration("x"),
+    ]).toEqual([500, 10_000, 900_000, 7_200_000, null]);
+    expect([formatDuration(900_000), formatDuration(1500)]).toEqual(["15m", "1500ms"]);
+  });
+
+  test("an unknown key names its path and the keys allowed there", () => {
+    expect(errorOf(() => validateConfig({ log_storage: { local_dri: "/x" } }, "c.yaml"))).toBe(
+      "invalid config (c.yaml):\n  log_storage.local_dri: unknown key (allowed here: local_dir, db_path, fsync, delete_local_after_archive, s3, archive)",
+    );
+  });
+
+  test("a missing bucket under s3 and a wrong type are reported with their paths", () => {
+    const message = errorOf(() =>
+      validateConfig(
+        { log_storage: { s3: { region: "eu-west-1" } }, limits: { max_body_bytes: "lots" } },
+        "c.yaml",
+      ),
+    );
+    expect(message).toBe(
+      'invalid config (c.yaml):\n  log_storage.s3.bucket: required but missing\n  limits.max_body_bytes: expected a size like 1048576 or 1MiB (got "lots")',
+    );
+  });
+
+  test("a YAML syntax error names the file and line", () => {
+    expect(errorOf(() => parseYaml("server:\n  listen: [\nlog_storage: {}\n", "bad.yaml"))).toMatch(
+      /^bad\.yaml:3:\d+: YAML syntax error: /,
+    );
+  });
+
+  test("an unreadable file is reported with its path", () => {
+    expect(errorOf(() => loadConfig({ file: "/nonexistent/stroem.yaml" }))).toStartWith(
+      "cannot read config file /nonexistent/stroem.yaml: ENOENT",
+    );
+  });
+
+  test("secrets are masked in the printed config", () => {
+    expect(redactConfig({ auth: { worker_token: "s3cret", read_tokens: ["a", "b"] } } as never)).toEqual({
+      auth: { worker_token: "***", read_tokens: ["***", "***"] },
+    });
+  });
+
+  test("listen addresses split into host and port, IPv6 included", () => {
+    expect([splitListen("127.0.0.1:8080"), splitListen("[::1]:0")]).toEqual([
+      { hostname: "127.0.0.1", port: 8080 },
+      { hostname: "::1", port: 0 },
+    ]);
+  });
+});

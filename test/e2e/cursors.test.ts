@@ -1,0 +1,133 @@
+// Cursors (from, limit, tail), read truncation and the ndjson stream, on a log of 200,000 lines.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
+
+const N = 200_000;
+let s: TestServer;
+let all: string[];
+
+interface ReadBody {
+  logs: string;
+  from: number;
+  next: number;
+  source: string;
+  complete: boolean;
+  truncated: boolean;
+}
+
+async function read(path: string): Promise<ReadBody> {
+  const r = await s.fetch(path);
+  expect(r.status).toBe(200);
+  return (await r.json()) as ReadBody;
+}
+const texts = (body: ReadBody) => parseJsonl(body.logs).map((l) => l.line);
+const range = (a: number, b: number, prefix = "l") =>
+  Array.from({ length: b - a }, (_, i) => `${prefix}-${a + i}`);
+
+describe("cursors on a 200,000-line log", () => {
+  beforeAll(async () => {
+    s = await startTestServer({ limits: { max_read_bytes: "1MiB" } });
+    // Two steps interleaved in 1,000-line batches: even batches "build" (stdout), odd batches "test" (stderr).
+    for (let b = 0; b < N / 1000; b++) {
+      const step = b % 2 === 0 ? "build" : "test";
+      const stream = b % 2 === 0 ? "stdout" : "stderr";
+      const r = await s.post("/worker/jobs/big/logs", {
+        step_name: step,
+        lines: makeLines(1000, "l", stream, b * 1000),
+      });
+      expect(r.status).toBe(200);
+    }
+    all = (await Bun.file(join(s.dir, "big.jsonl")).text()).split("\n").slice(0, -1);
+    expect(all.length).toBe(N);
+  });
+  afterAll(async () => {
+    await s[Symbol.asyncDispose]();
+  });
+
+  test("from and limit return exactly that window, and next continues it", async () => {
+    const body = await read("/api/jobs/big/logs?from=150123&limit=5");
+    expect({ ...body, logs: texts(body) }).toEqual({
+      logs: range(150123, 150128),
+      from: 150123,
+      next: 150128,
+      source: "local",
+      complete: false,
+      truncated: false,
+    });
+    expect(body.logs).toBe(`${all.slice(150123, 150128).join("\n")}\n`);
+  });
+
+  test("tail returns the last lines and from points at the first of them", async () => {
+    const body = await read("/api/jobs/big/logs?tail=3");
+    expect([texts(body), body.from, body.next]).toEqual([range(N - 3, N), N - 3, N]);
+  });
+
+  test("tail of a step counts lines of that step only", async () => {
+    const body = await read("/api/jobs/big/steps/build/logs?tail=2");
+    // The last build batch is 198: lines 198000..198999.
+    expect([texts(body), body.from, body.next]).toEqual([range(198998, 199000), 198998, N]);
+  });
+
+  test("from and limit on a step skip the other step's lines but keep global line numbers", async () => {
+    const body = await read("/api/jobs/big/steps/test/logs?from=3998&limit=4");
+    expect([texts(body), body.next]).toEqual([[...range(3998, 4000), ...range(5000, 5002)], 5002]);
+  });
+
+  test("the stream filter on the whole log selects one stream", async () => {
+    const body = await read("/api/jobs/big/logs?stream=stderr&from=999&limit=2");
+    expect([texts(body), body.next]).toEqual([range(1000, 1002), 1002]);
+  });
+
+  test("a read past max_read_bytes is truncated at a line boundary and next says where to continue", async () => {
+    const first = await read("/api/jobs/big/logs");
+    expect(first.truncated).toBe(true);
+    expect(Buffer.byteLength(first.logs)).toBeLessThanOrEqual(1024 * 1024);
+    const got = texts(first);
+    expect(got).toEqual(range(0, got.length));
+    expect(first.next).toBe(got.length);
+    const second = await read(`/api/jobs/big/logs?from=${first.next}&limit=2`);
+    expect(texts(second)).toEqual(range(got.length, got.length + 2));
+  });
+
+  test("from at or past the end returns nothing and keeps the cursor", async () => {
+    expect(await read(`/api/jobs/big/logs?from=${N}`)).toEqual({
+      logs: "",
+      from: N,
+      next: N,
+      source: "local",
+      complete: false,
+      truncated: false,
+    });
+    expect((await read(`/api/jobs/big/logs?from=${N + 50}`)).next).toBe(N + 50);
+  });
+
+  test("the ndjson form streams the whole log with no size limit, byte for byte", async () => {
+    const r = await s.fetch("/api/jobs/big/logs?format=ndjson");
+    expect([r.status, r.headers.get("content-type"), r.headers.get("x-stroem-source")]).toEqual([
+      200,
+      "application/x-ndjson; charset=utf-8",
+      "local",
+    ]);
+    expect(await r.text()).toBe(`${all.join("\n")}\n`);
+    const accept = await s.fetch("/api/jobs/big/steps/test/logs?from=199990", {
+      headers: { accept: "application/x-ndjson" },
+    });
+    expect(await accept.text()).toBe(`${all.slice(199990).join("\n")}\n`);
+  });
+
+  test("reading from line 190,000 costs about the same as from line 0 (no scan from the start)", async () => {
+    const time = async (path: string) => {
+      const t = performance.now();
+      for (let i = 0; i < 20; i++) await read(path);
+      return performance.now() - t;
+    };
+    await time("/api/jobs/big/logs?from=0&limit=100"); // warm up
+    const head = await time("/api/jobs/big/logs?from=0&limit=100");
+    const deep = await time("/api/jobs/big/logs?from=190000&limit=100");
+    const tail = await time("/api/jobs/big/logs?tail=100");
+    // Generous bound for a noisy shared machine; a scan from the start would be ~100x slower.
+    expect(deep).toBeLessThan(head * 5 + 50);
+    expect(tail).toBeLessThan(head * 5 + 50);
+  });
+});
