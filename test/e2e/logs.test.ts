@@ -1,6 +1,6 @@
 // Strøm's log-storage behaviours, ported, against the real server: append, read back, filters, fallback.
 import { describe, expect, test } from "bun:test";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeLines, parseJsonl, startTestServer } from "../support/server.ts";
 
@@ -269,5 +269,27 @@ describe("logs", () => {
     expect(await late.json()).toEqual({ status: "ok", first: 2, next: 3 });
     const job = (await (await s.fetch("/api/jobs/j")).json()) as Record<string, unknown>;
     expect([job.status, job.lines, job.late_lines]).toEqual(["completed", 3, 1]);
+  });
+
+  test("bytes past the recorded end (written, never acknowledged) are never served and are cut before the next write", async () => {
+    await using first = await startTestServer();
+    const dir = first.dir;
+    await first.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(2) });
+    await first.stop();
+    // What a crash between the file write and the commit leaves behind: a whole line and a torn one.
+    appendFileSync(
+      join(dir, "j.jsonl"),
+      `{"ts":"${TS}","stream":"stdout","step":"s","line":"ghost"}\n{"ts":"2025`,
+    );
+    await using again = await startTestServer({}, { dir });
+    const before = (await (await again.fetch("/api/jobs/j/logs")).json()) as { logs: string };
+    expect(parseJsonl(before.logs).map((l) => l.line)).toEqual(["line-0", "line-1"]);
+    const r = await again.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(1, "after") });
+    expect(await r.json()).toEqual({ status: "ok", first: 2, next: 3 });
+    expect(parseJsonl(await Bun.file(join(dir, "j.jsonl")).text()).map((l) => l.line)).toEqual([
+      "line-0",
+      "line-1",
+      "after-0",
+    ]);
   });
 });
