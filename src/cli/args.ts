@@ -10,7 +10,9 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: ${usage}`);
+    // node's messages are long-winded; keep the part that names the problem.
+    const message = (e as Error).message.replace(/^Unknown option '([^']+)'.*$/s, "unknown option $1");
+    throw new UsageError(`${message}\nusage: ${usage}`);
   }
 }
 

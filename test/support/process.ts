@@ -29,7 +29,7 @@ export interface ServerProcess {
  */
 export async function spawnServer(
   overrides: Tree = {},
-  opts: { dir?: string; bin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { dir?: string; bin?: string; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const own = opts.dir === undefined ? tempDir() : null;
   const dir = opts.dir ?? own!.path;
@@ -44,6 +44,7 @@ export async function spawnServer(
     : [process.execPath, MAIN, "serve", "--config", configPath];
   const proc = Bun.spawn(cmd, {
     stdin: "ignore",
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, ...opts.env },

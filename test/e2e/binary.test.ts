@@ -1,0 +1,47 @@
+// The compiled single binary, copied alone into an empty directory: it starts, serves, and stops on SIGTERM.
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnServer } from "../support/process.ts";
+import { tempDir } from "../support/server.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+describe("compiled binary", () => {
+  test("built alone into an empty directory, it starts, serves, and exits 0 on SIGTERM", async () => {
+    using dir = tempDir();
+    const built = join(dir.path, "build", "stroem-logs");
+    const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "build.ts"), built], { cwd: ROOT });
+    expect([build.exitCode, build.stderr.toString()]).toEqual([0, ""]);
+    const empty = join(dir.path, "empty");
+    mkdirSync(empty);
+    const bin = join(empty, "stroem-logs");
+    copyFileSync(built, bin);
+    // A .env and bunfig.toml beside it must not be picked up.
+    writeFileSync(join(empty, ".env"), "STROEM__SERVER__LISTEN=127.0.0.1:1\n");
+    writeFileSync(join(empty, "bunfig.toml"), "this is not toml\n");
+
+    const version = Bun.spawnSync([bin, "--version"], { cwd: empty });
+    expect([version.exitCode, version.stdout.toString()]).toEqual([
+      0,
+      expect.stringMatching(/^stroem-logs \d+\.\d+\.\d+/),
+    ]);
+
+    const server = await spawnServer({}, { dir: dir.path, bin, cwd: empty });
+    const push = await fetch(`${server.url}/worker/jobs/b1/logs`, {
+      method: "POST",
+      body: JSON.stringify({
+        step_name: "s",
+        lines: [{ ts: "2025-02-12T10:56:45.123Z", stream: "stdout", line: "hi" }],
+      }),
+    });
+    expect(await push.json()).toEqual({ status: "ok", first: 0, next: 1 });
+    const read = await fetch(`${server.url}/api/jobs/b1/logs?format=ndjson`);
+    expect(await read.text()).toBe(
+      '{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"hi"}\n',
+    );
+    expect(await server.stop("SIGTERM")).toBe(0);
+    expect(server.stderr()).toContain("SIGTERM: shutting down");
+    await server[Symbol.asyncDispose]();
+  }, 60_000);
+});
