@@ -1,0 +1,99 @@
+// Who may do what: the configured tokens (inline or from files), route classes and constant-time checks.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/schema.ts";
+import { UsageError } from "../errors.ts";
+
+export type Access = "open" | "read" | "write";
+export type Verdict = "ok" | "missing" | "wrong";
+
+export interface Tokens {
+  /** False when no token is configured: every route is open (loopback only, or allow_anonymous). */
+  enabled: boolean;
+  check(access: Access, presented: string | null): Verdict;
+}
+
+const digest = (token: string) => createHash("sha256").update(token).digest();
+
+/** Compares digests, so neither the length nor the content of a token leaks through timing. */
+function matchesAny(presented: string, accepted: readonly Buffer[]): boolean {
+  const d = digest(presented);
+  let hit = false;
+  for (const a of accepted) hit = timingSafeEqual(d, a) || hit;
+  return hit;
+}
+
+export function createTokens(worker: string | undefined, readers: readonly string[]): Tokens {
+  const workerDigests = worker === undefined ? [] : [digest(worker)];
+  const readDigests = [...workerDigests, ...readers.map(digest)];
+  const enabled = readDigests.length > 0;
+  return {
+    enabled,
+    check(access, presented) {
+      if (access === "open" || !enabled) return "ok";
+      if (presented === null || presented === "") return "missing";
+      return matchesAny(presented, access === "write" ? workerDigests : readDigests) ? "ok" : "wrong";
+    },
+  };
+}
+
+function readTokenFile(path: string, field: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(
+      `auth.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith("#"));
+}
+
+/** Resolves the tokens at start-up; a config that would leave the server open on the network is refused. */
+export function tokensFromConfig(config: Config, hostname: string): Tokens {
+  const auth = config.auth;
+  if (auth.worker_token !== undefined && auth.worker_token_file !== undefined) {
+    throw new UsageError("auth: set worker_token or worker_token_file, not both");
+  }
+  const worker =
+    auth.worker_token ??
+    (auth.worker_token_file !== undefined
+      ? readTokenFile(auth.worker_token_file, "worker_token_file")[0]
+      : undefined);
+  if (auth.worker_token_file !== undefined && worker === undefined) {
+    throw new UsageError(`auth.worker_token_file: ${auth.worker_token_file} holds no token`);
+  }
+  const readers = [
+    ...auth.read_tokens,
+    ...(auth.read_tokens_file !== undefined ? readTokenFile(auth.read_tokens_file, "read_tokens_file") : []),
+  ];
+  if (readers.length > 0 && worker === undefined) {
+    throw new UsageError(
+      "auth.worker_token: required when read tokens are set (otherwise nobody could write)",
+    );
+  }
+  const tokens = createTokens(worker, readers);
+  if (!tokens.enabled && !auth.allow_anonymous && !isLoopback(hostname)) {
+    throw new UsageError(
+      `refusing to serve on ${hostname} without tokens: anyone on the network could read and write logs.\n` +
+        "  Set auth.worker_token (env STROEM__AUTH__WORKER_TOKEN, or auth.worker_token_file) and auth.read_tokens,\n" +
+        "  or listen on 127.0.0.1, or set auth.allow_anonymous: true deliberately.",
+    );
+  }
+  return tokens;
+}
+
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** What a request needs: health is open; reads need a read (or worker) token; everything else a worker token. */
+export function accessOf(method: string, path: string): Access {
+  if (path === "/healthz" || path === "/readyz") return "open";
+  if (path.startsWith("/worker/")) return "write";
+  if (path.startsWith("/api/")) return method === "GET" || method === "HEAD" ? "read" : "write";
+  return "open";
+}

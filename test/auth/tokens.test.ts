@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { accessOf, createTokens, isLoopback } from "../../src/auth/tokens.ts";
+
+describe("tokens", () => {
+  test("routes are classed: health open, GETs under /api read, everything else write", () => {
+    expect([
+      accessOf("GET", "/healthz"),
+      accessOf("GET", "/readyz"),
+      accessOf("GET", "/api/jobs/j/logs"),
+      accessOf("GET", "/api/jobs/j/logs/stream"),
+      accessOf("PUT", "/api/jobs/j"),
+      accessOf("POST", "/api/jobs"),
+      accessOf("POST", "/api/jobs/j/events"),
+      accessOf("POST", "/worker/jobs/j/logs"),
+      accessOf("GET", "/worker/jobs/j/anything"),
+    ]).toEqual(["open", "open", "read", "read", "write", "write", "write", "write", "write"]);
+  });
+
+  test("the worker token reads and writes; a read token only reads; anything else is wrong", () => {
+    const t = createTokens("w-secret", ["r-1", "r-2"]);
+    expect([
+      t.check("write", "w-secret"),
+      t.check("read", "w-secret"),
+      t.check("read", "r-2"),
+      t.check("write", "r-1"),
+      t.check("read", "w-secre"),
+      t.check("read", null),
+      t.check("write", ""),
+      t.check("open", null),
+    ]).toEqual(["ok", "ok", "ok", "wrong", "wrong", "missing", "missing", "ok"]);
+  });
+
+  test("with no token configured everything is open", () => {
+    const t = createTokens(undefined, []);
+    expect([t.enabled, t.check("write", null)]).toEqual([false, "ok"]);
+  });
+
+  test("loopback addresses are recognised", () => {
+    expect(
+      ["127.0.0.1", "127.3.4.5", "::1", "localhost", "0.0.0.0", "10.0.0.1", "::"].map(isLoopback),
+    ).toEqual([true, true, true, true, false, false, false]);
+  });
+});
