@@ -29,6 +29,8 @@ export function createLogStore(opts: LogStoreOptions) {
   const { dir } = opts;
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
   const handles = new Map<string, number>();
+  /** The last failed write, until a write succeeds again (readiness reports it). */
+  let failing: { code: string; message: string } | null = null;
 
   const jsonlPath = (id: string) => join(dir, `${id}.jsonl`);
   const legacyPath = (id: string) => join(dir, `${id}.log`);
@@ -81,7 +83,19 @@ export function createLogStore(opts: LogStoreOptions) {
    * process. A failed write leaves the file as it was — never a torn line.
    */
   function append(id: string, data: Uint8Array, expectedSize: number): number {
-    const fd = open(id, expectedSize);
+    try {
+      const fd = open(id, expectedSize);
+      write(id, fd, data, expectedSize);
+    } catch (e) {
+      const err = storageError(e, id);
+      if (err.status >= 500) failing = { code: err.code, message: err.message };
+      throw err;
+    }
+    failing = null;
+    return expectedSize + data.length;
+  }
+
+  function write(id: string, fd: number, data: Uint8Array, expectedSize: number): void {
     let written = 0;
     try {
       while (written < data.length) written += writeSync(fd, data, written, data.length - written);
@@ -90,12 +104,11 @@ export function createLogStore(opts: LogStoreOptions) {
       try {
         ftruncateSync(fd, expectedSize);
       } catch {
-        // The error below already says the disk is unwell; the recorded size still bounds every read.
+        // The error thrown already says the disk is unwell; the recorded size still bounds every read.
       }
       close(id);
-      throw storageError(e, id);
+      throw e;
     }
-    return expectedSize + written;
   }
 
   function close(id: string): void {
@@ -112,6 +125,8 @@ export function createLogStore(opts: LogStoreOptions) {
     append,
     close,
     openHandles: () => handles.size,
+    /** Null while writes succeed; else what the last failed write said. */
+    health: (): string | null => (failing === null ? null : `local_dir: ${failing.code}: ${failing.message}`),
     /** Size of the job's JSONL file, or null when there is none. */
     size(id: string): number | null {
       try {

@@ -1,0 +1,101 @@
+// A full disk (a real ENOSPC on a small tmpfs): 507, no torn line, the server stays up and recovers by itself.
+import { describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
+import { canMount, mountTmpfs } from "../support/tmpfs.ts";
+
+describe("disk full", () => {
+  test.skipIf(!canMount)(
+    "pushes answer 507 with nothing half-written, readyz says so, and writes resume once space is back",
+    async () => {
+      using fs = mountTmpfs("1m")!;
+      using state = tempDir();
+      const filler = join(fs.path, "filler");
+      writeFileSync(filler, Buffer.alloc(256 * 1024));
+      await using s = await startTestServer(
+        { log_storage: { local_dir: fs.path, db_path: join(state.path, "db") } },
+        { dir: fs.path },
+      );
+
+      const acked: Array<{ batch: number; first: number; next: number }> = [];
+      let refused: Response | null = null;
+      let batch = 0;
+      for (; batch < 1000; batch++) {
+        const r = await s.post(
+          "/worker/jobs/j/logs",
+          { step_name: "s", lines: makeLines(100, `b${batch}`) },
+          { "idempotency-key": `b${batch}` },
+        );
+        if (r.status !== 200) {
+          refused = r;
+          break;
+        }
+        acked.push({ batch, ...((await r.json()) as { first: number; next: number }) });
+      }
+      expect(refused).not.toBeNull();
+      expect([refused!.status, refused!.headers.get("retry-after"), await refused!.json()]).toEqual([
+        507,
+        "30",
+        { error: "no space left to write the log of job j; retry later", code: "disk_full" },
+      ]);
+      const ready = await s.fetch("/readyz");
+      expect([ready.status, ((await ready.json()) as { problems: string[] }).problems]).toEqual([
+        503,
+        ["local_dir: disk_full: no space left to write the log of job j; retry later"],
+      ]);
+
+      // Nothing torn: the file holds exactly the acknowledged batches, and the counts agree.
+      const lines = parseJsonl(await Bun.file(join(fs.path, "j.jsonl")).text());
+      expect(lines.map((l) => l.line)).toEqual(
+        acked.flatMap((a) => makeLines(100, `b${a.batch}`).map((l) => l.line)),
+      );
+      const job = (await (await s.fetch("/api/jobs/j")).json()) as { lines: number };
+      expect(job.lines).toBe(lines.length);
+
+      // Space comes back: the refused batch, retried with its key, is written once; the server is ready again.
+      rmSync(filler);
+      const retry = await s.post(
+        "/worker/jobs/j/logs",
+        { step_name: "s", lines: makeLines(100, `b${batch}`) },
+        { "idempotency-key": `b${batch}` },
+      );
+      expect(await retry.json()).toEqual({ status: "ok", first: lines.length, next: lines.length + 100 });
+      expect((await s.fetch("/readyz")).status).toBe(200);
+      const after = parseJsonl(await Bun.file(join(fs.path, "j.jsonl")).text());
+      expect(after.length).toBe(lines.length + 100);
+    },
+  );
+
+  test.skipIf(!canMount)(
+    "a read-only local_dir answers 503 storage_unwritable, and writes resume once it is writable",
+    async () => {
+      using fs = mountTmpfs("1m")!;
+      using state = tempDir();
+      await using s = await startTestServer(
+        { log_storage: { local_dir: fs.path, db_path: join(state.path, "db") } },
+        { dir: fs.path },
+      );
+      expect((await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(1, "a") })).status).toBe(
+        200,
+      );
+      await s.post("/worker/jobs/j/complete", { status: "completed" }); // closes the handle: the next write reopens
+      expect(Bun.spawnSync(["mount", "-o", "remount,ro", fs.path]).exitCode).toBe(0);
+      const refused = await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(1, "b") });
+      expect([refused.status, refused.headers.get("retry-after"), await refused.json()]).toEqual([
+        503,
+        "30",
+        { error: "log directory is not writable (EROFS) for job j", code: "storage_unwritable" },
+      ]);
+      expect((await s.fetch("/readyz")).status).toBe(503);
+      expect(Bun.spawnSync(["mount", "-o", "remount,rw", fs.path]).exitCode).toBe(0);
+      expect((await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(1, "c") })).status).toBe(
+        200,
+      );
+      expect(parseJsonl(await Bun.file(join(fs.path, "j.jsonl")).text()).map((l) => l.line)).toEqual([
+        "a-0",
+        "c-0",
+      ]);
+    },
+  );
+});
