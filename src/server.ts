@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { createApp } from "./http/app.ts";
+import { streamWebSocketHandler } from "./http/stream.ts";
 import { openDb } from "./jobs/db.ts";
 import { createJobs } from "./jobs/registry.ts";
+import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
@@ -29,7 +31,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const jobs = createJobs({ db, store, maxLineBytes: config.limits.max_line_bytes });
   const reader = createReader({ store, getJob: jobs.get, checkpoint: jobs.checkpoint });
-  const app = createApp({ db, jobs, reader, log, localDir: dir, limits: config.limits });
+  const live = createLiveHub({ jobs, reader, log, maxFrameBytes: config.stream.max_frame_bytes });
+  const app = createApp({ db, jobs, reader, log, localDir: dir, limits: config.limits, live });
 
   const { hostname, port } = splitListen(config.server.listen);
   let server: ReturnType<typeof Bun.serve>;
@@ -39,6 +42,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       port,
       fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
+      websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {
     store.closeAll();
@@ -54,6 +58,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     port: server.port!,
     stop() {
       stopping ??= (async () => {
+        // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).
+        live.closeAll(1001, "server shutting down");
         // Stop accepting; let in-flight requests finish, up to the shutdown timeout.
         const graceful = server.stop(false);
         const timeout = Bun.sleep(config.server.shutdown_timeout).then(() => "timeout" as const);

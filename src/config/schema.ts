@@ -84,6 +84,22 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  /** The live WebSocket stream (`GET /api/jobs/{id}/logs/stream`). */
+  stream: v.optional(
+    v.strictObject({
+      /** An idle socket is pinged after this long and closed when the next ping goes unanswered (8s–960s). */
+      ping_interval: v.optional(
+        v.pipe(
+          Duration,
+          v.check((ms) => ms >= 8000 && ms <= 960_000, (i) => `expected 8s to 960s (got ${i.input} ms)`),
+        ),
+        "30s",
+      ),
+      /** Largest frame sent to a viewer (a single longer line is a frame of its own). */
+      max_frame_bytes: v.optional(Size, 256 * 1024),
+    }),
+    {},
+  ),
 });
 
 export type ConfigInput = v.InferInput<typeof ConfigSchema>;

@@ -3,11 +3,13 @@ import { Hono } from "hono";
 import { AppError } from "../errors.ts";
 import type { Db } from "../jobs/db.ts";
 import type { Jobs } from "../jobs/registry.ts";
+import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
+import { mountStreamRoutes } from "./stream.ts";
 import type { JobExtra } from "./view.ts";
 
 export interface AppDeps {
@@ -19,6 +21,8 @@ export interface AppDeps {
   limits: { max_body_bytes: number; max_read_bytes: number };
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
+  /** The live stream hub; without it the stream route is not mounted. */
+  live?: LiveHub;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -48,5 +52,6 @@ export function createApp(deps: AppDeps): Hono {
     maxBodyBytes: deps.limits.max_body_bytes,
     maxReadBytes: deps.limits.max_read_bytes,
   });
+  if (deps.live) mountStreamRoutes(app, { hub: deps.live });
   return app;
 }

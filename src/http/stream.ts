@@ -1,0 +1,78 @@
+// The live stream route: validates, upgrades to a WebSocket through Hono's Bun adapter, hands the raw socket to the hub.
+import type { ServerWebSocket } from "bun";
+import type { Hono } from "hono";
+import { type BunWebSocketData, upgradeWebSocket, websocket } from "hono/bun";
+import * as v from "valibot";
+import { AppError, badRequest } from "../errors.ts";
+import type { LiveHub } from "../live/hub.ts";
+import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
+
+const Count = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,15}$/, (i) => `expected a non-negative integer (got ${JSON.stringify(i.input)})`),
+  v.transform(Number),
+);
+
+const Flag = v.pipe(
+  v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),
+  v.transform((s) => s === "true" || s === "1"),
+);
+
+export const StreamQuery = v.object({
+  from: v.optional(Count),
+  skip_backfill: v.optional(Flag),
+  step: v.optional(StepName),
+  stream: v.optional(Stream),
+});
+
+export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {
+  const { hub } = deps;
+  app.get("/api/jobs/:id/logs/stream", (c) => {
+    const id = jobIdParam(c);
+    const q = parse(StreamQuery, c.req.query(), "invalid_query");
+    if (q.from !== undefined && q.skip_backfill === true) {
+      throw badRequest(
+        "from and skip_backfill=true cannot be combined: skip_backfill starts at the current end",
+        "invalid_query",
+      );
+    }
+    if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
+      throw new AppError(
+        426,
+        "upgrade_required",
+        `GET /api/jobs/${id}/logs/stream is a WebSocket: send Upgrade: websocket`,
+        {
+          upgrade: "websocket",
+        },
+      );
+    }
+    const spec = {
+      job: id,
+      from: q.from,
+      skipBackfill: q.skip_backfill === true,
+      filter: { step: q.step, stream: q.stream },
+    };
+    return upgradeWebSocket(c, {
+      // Hono's context drops send()'s back-pressure status: the hub works on the raw Bun socket.
+      onOpen: (_e, ws) => hub.attach(ws.raw as ServerWebSocket, spec),
+      onClose: (_e, ws) => hub.detach(ws.raw as ServerWebSocket),
+      // Client messages are ignored: the stream is one-way.
+    });
+  });
+}
+
+/**
+ * The `websocket` handler for `Bun.serve`: Hono's, plus `drain` (which Hono's adapter lacks) and the
+ * keep-alive: a ping when a socket was idle for `pingSeconds`, closed when the next one goes unanswered.
+ */
+export function streamWebSocketHandler(
+  hub: LiveHub,
+  pingSeconds: number,
+): Bun.WebSocketHandler<BunWebSocketData> {
+  return {
+    ...(websocket as unknown as Bun.WebSocketHandler<BunWebSocketData>),
+    drain: (ws) => hub.drain(ws),
+    sendPings: true,
+    idleTimeout: pingSeconds,
+  };
+}

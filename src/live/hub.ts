@@ -1,0 +1,323 @@
+// The live hub: who watches which job, the fan-out of each committed run, and each viewer's catch-up from disk.
+import type { JobRow } from "../jobs/db.ts";
+import type { Appended, Jobs } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
+import { type LineFilter, makeMatcher } from "../logs/line.ts";
+import type { Reader, Selection } from "../logs/read.ts";
+import type { Batch } from "../logs/scan.ts";
+import {
+  afterSend,
+  closeReason,
+  FrameBuilder,
+  filteredFrame,
+  isDone,
+  liveAction,
+  splitRun,
+  startCursor,
+} from "./frames.ts";
+
+/** The part of Bun's `ServerWebSocket` the hub uses. */
+export interface LiveSocket {
+  /** > 0 written, -1 accepted but buffered (back-pressure), 0 dropped. */
+  send(data: string): number;
+  close(code?: number, reason?: string): void;
+  getBufferedAmount(): number;
+}
+
+export interface ViewSpec {
+  job: string;
+  from?: number | undefined;
+  skipBackfill: boolean;
+  filter: LineFilter;
+}
+
+export interface LiveHubOptions {
+  jobs: Pick<Jobs, "get" | "onAppend" | "onSettled">;
+  reader: Pick<Reader, "select">;
+  log: Logger;
+  /** Largest frame sent (a single longer line is a frame of its own). */
+  maxFrameBytes?: number;
+  /** A blocked viewer resumes once its socket buffers at most this many bytes. */
+  resumeBelowBytes?: number;
+  /** Catch-up reads running at once; the others wait their turn. */
+  maxConcurrentReads?: number;
+  /** A catch-up read yields its turn after sending this much. */
+  readSliceBytes?: number;
+}
+
+export type LiveHub = ReturnType<typeof createLiveHub>;
+
+/**
+ * - live: receives runs as they are committed (its cursor is the job's end);
+ * - queued / reading: catching up from the log through the reader;
+ * - blocked: its socket reported back-pressure; nothing is sent until it drains.
+ */
+type State = "live" | "queued" | "reading" | "blocked" | "closed";
+
+interface Viewer {
+  socket: LiveSocket;
+  job: string;
+  /** Global number of the next line this viewer must receive. */
+  cursor: number;
+  filter: LineFilter;
+  /** "" when unfiltered; viewers with the same key share one filtered frame per run. */
+  filterKey: string;
+  match: ((text: string) => boolean) | null;
+  state: State;
+  /** An archive or legacy read kept across turns (they cannot seek); a local read is reopened at the cursor. */
+  held: Held | null;
+}
+
+interface Held {
+  sel: Selection;
+  it: AsyncIterator<Batch>;
+  /** Lines of the current batch not yet framed. */
+  rest: { batch: Batch; index: number } | null;
+}
+
+const KiB = 1024;
+
+export function createLiveHub(opts: LiveHubOptions) {
+  const { jobs, reader, log } = opts;
+  const maxFrameBytes = opts.maxFrameBytes ?? 256 * KiB;
+  const resumeBelow = opts.resumeBelowBytes ?? 64 * KiB;
+  const maxReads = opts.maxConcurrentReads ?? 4;
+  const sliceBytes = opts.readSliceBytes ?? 1024 * KiB;
+  const byJob = new Map<string, Set<Viewer>>();
+  const bySocket = new Map<LiveSocket, Viewer>();
+  const queue: Viewer[] = [];
+  let reading = 0;
+  let scheduled = false;
+  const decoder = new TextDecoder();
+
+  jobs.onAppend(onAppend);
+  jobs.onSettled(onSettled);
+
+  function onAppend(a: Appended): void {
+    const viewers = byJob.get(a.job.id);
+    if (viewers === undefined) return; // a job nobody watches costs this lookup
+    const run = { first: a.first, next: a.next, bytes: a.data.length };
+    let text: string | null = null;
+    let lines: string[] | null = null;
+    let filtered: Map<string, string> | null = null;
+    for (const v of viewers) {
+      const action = liveAction({ cursor: v.cursor, live: v.state === "live" }, run, maxFrameBytes);
+      if (action === "skip") continue;
+      if (action === "catch-up") {
+        enqueue(v);
+        continue;
+      }
+      text ??= decoder.decode(a.data);
+      let frame = text;
+      if (v.match !== null) {
+        filtered ??= new Map();
+        let f = filtered.get(v.filterKey);
+        if (f === undefined) {
+          lines ??= splitRun(text);
+          f = filteredFrame(lines, v.match);
+          filtered.set(v.filterKey, f);
+        }
+        frame = f;
+      }
+      if (frame === "") v.cursor = a.next;
+      else deliver(v, frame, a.next);
+    }
+  }
+
+  function onSettled(job: JobRow): void {
+    const viewers = byJob.get(job.id);
+    if (viewers === undefined) return;
+    for (const v of viewers) {
+      if ((v.state === "live" || v.state === "blocked") && isDone(v.cursor, job)) finish(v, job);
+    }
+  }
+
+  /** Sends a frame covering lines up to `end`; false when the viewer must stop (blocked). */
+  function deliver(v: Viewer, frame: string, end: number): boolean {
+    const r = afterSend(v.socket.send(frame), v.cursor, end);
+    v.cursor = r.cursor;
+    if (r.blocked) v.state = "blocked";
+    return !r.blocked;
+  }
+
+  /** Decides what a viewer does next from its cursor and the job's committed end. */
+  function advance(v: Viewer): void {
+    if (v.state === "closed") return;
+    const job = jobs.get(v.job);
+    if (isDone(v.cursor, job)) finish(v, job!);
+    else if (job !== null && v.cursor < job.line_count) enqueue(v);
+    else v.state = "live";
+  }
+
+  function enqueue(v: Viewer): void {
+    v.state = "queued";
+    queue.push(v);
+    if (!scheduled) {
+      scheduled = true;
+      // Reads start outside the append that triggered them: appends stay synchronous and cheap.
+      queueMicrotask(schedule);
+    }
+  }
+
+  function schedule(): void {
+    scheduled = false;
+    while (reading < maxReads && queue.length > 0) {
+      const v = queue.shift()!;
+      if (v.state !== "queued") continue;
+      reading++;
+      void catchUp(v)
+        .catch((e: unknown) => fail(v, e))
+        .finally(() => {
+          reading--;
+          schedule();
+        });
+    }
+  }
+
+  /** Reads from the viewer's cursor and sends bounded frames until it is caught up, blocked or its turn ends. */
+  async function catchUp(v: Viewer): Promise<void> {
+    v.state = "reading";
+    let h = v.held;
+    v.held = null;
+    if (h === null) {
+      const sel = reader.select(v.job, { from: v.cursor, filter: v.filter });
+      if (sel === null) {
+        const job = jobs.get(v.job);
+        // No tier holds the log: a job not created yet waits for its first line.
+        if (job !== null && job.line_count > v.cursor) {
+          return close(v, 1011, `log of job ${v.job} is not readable`);
+        }
+        return advance(v);
+      }
+      h = { sel, it: sel.batches[Symbol.asyncIterator](), rest: null };
+    }
+    const held = h;
+    const keep = held.sel.source !== "local";
+    const frame = new FrameBuilder(maxFrameBytes);
+    let sent = 0;
+    /** Ends this turn: keeps a non-seekable read for the next one, releases a local one. */
+    const pause = async (rest: Held["rest"]) => {
+      if (keep && v.state !== "closed") v.held = { ...held, rest };
+      else await held.it.return?.();
+    };
+    for (;;) {
+      let batch: Batch;
+      let index = 0;
+      if (held.rest !== null) {
+        ({ batch, index } = held.rest);
+        held.rest = null;
+      } else {
+        const r = await held.it.next();
+        if (v.state !== "reading") {
+          await held.it.return?.();
+          return;
+        }
+        if (r.done) {
+          const end = held.sel.next();
+          if (frame.empty) v.cursor = Math.max(v.cursor, end);
+          else if (!deliver(v, frame.take(), end)) return;
+          return advance(v);
+        }
+        batch = r.value;
+      }
+      for (let i = index; i < batch.texts.length; i++) {
+        if (!frame.add(batch.texts[i]!)) continue;
+        const text = frame.take();
+        const before = v.cursor;
+        if (!deliver(v, text, batch.nums[i]! + 1)) {
+          // A dropped frame leaves the cursor where it was: a kept read is already past it, so reopen.
+          if (v.cursor === before) await held.it.return?.();
+          else await pause({ batch, index: i + 1 });
+          return;
+        }
+        sent += text.length;
+        if (sent >= sliceBytes) {
+          await pause({ batch, index: i + 1 });
+          if (v.state === "reading") enqueue(v);
+          return;
+        }
+      }
+    }
+  }
+
+  function finish(v: Viewer, job: JobRow): void {
+    close(v, 1000, closeReason(job.status));
+  }
+
+  function close(v: Viewer, code: number, reason: string): void {
+    forget(v);
+    v.socket.close(code, reason.slice(0, 123)); // a close reason holds at most 123 bytes
+  }
+
+  function fail(v: Viewer, e: unknown): void {
+    if (v.state === "closed") return;
+    log.error(`live stream of job ${v.job}: catch-up read failed at line ${v.cursor}`, e);
+    close(v, 1011, (e as Error).message ?? "read failed");
+  }
+
+  function forget(v: Viewer): void {
+    if (v.state === "closed") return;
+    v.state = "closed";
+    bySocket.delete(v.socket);
+    const set = byJob.get(v.job);
+    if (set !== undefined) {
+      set.delete(v);
+      if (set.size === 0) byJob.delete(v.job);
+    }
+    if (v.held !== null) {
+      void v.held.it.return?.();
+      v.held = null;
+    }
+  }
+
+  return {
+    /** Starts streaming job `spec.job` to `socket`: backfill from the cursor, then live. */
+    attach(socket: LiveSocket, spec: ViewSpec): void {
+      const job = jobs.get(spec.job);
+      const v: Viewer = {
+        socket,
+        job: spec.job,
+        cursor: startCursor(spec, job?.line_count ?? 0),
+        filter: spec.filter,
+        filterKey:
+          spec.filter.step === undefined && spec.filter.stream === undefined
+            ? ""
+            : JSON.stringify(spec.filter),
+        match: makeMatcher(spec.filter),
+        state: "queued",
+        held: null,
+      };
+      bySocket.set(socket, v);
+      let set = byJob.get(spec.job);
+      if (set === undefined) {
+        set = new Set();
+        byJob.set(spec.job, set);
+      }
+      set.add(v);
+      // Otherwise read first, even without a job row: a legacy or archived log may exist.
+      if (isDone(v.cursor, job)) finish(v, job!);
+      else enqueue(v);
+    },
+    /** The socket closed (either side): forget the viewer. */
+    detach(socket: LiveSocket): void {
+      const v = bySocket.get(socket);
+      if (v !== undefined) forget(v);
+    },
+    /** The socket drained: a blocked viewer resumes from its cursor once little is buffered. */
+    drain(socket: LiveSocket): void {
+      const v = bySocket.get(socket);
+      if (v === undefined || v.state !== "blocked") return;
+      if (socket.getBufferedAmount() > resumeBelow) return;
+      advance(v);
+    },
+    /** Closes every stream (graceful shutdown: clients reconnect with `from`). */
+    closeAll(code: number, reason: string): void {
+      for (const v of [...bySocket.values()]) close(v, code, reason);
+    },
+    stats() {
+      const states: Record<State, number> = { live: 0, queued: 0, reading: 0, blocked: 0, closed: 0 };
+      for (const v of bySocket.values()) states[v.state]++;
+      return { jobs: byJob.size, viewers: bySocket.size, ...states };
+    },
+  };
+}
