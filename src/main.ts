@@ -4,6 +4,8 @@ import { cat } from "./cli/cat.ts";
 import { checkConfig } from "./cli/check-config.ts";
 import { ServerError } from "./cli/client.ts";
 import { complete } from "./cli/complete.ts";
+import { push } from "./cli/push.ts";
+import { run } from "./cli/run.ts";
 import { serve } from "./cli/serve.ts";
 import { UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
@@ -12,14 +14,19 @@ const HELP = `stroem-logs ${VERSION} — job logs for the Strøm workflow orches
 
 usage:
   stroem-logs serve [--config FILE] [--listen HOST:PORT]   run the log server
-  stroem-logs check-config FILE                             validate a config and print it
+  stroem-logs check-config FILE [--connect]                 validate a config and print it; --connect tests the archive
   stroem-logs cat JOB [--step S] [--stream S] [--from N] [--tail N] [--raw]
   stroem-logs complete JOB --status S [--error MSG]
+  stroem-logs run --job ID --step NAME [--complete] [--spool DIR] [--quiet] -- CMD [ARGS...]
+                                                            run a step, ship its output
+  stroem-logs push --job ID --step NAME [--stream stdout|stderr]   ship the lines of stdin
   stroem-logs --version
 
 client commands take --server URL (env STROEM_URL, default http://127.0.0.1:8080)
 and --token TOKEN (env STROEM_TOKEN).
 exit codes: 0 ok, 1 the server said no or failed, 2 usage or config error.
+run exits with the command's code (128+N when killed by signal N; 127 not found, 126 not runnable),
+or 125 when the command succeeded but some of its output could not be delivered.
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -27,6 +34,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   "check-config": checkConfig,
   cat,
   complete,
+  run,
+  push,
 };
 
 export async function main(argv: string[]): Promise<number> {

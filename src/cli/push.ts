@@ -1,0 +1,51 @@
+// `stroem-logs push --job ID --step NAME [--stream S]`: ship the lines of stdin (`make 2>&1 | stroem-logs push`).
+import { UsageError } from "../errors.ts";
+import { echoTo } from "../shipper/capture.ts";
+import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
+import { startShipper } from "../shipper/ship.ts";
+import { SpoolBusyError } from "../shipper/spool.ts";
+import { clientOptions, parse } from "./args.ts";
+import { createClient } from "./client.ts";
+
+const USAGE = `stroem-logs push ${SHIP_USAGE} [--stream stdout|stderr]`;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+export async function push(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { ...clientOptions, ...shipFlags, stream: { type: "string" } },
+    USAGE,
+  );
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\nusage: ${USAGE}`);
+  const stream = values.stream ?? "stdout";
+  if (stream !== "stdout" && stream !== "stderr")
+    throw new UsageError(`--stream: expected stdout or stderr (got ${stream})`);
+  const opts = shipOptions(values, createClient(values), "push", USAGE);
+  let shipper: ReturnType<typeof startShipper>;
+  try {
+    shipper = startShipper(opts);
+  } catch (e) {
+    if (e instanceof SpoolBusyError) throw new UsageError(e.message, 1);
+    throw e;
+  }
+  // A signal ends the input; a second one (or one during the drain) stops waiting for delivery.
+  const input = Bun.stdin.stream();
+  let ended = false;
+  const onSignal = () => {
+    if (!ended) {
+      ended = true;
+      void input.cancel().catch(() => {});
+    } else void shipper.giveUp();
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  try {
+    await shipper.capture(input, stream, values.quiet === true ? null : echoTo(process.stdout)).catch((e) => {
+      if (!ended) throw e;
+    });
+    ended = true;
+    const outcome = await shipper.finish();
+    return outcome.ok ? 0 : 1;
+  } finally {
+    for (const s of SIGNALS) process.off(s, onSignal);
+  }
+}

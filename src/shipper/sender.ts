@@ -1,0 +1,259 @@
+// The one sequential sender of a (job, step): cuts batches from the spool, posts them, retries until delivered.
+import { hostname } from "node:os";
+import { backoffDelay, bodyPrefix, buildBody, envelopeBytes, retryAfterMs, retryable } from "./batch.ts";
+import type { Batch, Spool } from "./spool.ts";
+
+export interface SenderOptions {
+  spool: Spool;
+  /** Server base URL without a trailing slash, and the headers every request carries (authorization). */
+  base: string;
+  headers: Record<string, string>;
+  job: string;
+  step: string;
+  /** A batch is sent at the latest this long after its first line was read. */
+  flushIntervalMs: number;
+  /** Upper bound of one request body (the server's `limits.max_body_bytes`); halved on a 413. */
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  retryBaseMs?: number;
+  retryMaxMs: number;
+  /** Spool bound, named in the drop event. */
+  spoolMax: number;
+  /** One line for the operator (stderr). */
+  report: (message: string) => void;
+  clock?: () => number;
+}
+
+export interface SenderStats {
+  /** Lines the server acknowledged (including ones it already had: `duplicate`). */
+  delivered: number;
+  /** Lines the server refused for good (a 4xx): they will never be written. */
+  lost: number;
+  /** Set when the server refused the credentials: delivery stopped, the spool keeps the lines. */
+  refused: string | null;
+}
+
+export type Sender = ReturnType<typeof createSender>;
+
+export function createSender(opts: SenderOptions) {
+  const { spool, job, step } = opts;
+  const clock = opts.clock ?? Date.now;
+  const retryBaseMs = opts.retryBaseMs ?? 100;
+  const prefix = bodyPrefix(step);
+  const url = `${opts.base}/worker/jobs/${encodeURIComponent(job)}/logs`;
+  const stats: SenderStats = { delivered: 0, lost: 0, refused: null };
+  let cap = opts.maxBodyBytes;
+  let closed = false;
+  let stopped = false;
+  const abort = new AbortController();
+  // When the oldest line not yet in a batch was read; null when none waits.
+  let firstQueuedAt: number | null = spool.queuedBytes > 0 ? 0 : null;
+  let failingSince: number | null = null;
+  // What the loop sleeps for: new lines (idle), a batch to fill (linger), or a retry (backoff).
+  type Nap = "idle" | "linger" | "backoff";
+  let napping: { kind: Nap; wake: () => void } | null = null;
+
+  function sleep(kind: Nap, ms: number | null): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = ms === null ? null : setTimeout(resolve, Math.max(0, ms));
+    napping = {
+      kind,
+      wake: () => {
+        if (timer !== null) clearTimeout(timer);
+        resolve();
+      },
+    };
+    return promise.finally(() => {
+      napping = null;
+    });
+  }
+
+  /** Wakes the loop if it sleeps for one of `kinds`; a backoff is only cut short by `stop`. */
+  function rouse(...kinds: Nap[]): void {
+    if (napping && kinds.includes(napping.kind)) napping.wake();
+  }
+
+  function failed(why: string): void {
+    if (failingSince !== null) return;
+    failingSince = clock();
+    opts.report(`cannot deliver to ${opts.base}: ${why}; retrying, lines are kept in the spool ${spool.dir}`);
+  }
+
+  function recovered(): void {
+    if (failingSince === null) return;
+    opts.report(`delivery resumed after ${((clock() - failingSince) / 1000).toFixed(1)} s`);
+    failingSince = null;
+  }
+
+  /** POSTs until the server answers something other than a retryable failure; null once stopped. */
+  async function post(path: string, body: Uint8Array | string, key: string | null): Promise<Response | null> {
+    for (let attempt = 0; ; attempt++) {
+      if (stopped) return null;
+      let wait = backoffDelay(attempt, retryBaseMs, opts.retryMaxMs, Math.random());
+      try {
+        const res = await fetch(path, {
+          method: "POST",
+          headers: {
+            ...opts.headers,
+            "content-type": "application/json",
+            ...(key === null ? {} : { "idempotency-key": key }),
+          },
+          body,
+          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(opts.requestTimeoutMs)]),
+        });
+        if (!retryable(res.status)) return res;
+        const text = await messageOf(res);
+        failed(`server answered ${res.status}: ${text}`);
+        const after = retryAfterMs(res.headers.get("retry-after"), clock());
+        if (after !== null) wait = Math.min(Math.max(wait, after), 60_000);
+      } catch (e) {
+        if (stopped) return null;
+        failed(
+          (e as Error).name === "TimeoutError"
+            ? `no answer within ${opts.requestTimeoutMs} ms`
+            : (e as Error).message,
+        );
+      }
+      await sleep("backoff", wait);
+    }
+  }
+
+  /** Sends one batch; returns false when the sender must stop (stopped, or credentials refused). */
+  async function deliver(batch: Batch, records: Uint8Array): Promise<boolean> {
+    const body = buildBody(prefix, records);
+    const res = await post(url, body, batch.key);
+    if (res === null) return false;
+    if (res.ok) {
+      await res.arrayBuffer();
+      spool.settle();
+      stats.delivered += batch.lines;
+      recovered();
+      return true;
+    }
+    recovered();
+    const message = await messageOf(res);
+    if (res.status === 413 && batch.lines > 1) {
+      // Nothing was written: cut smaller batches from the same lines, under new keys.
+      spool.abandon();
+      cap = Math.max(64 * 1024, Math.floor(body.length / 2));
+      opts.report(
+        `server refused a ${body.length}-byte batch as too large; sending batches of at most ${cap} bytes`,
+      );
+      return true;
+    }
+    if (res.status === 401 || res.status === 403) {
+      stats.refused = `server answered ${res.status}: ${message}`;
+      opts.report(
+        `${stats.refused}; delivery stopped, ${spool.unsentLines} lines stay in the spool ${spool.dir}`,
+      );
+      return false;
+    }
+    stats.lost += batch.lines;
+    opts.report(`server refused ${batch.lines} lines for good (${res.status}: ${message}); they are lost`);
+    spool.settle();
+    return true;
+  }
+
+  /** Tells the server how many lines the full spool refused: never a silent loss. */
+  async function reportDrops(): Promise<boolean> {
+    const total = spool.dropped;
+    const n = total - spool.reported;
+    const message =
+      `stroem-logs on ${hostname()}: ${n} line${n === 1 ? "" : "s"} of step ${step} were dropped: ` +
+      `the spool ${spool.dir} reached --spool-max ${opts.spoolMax} bytes while the server could not be reached`;
+    const res = await post(
+      `${opts.base}/api/jobs/${encodeURIComponent(job)}/events`,
+      JSON.stringify({ message }),
+      null,
+    );
+    if (res === null) return false;
+    if (res.ok) await res.arrayBuffer();
+    else
+      opts.report(
+        `could not record the drop of ${n} lines on the server (${res.status}: ${await messageOf(res)})`,
+      );
+    spool.markReported(total);
+    return true;
+  }
+
+  async function loop(): Promise<void> {
+    for (;;) {
+      if (stopped) return;
+      let batch = spool.pending;
+      let records: Uint8Array;
+      if (batch) {
+        records = spool.read(batch);
+      } else {
+        if (spool.dropped > spool.reported && stats.delivered > 0) {
+          if (!(await reportDrops())) return;
+          continue;
+        }
+        if (spool.queuedBytes === 0) {
+          if (spool.dropped > spool.reported) {
+            if (!(await reportDrops())) return;
+            continue;
+          }
+          if (closed) return;
+          await sleep("idle", null);
+          continue;
+        }
+        firstQueuedAt ??= clock();
+        const due = firstQueuedAt + opts.flushIntervalMs;
+        if (!closed && clock() < due && spool.queuedBytes + envelopeBytes(prefix) < cap) {
+          await sleep("linger", due - clock());
+          continue;
+        }
+        const cut = spool.cut(cap - envelopeBytes(prefix))!;
+        batch = spool.begin(cut.range, crypto.randomUUID());
+        records = cut.bytes;
+        // Lines left behind by a full batch are already due; new ones start their own clock.
+        firstQueuedAt = spool.queuedBytes > 0 ? 0 : null;
+      }
+      if (!(await deliver(batch, records))) return;
+    }
+  }
+
+  const done = loop().catch((e) => {
+    opts.report(`sender failed: ${(e as Error).stack ?? String(e)}`);
+  });
+
+  return {
+    stats,
+    /** New lines were spooled. */
+    notify(): void {
+      firstQueuedAt ??= clock();
+      rouse("idle");
+      if (spool.queuedBytes + envelopeBytes(prefix) >= cap) rouse("linger");
+    },
+    /**
+     * No more lines will come: send what is left without waiting, and resolve once the spool is empty
+     * (true) or `timeoutMs` passed (false: the rest stays in the spool for a later `push`).
+     */
+    async drain(timeoutMs: number): Promise<boolean> {
+      closed = true;
+      rouse("idle", "linger");
+      const timer = Promise.withResolvers<boolean>();
+      const t = setTimeout(() => timer.resolve(false), timeoutMs);
+      const ok = await Promise.race([done.then(() => true), timer.promise]);
+      clearTimeout(t);
+      if (!ok) await this.stop();
+      return ok && !stopped && spool.unsentLines === 0;
+    },
+    /** Gives up: aborts the request in flight (its batch stays pending, to be re-sent under its key). */
+    async stop(): Promise<void> {
+      stopped = true;
+      abort.abort();
+      rouse("idle", "linger", "backoff");
+      await done;
+    },
+  };
+}
+
+async function messageOf(res: Response): Promise<string> {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    if (typeof body.error === "string") return body.error;
+  } catch {}
+  return text.slice(0, 300) || res.statusText;
+}

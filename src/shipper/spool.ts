@@ -1,0 +1,450 @@
+// The on-disk spool of one (job, step): segment files of line records, the delivered position, the batch in flight.
+
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+
+/**
+ * Layout of `{root}/{job}/{step hash}/`:
+ * - `seg-NNNNNNNNNNNN`: records, one JSON line object `{"ts","stream","line"}` per text line, append-only.
+ *   A new segment starts past `segmentBytes`; a segment is deleted once every record in it is delivered.
+ * - `state.json`: the delivered position (`seg`, `off`) and the `pending` batch — its range and idempotency
+ *   key, written and fsynced *before* the batch is sent, so a restarted shipper re-sends exactly the same
+ *   bytes under the same key and the server answers `duplicate` if it had written them.
+ * - `dropped`: how many lines were refused because the spool was full (the server is told once it answers).
+ * - `lock`: the pid of the shipper using this spool.
+ *
+ * Durability: records are written with one write(2) per chunk read from the command, so a `kill -9` of the
+ * shipper loses nothing it had read; they are fsynced only when a batch is cut from them (once per batch,
+ * not per line), which is what exactly-once needs across a power loss.
+ */
+export interface BatchRange {
+  seg: number;
+  start: number;
+  end: number;
+  lines: number;
+}
+
+export interface Batch extends BatchRange {
+  key: string;
+}
+
+interface State {
+  v: 1;
+  seg: number;
+  off: number;
+  pending: Batch | null;
+  reported: number;
+}
+
+export interface SpoolOptions {
+  dir: string;
+  /** Bound on the bytes not yet delivered; records past it are dropped and counted. */
+  maxBytes: number;
+  segmentBytes?: number;
+  /** fsync a batch's records and intent before it is sent (on by default; off only to measure the cost). */
+  fsync?: boolean;
+}
+
+export type Spool = ReturnType<typeof openSpool>;
+
+export class SpoolBusyError extends Error {
+  override name = "SpoolBusyError";
+}
+
+const SEGMENT = /^seg-(\d{12})$/;
+const segName = (n: number) => `seg-${String(n).padStart(12, "0")}`;
+const encoder = new TextEncoder();
+
+/** The spool directory of one job and step under `root` (step names may hold any character: hashed). */
+export function spoolDirOf(root: string, job: string, step: string): string {
+  const hash = createHash("sha256").update(step).digest("hex").slice(0, 24);
+  return join(root, job, `step-${hash}`);
+}
+
+export function openSpool(opts: SpoolOptions) {
+  const { dir, maxBytes } = opts;
+  const segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
+  const sync = opts.fsync ?? true;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lockPath = join(dir, "lock");
+  lock(lockPath);
+
+  const statePath = join(dir, "state.json");
+  const state: State = readState(statePath);
+  // Segment number → size in bytes, oldest first; the last one is the one written to.
+  const segs = new Map<number, number>();
+  for (const n of listSegments(dir)) {
+    if (n < state.seg) unlinkSync(join(dir, segName(n)));
+    else segs.set(n, fstatSizeOf(join(dir, segName(n))));
+  }
+  if (segs.size === 0) segs.set(Math.max(state.seg, 1), 0);
+  const first = Math.min(...segs.keys());
+  if (first !== state.seg) {
+    state.seg = first;
+    state.off = 0;
+  }
+  let writer = Math.max(...segs.keys());
+  segs.set(writer, repairTail(join(dir, segName(writer))));
+  if (state.pending && (!segs.has(state.pending.seg) || state.pending.end > segs.get(state.pending.seg)!)) {
+    state.pending = null; // its records are gone (the spool was tampered with): nothing to re-send
+  }
+  state.off = Math.min(state.off, segs.get(state.seg)!);
+  let fd = openSync(join(dir, segName(writer)), "a", 0o600);
+
+  let unsentBytes = 0;
+  for (const [n, size] of segs) unsentBytes += n === state.seg ? size - state.off : size;
+  let unsentLines = countLines(dir, segs, state.seg, state.off);
+
+  const droppedPath = join(dir, "dropped");
+  let dropped = existsSync(droppedPath) ? Number(readFileSync(droppedPath, "utf8").trim()) || 0 : 0;
+  let droppedFd: number | null = null;
+
+  function persist(durable: boolean): void {
+    const tmp = `${statePath}.tmp`;
+    const tfd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(tfd, JSON.stringify(state));
+      if (durable && sync) fsyncSync(tfd);
+    } finally {
+      closeSync(tfd);
+    }
+    renameSync(tmp, statePath);
+    if (durable && sync) fsyncDir(dir);
+  }
+
+  function rotate(): void {
+    if (sync) fsyncSync(fd);
+    closeSync(fd);
+    writer++;
+    segs.set(writer, 0);
+    fd = openSync(join(dir, segName(writer)), "a", 0o600);
+  }
+
+  function countDropped(n: number): void {
+    dropped += n;
+    droppedFd ??= openSync(droppedPath, "w", 0o600);
+    // Fixed width, rewritten in place: one small write per refused chunk, never a torn number.
+    writeSync(droppedFd, `${String(dropped).padStart(20, "0")}\n`, 0);
+  }
+
+  /** Position after the pending batch (or the delivered position): where the next batch starts. */
+  function nextStart(): { seg: number; off: number } {
+    const p = state.pending;
+    return p ? { seg: p.seg, off: p.end } : { seg: state.seg, off: state.off };
+  }
+
+  function readRange(seg: number, start: number, end: number): Uint8Array {
+    const buf = new Uint8Array(end - start);
+    const rfd = openSync(join(dir, segName(seg)), "r");
+    try {
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(rfd, buf, got, buf.length - got, start + got);
+        if (n === 0) throw new Error(`spool segment ${segName(seg)} in ${dir} is shorter than expected`);
+        got += n;
+      }
+    } finally {
+      closeSync(rfd);
+    }
+    return buf;
+  }
+
+  return {
+    dir,
+    get unsentBytes() {
+      return unsentBytes;
+    },
+    get unsentLines() {
+      return unsentLines;
+    },
+    /** Bytes spooled after the pending batch: what the next batch can take. */
+    get queuedBytes() {
+      const p = state.pending;
+      return p ? unsentBytes - (p.end - p.start) : unsentBytes;
+    },
+    get pending(): Batch | null {
+      return state.pending;
+    },
+    get dropped() {
+      return dropped;
+    },
+    get reported() {
+      return state.reported;
+    },
+
+    /**
+     * Appends encoded records (no newline) in order; once one does not fit under `maxBytes`, it and the
+     * rest are refused and counted as dropped — the oldest unsent data is kept. Returns how many were kept.
+     */
+    append(records: readonly string[]): number {
+      if (records.length === 0) return 0;
+      let text = `${records.join("\n")}\n`;
+      let data = encoder.encode(text);
+      let kept = records.length;
+      if (unsentBytes + data.length > maxBytes) {
+        let room = maxBytes - unsentBytes;
+        kept = 0;
+        for (const r of records) {
+          const size = Buffer.byteLength(r) + 1;
+          if (size > room) break;
+          room -= size;
+          kept++;
+        }
+        if (kept < records.length) countDropped(records.length - kept);
+        if (kept === 0) return 0;
+        text = `${records.slice(0, kept).join("\n")}\n`;
+        data = encoder.encode(text);
+      }
+      if (segs.get(writer)! >= segmentBytes) rotate();
+      const before = segs.get(writer)!;
+      try {
+        let done = 0;
+        while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      } catch (e) {
+        // Disk full or similar: never leave a torn record that would corrupt every later one.
+        ftruncateSync(fd, before);
+        countDropped(kept);
+        throw new Error(`spool write to ${dir} failed, ${kept} lines dropped: ${(e as Error).message}`);
+      }
+      segs.set(writer, before + data.length);
+      unsentBytes += data.length;
+      unsentLines += kept;
+      return kept;
+    },
+
+    /**
+     * Cuts the next batch — whole records, at most `maxBytes` (one record more when a single record is
+     * larger), never across segments — and returns its range and bytes; null when nothing is queued.
+     */
+    cut(maxBytes: number): { range: BatchRange; bytes: Uint8Array } | null {
+      if (state.pending) throw new Error("spool: a batch is already pending");
+      let { seg, off } = nextStart();
+      while (off === segs.get(seg)! && seg < writer) {
+        unlinkSync(join(dir, segName(seg)));
+        segs.delete(seg);
+        seg = Math.min(...[...segs.keys()].filter((n) => n > seg));
+        off = 0;
+        state.seg = seg;
+        state.off = 0;
+      }
+      const size = segs.get(seg)!;
+      if (off === size) return null;
+      let bytes = readRange(seg, off, Math.min(size, off + maxBytes));
+      let cut = bytes.lastIndexOf(10);
+      if (cut === -1) {
+        // One record larger than the cap: take it whole; the sender decides what the server makes of it.
+        const whole = readRange(seg, off, size);
+        cut = whole.indexOf(10);
+        bytes = whole;
+      }
+      bytes = bytes.subarray(0, cut + 1);
+      return { range: { seg, start: off, end: off + bytes.length, lines: countNewlines(bytes) }, bytes };
+    },
+
+    /** Records the batch and its key durably, before it is sent. */
+    begin(range: BatchRange, key: string): Batch {
+      if (sync && range.seg === writer) fsyncSync(fd);
+      state.pending = { ...range, key };
+      persist(true);
+      return state.pending;
+    },
+
+    /** The bytes of the pending batch (a restarted shipper re-sends them as they were). */
+    read(batch: BatchRange): Uint8Array {
+      return readRange(batch.seg, batch.start, batch.end);
+    },
+
+    /**
+     * The server has the pending batch (or refused it for good): forget it. Not fsynced: should this
+     * write be lost, the batch is re-sent under the same key and the server answers `duplicate`.
+     */
+    settle(): void {
+      const p = state.pending;
+      if (!p) return;
+      state.seg = p.seg;
+      state.off = p.end;
+      state.pending = null;
+      unsentBytes -= p.end - p.start;
+      unsentLines -= p.lines;
+      persist(false);
+    },
+
+    /** The pending batch was not written (413): forget its range so that a smaller one is cut. */
+    abandon(): void {
+      state.pending = null;
+      persist(false);
+    },
+
+    markReported(n: number): void {
+      state.reported = n;
+      persist(true);
+    },
+
+    /** Closes the files and releases the lock; removes the directory once nothing is left in it to do. */
+    close(): void {
+      closeSync(fd);
+      if (droppedFd !== null) closeSync(droppedFd);
+      const empty = unsentBytes === 0 && state.pending === null && dropped <= state.reported;
+      if (empty) {
+        rmSync(dir, { recursive: true, force: true });
+        try {
+          rmdirSync(dirname(dir)); // the job's folder, when no other step of it is spooled
+        } catch {}
+      } else {
+        unlinkSync(lockPath);
+      }
+      held.delete(lockPath);
+    },
+  };
+}
+
+function readState(path: string): State {
+  const fresh: State = { v: 1, seg: 1, off: 0, pending: null, reported: 0 };
+  if (!existsSync(path)) return fresh;
+  try {
+    const s = JSON.parse(readFileSync(path, "utf8")) as State;
+    if (s.v !== 1 || !Number.isInteger(s.seg) || !Number.isInteger(s.off)) return fresh;
+    return { v: 1, seg: s.seg, off: s.off, pending: s.pending ?? null, reported: s.reported ?? 0 };
+  } catch {
+    return fresh; // only a torn tmp file could be unreadable, and it is never renamed over state.json
+  }
+}
+
+function listSegments(dir: string): number[] {
+  return readdirSync(dir)
+    .map((name) => SEGMENT.exec(name))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+function fstatSizeOf(path: string): number {
+  const fd = openSync(path, "r");
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Cuts a record torn by a crash mid-write off the end of the last segment; returns the new size. */
+function repairTail(path: string): number {
+  if (!existsSync(path)) return 0;
+  const fd = openSync(path, "r+");
+  try {
+    const size = fstatSync(fd).size;
+    const buf = new Uint8Array(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - buf.length);
+      const n = readSync(fd, buf, 0, end - start, start);
+      const nl = buf.subarray(0, n).lastIndexOf(10);
+      if (nl !== -1) {
+        const good = start + nl + 1;
+        if (good < size) ftruncateSync(fd, good);
+        return good;
+      }
+      end = start;
+    }
+    if (size > 0) ftruncateSync(fd, 0);
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function countLines(dir: string, segs: Map<number, number>, seg: number, off: number): number {
+  let lines = 0;
+  const buf = new Uint8Array(1 << 20);
+  for (const [n, size] of segs) {
+    let pos = n === seg ? off : 0;
+    if (pos >= size) continue;
+    const fd = openSync(join(dir, segName(n)), "r");
+    try {
+      while (pos < size) {
+        const got = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+        if (got === 0) break;
+        lines += countNewlines(buf.subarray(0, got));
+        pos += got;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return lines;
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let n = 0;
+  let i = bytes.indexOf(10);
+  while (i !== -1) {
+    n++;
+    i = bytes.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+function fsyncDir(dir: string): void {
+  const dfd = openSync(dir, "r");
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/** Spools open in this process (the pid in `lock` cannot tell them apart). */
+const held = new Set<string>();
+
+/** One shipper per spool: a live pid in `lock` refuses; a dead one (a crashed shipper) is taken over. */
+function lock(path: string): void {
+  if (held.has(path)) throw new SpoolBusyError(`spool ${dirname(path)} is already open in this process`);
+  takeLock(path);
+  held.add(path);
+}
+
+function takeLock(path: string): void {
+  try {
+    const fd = openSync(path, "wx", 0o600);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const pid = Number(readFileSync(path, "utf8").trim());
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    throw new SpoolBusyError(`spool ${dirname(path)} is in use by another stroem-logs (pid ${pid})`);
+  }
+  const tmp = `${path}.${process.pid}`;
+  const fd = openSync(tmp, "w", 0o600);
+  writeSync(fd, `${process.pid}\n`);
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
