@@ -1,11 +1,15 @@
 // Wires the modules into one running server: state, store, registry, reader, HTTP app, Bun.serve.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { createArchiver } from "./archive/archiver.ts";
+import { archiveFromConfig } from "./archive/index.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
+import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
 import { openDb } from "./jobs/db.ts";
+import { createRecovery } from "./jobs/recovery.ts";
 import { createJobs } from "./jobs/registry.ts";
 import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
@@ -30,9 +34,52 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log.warn(`job ${id}: discarded ${bytes} unacknowledged bytes past the recorded end`),
   });
   const jobs = createJobs({ db, store, maxLineBytes: config.limits.max_line_bytes });
-  const reader = createReader({ store, getJob: jobs.get, checkpoint: jobs.checkpoint });
+  // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
+  if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));
+  const archiveTarget = archiveFromConfig(config.log_storage);
+  const archiver =
+    archiveTarget &&
+    createArchiver({
+      db,
+      jobs,
+      store,
+      log,
+      ...archiveTarget,
+      retry: config.log_storage.archive_retry,
+      rearchiveDelay: config.log_storage.rearchive_delay,
+      deleteLocal: config.log_storage.delete_local_after_archive,
+    });
+  if (archiver) {
+    jobs.onSettled(archiver.enqueue);
+    jobs.onAppend((a) => archiver.noteAppend(a.job));
+    jobs.addEditGuard(archiver.guardEdit);
+    jobs.addAppendGuard(archiver.guardAppend);
+  }
+  const recovery = createRecovery({
+    db,
+    jobs,
+    log,
+    staleAfter: config.recovery.stale_after,
+    interval: config.recovery.sweep_interval,
+  });
+  const reader = createReader({
+    store,
+    getJob: jobs.get,
+    checkpoint: jobs.checkpoint,
+    archive: archiver?.tier,
+  });
   const live = createLiveHub({ jobs, reader, log, maxFrameBytes: config.stream.max_frame_bytes });
-  const app = createApp({ db, jobs, reader, log, localDir: dir, limits: config.limits, live });
+  const app = createApp({
+    db,
+    jobs,
+    reader,
+    log,
+    localDir: dir,
+    limits: config.limits,
+    live,
+    extras: archiver ? [archiver.view] : [],
+    readyChecks: archiver ? [archiver.readyCheck] : [],
+  });
 
   const { hostname, port } = splitListen(config.server.listen);
   let server: ReturnType<typeof Bun.serve>;
@@ -50,6 +97,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
   }
   void jobs.resumeUnsettled();
+  archiver?.resume();
+  recovery.start();
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
 
   let stopping: Promise<void> | null = null;
@@ -69,7 +118,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           );
           await server.stop(true);
         }
+        recovery.stop();
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
+        // Running uploads are aborted; they are queued in the database and resume at the next start.
+        await archiver?.stop();
         store.closeAll();
         db.close();
       })();

@@ -1,13 +1,14 @@
 // `stroem-logs check-config FILE`: validate and print the effective config with secrets masked.
 import { stringify } from "yaml";
+import { archiveFromConfig } from "../archive/index.ts";
 import { loadConfig, redactConfig } from "../config/load.ts";
 import { UsageError } from "../errors.ts";
 import { parse } from "./args.ts";
 
-const USAGE = "stroem-logs check-config FILE";
+const USAGE = "stroem-logs check-config FILE [--connect]";
 
 export async function checkConfig(argv: string[]): Promise<number> {
-  const { positionals } = parse(argv, {}, USAGE);
+  const { positionals, values } = parse(argv, { connect: { type: "boolean" } }, USAGE);
   const file = positionals[0];
   if (file === undefined || positionals.length > 1)
     throw new UsageError(`expected one config file\nusage: ${USAGE}`);
@@ -15,5 +16,24 @@ export async function checkConfig(argv: string[]): Promise<number> {
   process.stdout.write(
     `# ${file}: valid; effective config (flags aside):\n${stringify(redactConfig(config))}`,
   );
+  if (values.connect) return connect(config);
+  return 0;
+}
+
+/** `--connect`: reaches the archive target and writes (then deletes) a probe object. */
+async function connect(config: ReturnType<typeof loadConfig>): Promise<number> {
+  const archive = archiveFromConfig(config.log_storage);
+  if (archive === null) {
+    process.stdout.write(
+      "# --connect: no archive configured (log_storage.archive or log_storage.s3); nothing to test\n",
+    );
+    return 0;
+  }
+  const problem = await archive.target.check({ write: true });
+  if (problem !== null) {
+    process.stderr.write(`stroem-logs check-config: archive ${archive.target.where}: ${problem}\n`);
+    return 1;
+  }
+  process.stdout.write(`# --connect: archive ${archive.target.where} reachable and writable\n`);
   return 0;
 }

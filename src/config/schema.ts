@@ -52,6 +52,27 @@ const Archive = v.variant("type", [
   }),
 ]);
 
+const TerminalStatus = v.picklist(
+  ["completed", "failed", "cancelled", "skipped"],
+  (i) => `expected one of completed, failed, cancelled, skipped (got ${i.received})`,
+);
+
+/** A job-end hook: a JSON POST describing the job to `url` when it ends with a status in `on`. */
+const Hook = v.strictObject({
+  url: v.pipe(
+    NonEmpty,
+    v.url("expected a URL like https://ci.example/hook"),
+    v.startsWith("http", "expected an http or https URL"),
+  ),
+  on: v.optional(v.array(TerminalStatus), ["completed", "failed", "cancelled", "skipped"]),
+  timeout: v.optional(Duration, "10s"),
+  headers: v.optional(v.record(v.string(), v.string("expected a string header value")), {}),
+  /** Attempts after the first, for connection errors, timeouts, 5xx, 408 and 429. */
+  retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 2),
+  /** Wait before the first retry; doubles each time. */
+  backoff: v.optional(Duration, "1s"),
+});
+
 export const ConfigSchema = v.strictObject({
   server: v.optional(
     v.strictObject({
@@ -71,6 +92,22 @@ export const ConfigSchema = v.strictObject({
       delete_local_after_archive: v.optional(v.boolean("expected true or false"), false),
       s3: v.optional(S3),
       archive: v.optional(Archive),
+      /** Wait between failed archive attempts: doubles from `initial`, capped at `max`; retried forever. */
+      archive_retry: v.optional(
+        v.strictObject({ initial: v.optional(Duration, "1s"), max: v.optional(Duration, "60s") }),
+        {},
+      ),
+      /** Quiet time after a late line (a late flush, a late server event) before the archive is re-uploaded. */
+      rearchive_delay: v.optional(Duration, "5s"),
+    }),
+    {},
+  ),
+  hooks: v.optional(v.array(Hook), []),
+  recovery: v.optional(
+    v.strictObject({
+      /** A running job with no push and no heartbeat for this long is failed. */
+      stale_after: v.optional(Duration, "15m"),
+      sweep_interval: v.optional(Duration, "30s"),
     }),
     {},
   ),

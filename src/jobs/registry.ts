@@ -52,6 +52,7 @@ export function createJobs(opts: JobsOptions) {
   /** Completion work run in order before a terminal job is settled (hooks plug in here). */
   const finishers: Array<(job: JobRow) => Promise<void>> = [];
   const editGuards: Array<(job: JobRow) => void> = [];
+  const appendGuards: Array<(job: JobRow) => void> = [];
   const settling = new Map<string, Promise<void>>();
   const encoder = new TextEncoder();
 
@@ -89,6 +90,7 @@ export function createJobs(opts: JobsOptions) {
 
   /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
   function appendEncoded(job: JobRow, text: string, count: number, key: string | null, truncated: number) {
+    for (const fn of appendGuards) fn(job);
     const data = encoder.encode(text);
     const offset = job.byte_count;
     store.append(job.id, data, offset);
@@ -264,6 +266,8 @@ export function createJobs(opts: JobsOptions) {
     addFinisher: (fn: (job: JobRow) => Promise<void>) => finishers.push(fn),
     /** A guard that may refuse edits of a job's identity (the archive refuses once a job is archived). */
     addEditGuard: (fn: (job: JobRow) => void) => editGuards.push(fn),
+    /** A guard that may refuse an append (the archive, while it restores a local file removed after archival). */
+    addAppendGuard: (fn: (job: JobRow) => void) => appendGuards.push(fn),
   };
 }
 

@@ -1,0 +1,41 @@
+// Compression of a committed byte range of a local log: fixed-size chunks, one gzip member each.
+import { open } from "node:fs/promises";
+
+/** 4 MiB of input per member: ~45 ms of libdeflate on this hardware, so the event loop is never held long. */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Yields gzip members of bytes [0, end) of `path`. Concatenated members are one valid gzip file
+ * (RFC 1952 §2.2), so memory stays at one chunk whatever the log's size. Throws when the file holds
+ * fewer than `end` bytes: an archive never holds less than the committed log.
+ */
+export async function* gzipFile(
+  path: string,
+  end: number,
+  chunkBytes = CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
+  if (end === 0) {
+    yield Bun.gzipSync(new Uint8Array(0));
+    return;
+  }
+  const fh = await open(path, "r");
+  try {
+    const buf = new Uint8Array(new ArrayBuffer(Math.min(chunkBytes, end)));
+    let pos = 0;
+    while (pos < end) {
+      const want = Math.min(buf.length, end - pos);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+        if (bytesRead === 0) {
+          throw new Error(`local log ${path} ends at byte ${pos + got}, before the ${end} committed bytes`);
+        }
+        got += bytesRead;
+      }
+      pos += want;
+      yield Bun.gzipSync(buf.subarray(0, want), { library: "libdeflate" });
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,157 @@
+// The S3 target: lazily loaded SDK, multipart uploads through lib-storage, HeadObject for verification.
+import { Readable } from "node:stream";
+import { type ArchiveTarget, reason, TargetError } from "./target.ts";
+
+export interface S3TargetConfig {
+  bucket: string;
+  region: string;
+  endpoint?: string | undefined;
+}
+
+type Sdk = {
+  s3: typeof import("@aws-sdk/client-s3");
+  Upload: typeof import("@aws-sdk/lib-storage").Upload;
+  client: import("@aws-sdk/client-s3").S3Client;
+};
+
+/** 8 MiB parts, two in flight: the upload holds ~16-24 MiB whatever the log's size. */
+const PART_BYTES = 8 * 1024 * 1024;
+const QUEUE = 2;
+
+export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
+  const where = `s3://${cfg.bucket}${cfg.endpoint ? ` at ${cfg.endpoint}` : ` in ${cfg.region}`}`;
+  let sdk: Promise<Sdk> | null = null;
+
+  // The SDK is most of the start-up cost of the binary: load it on first use.
+  function load(): Promise<Sdk> {
+    sdk ??= (async () => {
+      const [s3, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
+      const client = new s3.S3Client({
+        region: cfg.region,
+        ...(cfg.endpoint ? { endpoint: cfg.endpoint, forcePathStyle: true } : {}),
+        // Default checksums make some S3-compatible stores keep aws-chunked framing inside the object.
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
+      });
+      return { s3, Upload: storage.Upload, client };
+    })();
+    return sdk;
+  }
+
+  function classify(e: unknown, what: string): TargetError {
+    if (e instanceof TargetError) return e;
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const status = err.$metadata?.httpStatusCode;
+    const name = err.name ?? "Error";
+    if (name === "CredentialsProviderError") {
+      return new TargetError(
+        `no AWS credentials found by the default chain (environment, shared config/credentials files, container or instance role): ${reason(e)}`,
+        "denied",
+      );
+    }
+    if (
+      status === 403 ||
+      ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"].includes(name)
+    ) {
+      return new TargetError(
+        `access denied to bucket ${cfg.bucket} (${status === 403 ? "HTTP 403" : name}${name !== "Forbidden" && name !== "403" ? ` ${name}` : ""}) while ${what}: check the credentials the AWS default chain finds and the bucket policy`,
+        "denied",
+      );
+    }
+    if (name === "NoSuchBucket" || (what === "checking the bucket" && status === 404)) {
+      return new TargetError(`bucket ${cfg.bucket} does not exist (${where})`, "missing");
+    }
+    if (status === undefined) {
+      return new TargetError(
+        `cannot reach ${cfg.endpoint ?? `S3 in ${cfg.region}`} while ${what}: ${reason(e)}`,
+        "unreachable",
+      );
+    }
+    return new TargetError(`${what} failed: HTTP ${status} ${name}: ${reason(e)}`, "other");
+  }
+
+  const target: ArchiveTarget = {
+    where,
+    locate: (key) => `s3://${cfg.bucket}/${key}`,
+
+    async put(key, body, signal) {
+      const { Upload, client } = await load();
+      const abortController = new AbortController();
+      const onAbort = () => abortController.abort();
+      signal.addEventListener("abort", onAbort);
+      try {
+        const upload = new Upload({
+          client,
+          queueSize: QUEUE,
+          partSize: PART_BYTES,
+          leavePartsOnError: false,
+          abortController,
+          // One gzip member at a time: object mode would otherwise read ahead 16 members.
+          params: {
+            Bucket: cfg.bucket,
+            Key: key,
+            Body: Readable.from(body, { highWaterMark: 1 }),
+            ContentType: "application/gzip",
+          },
+        });
+        await upload.done();
+      } catch (e) {
+        throw classify(e, `uploading ${key}`);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async size(key) {
+      const { s3, client } = await load();
+      try {
+        const head = await client.send(new s3.HeadObjectCommand({ Bucket: cfg.bucket, Key: key }));
+        return head.ContentLength ?? null;
+      } catch (e) {
+        const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (err.$metadata?.httpStatusCode === 404 || err.name === "NotFound") return null;
+        throw classify(e, `verifying ${key}`);
+      }
+    },
+
+    async get(key) {
+      const { s3, client } = await load();
+      try {
+        const out = await client.send(new s3.GetObjectCommand({ Bucket: cfg.bucket, Key: key }));
+        return out.Body as unknown as AsyncIterable<Uint8Array>;
+      } catch (e) {
+        const err = e as { name?: string };
+        if (err.name === "NoSuchKey")
+          throw new TargetError(`object ${key} is missing from ${where}`, "missing");
+        throw classify(e, `downloading ${key}`);
+      }
+    },
+
+    async check({ write }) {
+      try {
+        const { s3, client } = await load();
+        try {
+          await client.send(new s3.HeadBucketCommand({ Bucket: cfg.bucket }));
+        } catch (e) {
+          throw classify(e, "checking the bucket");
+        }
+        if (!write) return null;
+        const key = `.stroem-logs-check-${crypto.randomUUID()}`;
+        async function* probe() {
+          yield new TextEncoder().encode("stroem-logs check-config --connect\n");
+        }
+        await target.put(key, probe(), new AbortController().signal);
+        try {
+          await client.send(new s3.DeleteObjectCommand({ Bucket: cfg.bucket, Key: key }));
+        } catch (e) {
+          return `wrote ${key} but could not delete it: ${classify(e, `deleting ${key}`).message}`;
+        }
+        return null;
+      } catch (e) {
+        return classify(e, "checking the bucket").message;
+      }
+    },
+  };
+  return target;
+}

@@ -1,0 +1,34 @@
+// Where archives go: the interface both targets (S3, a local directory) implement, and error wording.
+
+export interface ArchiveTarget {
+  /** `s3://bucket/prefix (endpoint …)` or `local directory /path`, for messages. */
+  readonly where: string;
+  /** Where one key lives, for messages: `s3://bucket/key` or a path. */
+  locate(key: string): string;
+  /** Stores `body` under `key`, replacing what was there; resolves once the store acknowledged all of it. */
+  put(key: string, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void>;
+  /** Size of the stored object in bytes, or null when there is none. */
+  size(key: string): Promise<number | null>;
+  /** The stored (compressed) bytes, streamed. Rejects when the object cannot be opened. */
+  get(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Tests that the target is reachable and (with `write`) writable: null when fine, else what is wrong. */
+  check(opts: { write: boolean }): Promise<string | null>;
+}
+
+/** A failure of the archive target (network, permissions, missing bucket), as opposed to a local one. */
+export class TargetError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "unreachable" | "denied" | "missing" | "other",
+  ) {
+    super(message);
+    this.name = "TargetError";
+  }
+}
+
+/** The first useful line of an error, with a system error code when there is one. */
+export function reason(e: unknown): string {
+  const err = e as { message?: string; code?: string; name?: string };
+  const msg = (err?.message ?? String(e)).split("\n")[0]!;
+  return err?.code && !msg.includes(err.code) ? `${err.code}: ${msg}` : msg;
+}

@@ -1,0 +1,69 @@
+// The archive as a read tier: streamed download and decompression of a job's archived log.
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { JobRow } from "../jobs/db.ts";
+import { type ArchiveTier, archiveUnreadable } from "../logs/read.ts";
+import type { ArchiveState } from "./state.ts";
+import { type ArchiveTarget, reason } from "./target.ts";
+
+export function createArchiveTier(deps: { state: ArchiveState; target: ArchiveTarget }): ArchiveTier {
+  const { state, target } = deps;
+  return {
+    // A job with committed bytes and no local file is worth trying even before its archive exists:
+    // the reader then answers an honest 502 naming the archive state, not an empty log.
+    has: (job) => job.byte_count > 0 || (state.get(job.id)?.uploaded_at ?? null) !== null,
+    verified(job) {
+      const row = state.get(job.id);
+      return row !== null && row.uploaded_at !== null && row.log_bytes === job.byte_count;
+    },
+    open: (job) => openArchived(job),
+  };
+
+  async function* openArchived(job: JobRow): AsyncGenerator<Uint8Array> {
+    const row = state.get(job.id);
+    if (row === null || row.uploaded_at === null) {
+      const detail =
+        row === null ? "" : ` (archive ${row.state}${row.last_error ? `: ${row.last_error}` : ""})`;
+      throw archiveUnreadable(job.id, `the local log is missing and no archive was uploaded yet${detail}`);
+    }
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      body = await target.get(row.key);
+    } catch (e) {
+      throw archiveUnreadable(job.id, reason(e));
+    }
+    yield* gunzip(body, row.log_bytes, (why) =>
+      archiveUnreadable(job.id, `${target.locate(row.key)}: ${why}`),
+    );
+  }
+}
+
+/**
+ * Streams the decompressed bytes of a (multi-member) gzip body. A corrupt, truncated or short
+ * archive raises `fail` — a reader never mistakes a broken archive for a shorter log.
+ */
+export async function* gunzip(
+  body: AsyncIterable<Uint8Array>,
+  expectedBytes: number,
+  fail: (why: string) => Error,
+): AsyncGenerator<Uint8Array> {
+  const source = body instanceof Readable ? body : Readable.from(body);
+  const inflate = createGunzip({ chunkSize: 256 * 1024 });
+  source.on("error", (e) => inflate.destroy(e));
+  source.pipe(inflate);
+  let total = 0;
+  try {
+    for await (const chunk of inflate) {
+      total += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (e) {
+    throw fail(`corrupt or unreadable archive (${reason(e)})`);
+  } finally {
+    source.destroy();
+    inflate.destroy();
+  }
+  if (total !== expectedBytes) {
+    throw fail(`archive holds ${total} bytes of log, ${expectedBytes} were archived`);
+  }
+}

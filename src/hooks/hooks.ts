@@ -1,0 +1,85 @@
+// Job-end hooks: a JSON POST to each matching URL, retried with backoff; a failure becomes a server event.
+import { formatDuration } from "../config/units.ts";
+import type { JobRow, TerminalStatus } from "../jobs/db.ts";
+import type { Logger } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { hookPayload, publicUrl } from "./payload.ts";
+
+export interface HookConfig {
+  url: string;
+  on: readonly TerminalStatus[];
+  /** Per attempt, in milliseconds. */
+  timeout: number;
+  headers: Record<string, string>;
+  /** Attempts after the first. */
+  retries: number;
+  /** Wait before the first retry; doubles each time. */
+  backoff: number;
+}
+
+export interface HooksOptions {
+  hooks: readonly HookConfig[];
+  /** Writes a server event on the job (`jobs.event`). */
+  event: (jobId: string, message: string) => void;
+  log: Logger;
+}
+
+/** Returns the finisher that fires every matching hook of a terminal job, in parallel. */
+export function createHooks(opts: HooksOptions): (job: JobRow) => Promise<void> {
+  return async (job) => {
+    const matching = opts.hooks.filter((h) => (h.on as readonly string[]).includes(job.status));
+    await Promise.all(
+      matching.map(async (hook) => {
+        const failure = await deliver(hook, JSON.stringify(hookPayload(job)));
+        if (failure === null) return;
+        const message = `[hooks] hook ${publicUrl(hook.url)} failed: ${failure}`;
+        opts.log.warn(`job ${job.id}: ${message}`);
+        opts.event(job.id, message);
+      }),
+    );
+  };
+}
+
+/** Posts `body` until a 2xx; null on success, else why the last attempt failed. */
+async function deliver(hook: HookConfig, body: string): Promise<string | null> {
+  const attempts = hook.retries + 1;
+  let why = "";
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await Bun.sleep(hook.backoff * 2 ** (i - 1));
+    const r = await postOnce(hook, body);
+    if (r.ok) return null;
+    why = r.why;
+    if (!r.retry) break;
+    if (i === attempts - 1 && attempts > 1) why += ` (${attempts} attempts)`;
+  }
+  return why;
+}
+
+async function postOnce(
+  hook: HookConfig,
+  body: string,
+): Promise<{ ok: true } | { ok: false; why: string; retry: boolean }> {
+  try {
+    const res = await fetch(hook.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "user-agent": `stroem-logs/${VERSION}`,
+        ...hook.headers,
+      },
+      body,
+      signal: AbortSignal.timeout(hook.timeout),
+    });
+    await res.body?.cancel().catch(() => {});
+    if (res.ok) return { ok: true };
+    // 4xx other than 408/429 will not change on a retry.
+    const retry = res.status >= 500 || res.status === 408 || res.status === 429;
+    return { ok: false, why: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`, retry };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err.name === "TimeoutError" || err.name === "AbortError") {
+      return { ok: false, why: `no response within ${formatDuration(hook.timeout)}`, retry: true };
+    }
+    return { ok: false, why: `connection failed: ${err.code ?? err.message}`, retry: true };
+  }
+}
