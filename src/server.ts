@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createArchiver } from "./archive/archiver.ts";
 import { archiveFromConfig } from "./archive/index.ts";
+import { tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { createHooks } from "./hooks/hooks.ts";
@@ -23,6 +24,9 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const { hostname, port } = splitListen(config.server.listen);
+  // Refuses an open server on a non-loopback address before anything is opened or bound.
+  const tokens = tokensFromConfig(config, hostname);
   const dir = config.log_storage.local_dir;
   mkdirSync(dir, { recursive: true });
   const db = openDb(config.log_storage.db_path ?? join(dir, "stroem-logs.db"));
@@ -33,7 +37,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onDiscard: (id, bytes) =>
       log.warn(`job ${id}: discarded ${bytes} unacknowledged bytes past the recorded end`),
   });
-  const jobs = createJobs({ db, store, maxLineBytes: config.limits.max_line_bytes });
+  const jobs = createJobs({
+    db,
+    store,
+    maxLineBytes: config.limits.max_line_bytes,
+    maxJobBytes: config.limits.max_job_bytes,
+  });
   // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
   if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));
   const archiveTarget = archiveFromConfig(config.log_storage);
@@ -74,14 +83,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     jobs,
     reader,
     log,
+    tokens,
     localDir: dir,
     limits: config.limits,
     live,
     extras: archiver ? [archiver.view] : [],
-    readyChecks: archiver ? [archiver.readyCheck] : [],
+    readyChecks: [store.health, ...(archiver ? [archiver.readyCheck] : [])],
   });
 
-  const { hostname, port } = splitListen(config.server.listen);
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({

@@ -130,16 +130,20 @@ export function loadConfig(opts: LoadOptions): Config {
   return validateConfig(tree, opts.file ?? "embedded defaults");
 }
 
-/** The effective config, secrets masked, for `check-config`. */
+/** The effective config, secrets masked, for `check-config`: tokens, secrets, auth headers, URL credentials. */
 export function redactConfig(config: Config): Tree {
   return JSON.parse(
-    JSON.stringify(config, (key, value) =>
-      /token|secret|password/i.test(key) && value !== undefined && value !== null && value !== ""
-        ? Array.isArray(value)
-          ? value.map(() => "***")
-          : "***"
-        : value,
-    ),
+    JSON.stringify(config, (key, value) => {
+      if (
+        /(token|tokens|secret|password|authorization)$/i.test(key) &&
+        value !== undefined &&
+        value !== null &&
+        value !== ""
+      ) {
+        return Array.isArray(value) ? value.map(() => "***") : "***";
+      }
+      return typeof value === "string" ? value.replace(/(\/\/)[^/@\s]+@/, "$1***@") : value;
+    }),
   ) as Tree;
 }
 

@@ -118,6 +118,28 @@ export const ConfigSchema = v.strictObject({
       max_read_bytes: v.optional(Size, 16 * 1024 * 1024),
       /** Open append handles kept in the LRU; the least recently written job's handle is closed past it. */
       max_open_files: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 256),
+      /** Per-job cap: past it the first half and a rolling last part are kept, the middle is elided. */
+      max_job_bytes: v.optional(Size, 1024 ** 3),
+      /** Live streams (WebSocket viewers) per job and in total; past them a 503 with Retry-After. */
+      max_streams_per_job: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
+      max_streams: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10_000),
+      /** A request (other than a streamed read or the WebSocket) taking longer is answered 503. */
+      request_timeout: v.optional(Duration, "30s"),
+    }),
+    {},
+  ),
+  auth: v.optional(
+    v.strictObject({
+      /** Required on every write (/worker/*, PUT/POST /api/jobs, events); can read too. */
+      worker_token: v.optional(NonEmpty),
+      /** A file holding the worker token (first line), to keep it out of the YAML. */
+      worker_token_file: v.optional(NonEmpty),
+      /** Tokens accepted on reads and on the stream. */
+      read_tokens: v.optional(v.array(NonEmpty, "expected a list of tokens"), []),
+      /** A file with one read token per line. */
+      read_tokens_file: v.optional(NonEmpty),
+      /** Serve without tokens on a non-loopback address. Deliberately insecure. */
+      allow_anonymous: v.optional(v.boolean("expected true or false"), false),
     }),
     {},
   ),
@@ -128,7 +150,10 @@ export const ConfigSchema = v.strictObject({
       ping_interval: v.optional(
         v.pipe(
           Duration,
-          v.check((ms) => ms >= 8000 && ms <= 960_000, (i) => `expected 8s to 960s (got ${i.input} ms)`),
+          v.check(
+            (ms) => ms >= 8000 && ms <= 960_000,
+            (i) => `expected 8s to 960s (got ${i.input} ms)`,
+          ),
         ),
         "30s",
       ),

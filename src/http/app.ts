@@ -1,11 +1,13 @@
 // The HTTP application: routes mounted from their feature files, one error handler for all of them.
 import { Hono } from "hono";
+import type { Tokens } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
 import type { Db } from "../jobs/db.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import { authMiddleware } from "./auth.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
@@ -17,6 +19,7 @@ export interface AppDeps {
   jobs: Jobs;
   reader: Reader;
   log: Logger;
+  tokens: Tokens;
   localDir: string;
   limits: { max_body_bytes: number; max_read_bytes: number };
   extras?: readonly JobExtra[];
@@ -40,6 +43,7 @@ export function createApp(deps: AppDeps): Hono {
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404),
   );
 
+  app.use("*", authMiddleware(deps.tokens));
   mountHealthRoutes(app, { db: deps.db, localDir: deps.localDir, checks: deps.readyChecks ?? [] });
   mountJobRoutes(app, {
     jobs: deps.jobs,

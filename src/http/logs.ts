@@ -34,6 +34,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       first: r.first,
       next: r.next,
       ...(r.truncated > 0 ? { truncated_lines: r.truncated } : {}),
+      ...(r.held ? { held_lines: r.held } : {}),
       ...(r.duplicate ? { duplicate: true } : {}),
     });
   });

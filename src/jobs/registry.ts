@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { conflict, notFound } from "../errors.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
+import { createCap } from "./cap.ts";
 import { type Db, type JobRow, type JobStatus, TERMINAL, type TerminalStatus } from "./db.ts";
 
 /** A line as the route hands it over: `ts` already normalised, or absent for "now". */
@@ -17,6 +18,8 @@ export interface PushResult {
   next: number;
   truncated: number;
   duplicate: boolean;
+  /** Lines kept in the rolling window of a job past its size cap (numbered when the job ends). */
+  held?: number;
 }
 
 export interface Appended {
@@ -35,6 +38,8 @@ export interface JobsOptions {
   clock?: () => number;
   /** Sparse line index: a checkpoint at most every this many lines. */
   checkpointLines?: number;
+  /** Per-job size cap (limits.max_job_bytes); none when absent. */
+  maxJobBytes?: number;
 }
 
 export type Jobs = ReturnType<typeof createJobs>;
@@ -55,6 +60,7 @@ export function createJobs(opts: JobsOptions) {
   const appendGuards: Array<(job: JobRow) => void> = [];
   const settling = new Map<string, Promise<void>>();
   const encoder = new TextEncoder();
+  const cap = opts.maxJobBytes === undefined ? null : createCap({ db, store, maxJobBytes: opts.maxJobBytes });
 
   const get = (id: string): JobRow | null => q.get.get(id);
 
@@ -135,8 +141,29 @@ export function createJobs(opts: JobsOptions) {
       }
       text += encodeLine(l.ts ?? now, l.stream, stepJson, line);
     }
+    if (cap !== null) {
+      if (isTerminal(job.status)) cap.checkLate(job, Buffer.byteLength(text));
+      else if (cap.engaged(job)) return hold(job, text, lines.length, key, truncated);
+    }
     const { first, next } = appendEncoded(job, text, lines.length, key, truncated);
     return { first, next, truncated, duplicate: false };
+  }
+
+  /** A running job past half its cap: the batch goes to the rolling window, numbered when the job ends. */
+  function hold(job: JobRow, text: string, count: number, key: string | null, truncated: number): PushResult {
+    if (!cap!.started(job.id)) {
+      event(
+        job.id,
+        `[limits] log reached ${cap!.headLimit} bytes, half of limits.max_job_bytes ${opts.maxJobBytes}; ` +
+          "later lines are kept in a rolling window of the most recent ones and added here when the job ends",
+      );
+    }
+    const at = get(job.id)!.line_count;
+    cap!.hold(job, encoder.encode(text), count, () => {
+      if (key !== null) q.addBatch.run(job.id, key, at, at, truncated);
+      q.touch.run({ id: job.id, now: clock() });
+    });
+    return { first: at, next: at, truncated, duplicate: false, held: count };
   }
 
   /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
@@ -164,6 +191,11 @@ export function createJobs(opts: JobsOptions) {
         "already_finished",
       );
     }
+    cap?.release(
+      job,
+      (message) => event(id, message),
+      (text, count) => appendEncoded(get(id)!, text, count, null, 0),
+    );
     const done = q.finish.get({ id, status, error, now: clock() })!;
     store.close(id);
     for (const fn of terminalListeners) fn(done);
