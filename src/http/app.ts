@@ -21,7 +21,7 @@ export interface AppDeps {
   log: Logger;
   tokens: Tokens;
   localDir: string;
-  limits: { max_body_bytes: number; max_read_bytes: number };
+  limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
   /** The live stream hub; without it the stream route is not mounted. */
@@ -43,17 +43,18 @@ export function createApp(deps: AppDeps): Hono {
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404),
   );
 
+  const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
   app.use("*", authMiddleware(deps.tokens));
   mountHealthRoutes(app, { db: deps.db, localDir: deps.localDir, checks: deps.readyChecks ?? [] });
   mountJobRoutes(app, {
     jobs: deps.jobs,
-    maxBodyBytes: deps.limits.max_body_bytes,
+    body,
     extras: deps.extras ?? [],
   });
   mountLogRoutes(app, {
     jobs: deps.jobs,
     reader: deps.reader,
-    maxBodyBytes: deps.limits.max_body_bytes,
+    body,
     maxReadBytes: deps.limits.max_read_bytes,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });

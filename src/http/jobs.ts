@@ -2,12 +2,21 @@
 import type { Hono } from "hono";
 import { notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
-import { CompleteBody, EventBody, jobIdParam, ListQuery, parse, RegisterBody, readJson } from "./validate.ts";
+import {
+  type BodyLimits,
+  CompleteBody,
+  EventBody,
+  jobIdParam,
+  ListQuery,
+  parse,
+  RegisterBody,
+  readJson,
+} from "./validate.ts";
 import { type JobExtra, jobView } from "./view.ts";
 
 export interface JobRoutesDeps {
   jobs: Jobs;
-  maxBodyBytes: number;
+  body: BodyLimits;
   extras: readonly JobExtra[];
 }
 
@@ -17,7 +26,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
 
   app.put("/api/jobs/:id", async (c) => {
     const id = jobIdParam(c);
-    const body = parse(RegisterBody, await readJson(c, deps.maxBodyBytes));
+    const body = parse(RegisterBody, await readJson(c, deps.body));
     const existed = jobs.get(id) !== null;
     const job = jobs.register(id, {
       workspace: body.workspace,
@@ -28,7 +37,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
   });
 
   app.post("/api/jobs", async (c) => {
-    const body = parse(RegisterBody, await readJson(c, deps.maxBodyBytes));
+    const body = parse(RegisterBody, await readJson(c, deps.body));
     const job = jobs.register(crypto.randomUUID(), {
       workspace: body.workspace,
       task: body.task,
@@ -58,7 +67,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
 
   app.post("/worker/jobs/:id/complete", async (c) => {
     const id = jobIdParam(c);
-    const body = parse(CompleteBody, await readJson(c, deps.maxBodyBytes));
+    const body = parse(CompleteBody, await readJson(c, deps.body));
     const { job, changed } = jobs.complete(id, body.status, body.error ?? null);
     return c.json({ status: "ok", changed, job: view(job) });
   });
@@ -71,7 +80,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
 
   app.post("/api/jobs/:id/events", async (c) => {
     const id = jobIdParam(c);
-    const body = parse(EventBody, await readJson(c, deps.maxBodyBytes));
+    const body = parse(EventBody, await readJson(c, deps.body));
     const r = jobs.event(id, body.message);
     return c.json({ status: "ok", first: r.first, next: r.next });
   });

@@ -3,12 +3,12 @@ import type { Context, Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Reader, Selection } from "../logs/read.ts";
-import { jobIdParam, PushBody, parse, ReadQuery, readJson, StepName } from "./validate.ts";
+import { type BodyLimits, jobIdParam, PushBody, parse, ReadQuery, readJson, StepName } from "./validate.ts";
 
 export interface LogRoutesDeps {
   jobs: Jobs;
   reader: Reader;
-  maxBodyBytes: number;
+  body: BodyLimits;
   maxReadBytes: number;
 }
 
@@ -26,7 +26,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
         "invalid_idempotency_key",
       );
     }
-    const body = parse(PushBody, await readJson(c, deps.maxBodyBytes));
+    const body = parse(PushBody, await readJson(c, deps.body));
     const key = headerKey ?? body.batch_id ?? null;
     const r = jobs.push(id, body.step_name, body.lines, key);
     return c.json({

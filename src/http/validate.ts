@@ -146,18 +146,48 @@ export function parse<S extends v.GenericSchema>(
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Reads a JSON body of at most `max` bytes: 413 past it, 400 for invalid UTF-8 or JSON. */
-export async function readJson(c: Context, max: number): Promise<unknown> {
+export interface BodyLimits {
+  maxBytes: number;
+  /** A body not fully received within this is a 408: a stalled client does not hold a request forever. */
+  timeoutMs: number;
+}
+
+/** Reads a JSON body: 413 past `maxBytes`, 408 when it stalls, 400 for invalid UTF-8 or JSON. */
+export async function readJson(c: Context, limits: BodyLimits): Promise<unknown> {
+  const max = limits.maxBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > max) throw tooLarge(declared, max);
   const body = c.req.raw.body;
   if (body === null) throw badRequest("request body is empty: expected a JSON object", "invalid_json");
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw tooLarge(size, max);
-    chunks.push(chunk);
+  const reader = body.getReader();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel();
+  }, limits.timeoutMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > max) throw tooLarge(size, max);
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof AppError || !timedOut) throw e;
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  // A read cancelled by the timer ends as "done" or as an error: either way the body is incomplete.
+  if (timedOut) {
+    throw new AppError(
+      408,
+      "request_timeout",
+      `request body not received within limits.request_timeout ${limits.timeoutMs} ms (got ${size} bytes)`,
+    );
   }
   let text: string;
   try {
