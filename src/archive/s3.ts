@@ -55,16 +55,16 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"].includes(name)
     ) {
       return new TargetError(
-        `access denied to bucket ${cfg.bucket} (${status === 403 ? "HTTP 403" : name}${name !== "Forbidden" && name !== "403" ? ` ${name}` : ""}) while ${what}: check the credentials the AWS default chain finds and the bucket policy`,
+        `access denied to bucket ${cfg.bucket} (${[status === undefined ? "" : `HTTP ${status}`, /^(Forbidden|Unknown|\d+)$/.test(name) ? "" : name].filter(Boolean).join(" ")}) while ${what}: check the credentials the AWS default chain finds and the bucket policy`,
         "denied",
       );
     }
     if (name === "NoSuchBucket" || (what === "checking the bucket" && status === 404)) {
-      return new TargetError(`bucket ${cfg.bucket} does not exist (${where})`, "missing");
+      return new TargetError(`bucket ${cfg.bucket} does not exist`, "missing");
     }
     if (status === undefined) {
       return new TargetError(
-        `cannot reach ${cfg.endpoint ?? `S3 in ${cfg.region}`} while ${what}: ${reason(e)}`,
+        `cannot reach ${cfg.endpoint ?? `S3 in ${cfg.region}`}: ${reason(e)}`,
         "unreachable",
       );
     }

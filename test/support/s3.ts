@@ -23,6 +23,9 @@ export interface TestS3 {
   /** An independent client's view: the stored bytes of `key` (null when missing), and the keys stored. */
   getRaw(key: string): Promise<{ bytes: Uint8Array<ArrayBuffer>; contentType: string | undefined } | null>;
   putRaw(key: string, bytes: Uint8Array): Promise<void>;
+  remove(key: string): Promise<void>;
+  /** The stored bytes of `key`, streamed. */
+  getStream(key: string): Promise<import("node:stream").Readable>;
   keys(): Promise<string[]>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -102,6 +105,15 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     async putRaw(key, bytes) {
       const { s3, c } = await client();
       await c.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    },
+    async getStream(key) {
+      const { s3, c } = await client();
+      const out = await c.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
+      return out.Body as import("node:stream").Readable;
+    },
+    async remove(key) {
+      const { s3, c } = await client();
+      await c.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
     async keys() {
       const { s3, c } = await client();

@@ -1,0 +1,68 @@
+// A 1 GB log is archived with bounded memory: chunked gzip members streamed into a multipart upload.
+import { describe, expect, test } from "bun:test";
+import { createReadStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createGunzip } from "node:zlib";
+import { writeBigLog } from "../support/biglog.ts";
+import { spawnServer } from "../support/process.ts";
+import { startS3 } from "../support/s3.ts";
+import { tempDir } from "../support/server.ts";
+import { waitFor } from "../support/wait.ts";
+
+async function digest(chunks: AsyncIterable<Uint8Array>): Promise<{ bytes: number; sha1: string }> {
+  const h = new Bun.CryptoHasher("sha1");
+  let bytes = 0;
+  for await (const c of chunks) {
+    h.update(c);
+    bytes += c.length;
+  }
+  return { bytes, sha1: h.digest("hex") };
+}
+
+describe("big archives", () => {
+  test("a 1 GB log is archived and verified while the server stays under 256 MB RSS", async () => {
+    await using s3 = await startS3();
+    using dir = tempDir();
+    mkdirSync(join(dir.path, "logs"));
+    const path = join(dir.path, "logs", "big.jsonl");
+    const log = writeBigLog(path, 1024 ** 3);
+    await using server = await spawnServer({ log_storage: { archive: s3.archive() } }, { dir: dir.path });
+    // Registering the job adopts the file written above (its committed size is the whole file).
+    const put = await fetch(`${server.url}/api/jobs/big`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ workspace: "ws", task: "big", created_at: "2025-02-12T10:56:45Z" }),
+    });
+    expect(((await put.json()) as { bytes: number }).bytes).toBe(log.size);
+    const started = performance.now();
+    await fetch(`${server.url}/worker/jobs/big/complete`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ status: "completed" }),
+    });
+    const view = await waitFor(
+      "the 1 GB archive",
+      async () => {
+        const j = (await (await fetch(`${server.url}/api/jobs/big`)).json()) as {
+          archive: { state: string; key: string; bytes: number; log_bytes: number } | null;
+        };
+        return j.archive?.state === "uploaded" ? j.archive : undefined;
+      },
+      90_000,
+      50,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const rss = server.peakRss();
+    console.log(
+      `1 GB archive: ${(log.size / 1e6 / seconds).toFixed(0)} MB/s (${seconds.toFixed(1)} s, ${(view.bytes / 1e6).toFixed(0)} MB gzip), peak server RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
+    );
+
+    const raw = await digest(createReadStream(path));
+    const obj = await s3.getStream(view.key);
+    expect({
+      log_bytes: view.log_bytes,
+      archived: await digest(obj.pipe(createGunzip())),
+    }).toEqual({ log_bytes: log.size, archived: raw });
+    expect(rss).toBeLessThan(256 * 2 ** 20);
+  }, 120_000);
+});
