@@ -66,6 +66,8 @@ interface Viewer {
   state: State;
   /** An archive or legacy read kept across turns (they cannot seek); a local read is reopened at the cursor. */
   held: Held | null;
+  /** The last read stopped before the end of what it selected: without a job row, only reading again tells. */
+  pending: boolean;
 }
 
 interface Held {
@@ -145,7 +147,7 @@ export function createLiveHub(opts: LiveHubOptions) {
     if (v.state === "closed") return;
     const job = jobs.get(v.job);
     if (isDone(v.cursor, job)) finish(v, job!);
-    else if (job !== null && v.cursor < job.line_count) enqueue(v);
+    else if (v.pending || (job !== null && v.cursor < job.line_count)) enqueue(v);
     else v.state = "live";
   }
 
@@ -177,11 +179,13 @@ export function createLiveHub(opts: LiveHubOptions) {
   /** Reads from the viewer's cursor and sends bounded frames until it is caught up, blocked or its turn ends. */
   async function catchUp(v: Viewer): Promise<void> {
     v.state = "reading";
+    v.pending = true;
     let h = v.held;
     v.held = null;
     if (h === null) {
       const sel = reader.select(v.job, { from: v.cursor, filter: v.filter });
       if (sel === null) {
+        v.pending = false;
         const job = jobs.get(v.job);
         // No tier holds the log: a job not created yet waits for its first line.
         if (job !== null && job.line_count > v.cursor) {
@@ -214,8 +218,13 @@ export function createLiveHub(opts: LiveHubOptions) {
         }
         if (r.done) {
           const end = held.sel.next();
+          const before = v.cursor;
           if (frame.empty) v.cursor = Math.max(v.cursor, end);
-          else if (!deliver(v, frame.take(), end)) return;
+          else if (!deliver(v, frame.take(), end)) {
+            v.pending = v.cursor === before; // a dropped last frame must be read again
+            return;
+          }
+          v.pending = false;
           return advance(v);
         }
         batch = r.value;
@@ -286,6 +295,7 @@ export function createLiveHub(opts: LiveHubOptions) {
         match: makeMatcher(spec.filter),
         state: "queued",
         held: null,
+        pending: false,
       };
       bySocket.set(socket, v);
       let set = byJob.get(spec.job);
