@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 
 /** 4 MiB of input per member: ~45 ms of libdeflate on this hardware, so the event loop is never held long. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
+const GC_EVERY = 16;
 
 /**
  * Yields gzip members of bytes [0, end) of `path`. Concatenated members are one valid gzip file
@@ -22,6 +23,7 @@ export async function* gzipFile(
   try {
     const buf = new Uint8Array(new ArrayBuffer(Math.min(chunkBytes, end)));
     let pos = 0;
+    let members = 0;
     while (pos < end) {
       const want = Math.min(buf.length, end - pos);
       let got = 0;
@@ -34,6 +36,10 @@ export async function* gzipFile(
       }
       pos += want;
       yield Bun.gzipSync(buf.subarray(0, want), { library: "libdeflate" });
+      // Compressed members and the SDK's part buffers live outside the small JS heap, so the collector
+      // seldom runs on its own and RSS grows with the archive: 206 MB peak for a 540 MB log without this,
+      // 114-135 MB with a full collection every 64 MiB of input (a few ms each).
+      if (++members % GC_EVERY === 0) Bun.gc(true);
     }
   } finally {
     await fh.close();

@@ -1,13 +1,41 @@
 // A 1 GB log is archived with bounded memory: chunked gzip members streamed into a multipart upload.
 import { describe, expect, test } from "bun:test";
-import { createReadStream, mkdirSync } from "node:fs";
+import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
-import { writeBigLog } from "../support/biglog.ts";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
 import { tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
+
+/**
+ * Writes about `bytes` of JSONL whose text compresses like a real build log (~5x, not the ~40x of
+ * padded synthetic lines): lines cycle through a 1 MB pool of random text, beyond gzip's 32 KB window.
+ */
+function writeRealisticLog(path: string, bytes: number): { size: number; lines: number } {
+  const words = ["compiling", "linking", "warning:", "test", "ok", "FAILED", "downloading", "src/app/module"];
+  const pool = Array.from({ length: 8192 }, (_, i) => {
+    const noise = Math.random().toString(36).slice(2) + Math.random().toString(16).slice(2);
+    return `${words[i % words.length]} ${words[(i * 7) % words.length]}_${i % 997} ${noise}`;
+  });
+  const fd = openSync(path, "w");
+  let size = 0;
+  let lines = 0;
+  try {
+    while (size < bytes) {
+      let chunk = "";
+      for (let i = 0; i < 32_768; i++, lines++) {
+        chunk += `{"ts":"2025-02-12T10:56:45.${String(lines % 1000).padStart(3, "0")}Z","stream":"stdout","step":"build","line":"[${lines}] ${pool[lines % pool.length]}"}\n`;
+      }
+      const buf = Buffer.from(chunk);
+      writeSync(fd, buf);
+      size += buf.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { size, lines };
+}
 
 async function digest(chunks: AsyncIterable<Uint8Array>): Promise<{ bytes: number; sha1: string }> {
   const h = new Bun.CryptoHasher("sha1");
@@ -25,7 +53,7 @@ describe("big archives", () => {
     using dir = tempDir();
     mkdirSync(join(dir.path, "logs"));
     const path = join(dir.path, "logs", "big.jsonl");
-    const log = writeBigLog(path, 1024 ** 3);
+    const log = writeRealisticLog(path, 1024 ** 3);
     await using server = await spawnServer({ log_storage: { archive: s3.archive() } }, { dir: dir.path });
     // Registering the job adopts the file written above (its committed size is the whole file).
     const put = await fetch(`${server.url}/api/jobs/big`, {
