@@ -7,6 +7,7 @@ import { complete } from "./cli/complete.ts";
 import { push } from "./cli/push.ts";
 import { run } from "./cli/run.ts";
 import { serve } from "./cli/serve.ts";
+import { tail } from "./cli/tail.ts";
 import { UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -17,6 +18,8 @@ usage:
   stroem-logs check-config FILE [--connect]                 validate a config and print it; --connect tests the archive
   stroem-logs cat JOB [--step S] [--stream S] [--from N] [--tail N] [--raw]
   stroem-logs complete JOB --status S [--error MSG]
+  stroem-logs tail JOB [--step S] [--stream S] [--from N] [--raw]
+                                                            follow the live stream until the job ends
   stroem-logs run --job ID --step NAME [--complete] [--spool DIR] [--quiet] -- CMD [ARGS...]
                                                             run a step, ship its output
   stroem-logs push --job ID --step NAME [--stream stdout|stderr]   ship the lines of stdin
@@ -34,6 +37,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   "check-config": checkConfig,
   cat,
   complete,
+  tail,
   run,
   push,
 };
