@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
+import { watch } from "../support/ws.ts";
 
 const CREATED = "2025-02-12T10:56:45.123Z";
 
@@ -140,6 +141,18 @@ describe("archive to S3", () => {
         makeLines(30, "t").map((l) => l.line),
       );
       expect(after.whole.body.complete).toBe(true);
+    }));
+
+  test("the WebSocket backfill of an archived job comes from the archive, then the stream closes", () =>
+    withS3(async (s3) => {
+      await using s = await startTestServer({ log_storage: { archive: s3.archive() } });
+      await runJob(s, "ws-gone", { lines: 40 });
+      await archived(s, "ws-gone");
+      const local = readFileSync(join(s.dir, "ws-gone.jsonl"), "utf8");
+      rmSync(join(s.dir, "ws-gone.jsonl"));
+      using viewer = watch(s.url, "ws-gone");
+      const closed = await viewer.closed;
+      expect({ text: viewer.text(), code: closed.code }).toEqual({ text: local, code: 1000 });
     }));
 
   test("the local file is read while the job runs and while it exists, not the archive", () =>
