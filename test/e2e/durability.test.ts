@@ -77,7 +77,7 @@ describe("durability", () => {
     const acked: Acked[] = [];
     for (let r = 0; r < 10; r++) await round(dir.path, acked, "SIGKILL", r);
     await verify(dir.path, acked);
-  });
+  }, 60_000);
 });
 
 /** One server life: start on `dir`, push from 4 writers until 100 more batches are acknowledged, signal. */
