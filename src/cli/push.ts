@@ -29,20 +29,16 @@ export async function push(argv: string[]): Promise<number> {
     throw e;
   }
   // A signal ends the input; a second one (or one during the drain) stops waiting for delivery.
-  const input = Bun.stdin.stream();
-  let ended = false;
+  const endInput = new AbortController();
   const onSignal = () => {
-    if (!ended) {
-      ended = true;
-      void input.cancel().catch(() => {});
-    } else void shipper.giveUp();
+    if (!endInput.signal.aborted) endInput.abort();
+    else void shipper.giveUp();
   };
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
-    await shipper.capture(input, stream, values.quiet === true ? null : echoTo(process.stdout)).catch((e) => {
-      if (!ended) throw e;
-    });
-    ended = true;
+    const echo = values.quiet === true ? null : echoTo(process.stdout);
+    await shipper.capture(Bun.stdin.stream(), stream, echo, endInput.signal);
+    endInput.abort();
     const outcome = await shipper.finish();
     return outcome.ok ? 0 : 1;
   } finally {

@@ -48,6 +48,8 @@ export function createSender(opts: SenderOptions) {
   const abort = new AbortController();
   // When the oldest line not yet in a batch was read; null when none waits.
   let firstQueuedAt: number | null = spool.queuedBytes > 0 ? 0 : null;
+  // When the last batch was cut: at most one batch per interval, but a line after a quiet spell goes at once.
+  let lastCutAt = Number.NEGATIVE_INFINITY;
   let failingSince: number | null = null;
   // What the loop sleeps for: new lines (idle), a batch to fill (linger), or a retry (backoff).
   type Nap = "idle" | "linger" | "backoff";
@@ -198,7 +200,8 @@ export function createSender(opts: SenderOptions) {
           continue;
         }
         firstQueuedAt ??= clock();
-        const due = firstQueuedAt + opts.flushIntervalMs;
+        // Lines a full batch left behind (firstQueuedAt 0) are overdue already.
+        const due = firstQueuedAt === 0 ? 0 : Math.max(firstQueuedAt, lastCutAt + opts.flushIntervalMs);
         if (!closed && clock() < due && spool.queuedBytes + envelopeBytes(prefix) < cap) {
           await sleep("linger", due - clock());
           continue;
@@ -208,6 +211,7 @@ export function createSender(opts: SenderOptions) {
         records = cut.bytes;
         // Lines left behind by a full batch are already due; new ones start their own clock.
         firstQueuedAt = spool.queuedBytes > 0 ? 0 : null;
+        lastCutAt = clock();
       }
       if (!(await deliver(batch, records))) return;
     }

@@ -284,6 +284,23 @@ describe("stroem-logs run", () => {
     expect(existsSync(join(spool.path, "auth"))).toBe(false);
   });
 
+  test("a background process left holding the output does not keep the shipper waiting after the command ended", async () => {
+    await using server = await startTestServer();
+    using spool = tempDir();
+    await using run = shipper([
+      "run",
+      ...["--server", server.url, "--job", "bg", "--step", "s", "--spool", spool.path, "--quiet"],
+      "--",
+      ...["sh", "-c", "sleep 5 & echo started"],
+    ]);
+    const r = await run.result();
+    expect({ code: r.code, said: r.stderr.includes("exited but its output is still open") }).toEqual({
+      code: 0,
+      said: true,
+    });
+    expect(texts(await jobLines(server.url, "bg"))).toEqual(["started"]);
+  });
+
   test("usage errors exit 2 before anything runs", async () => {
     const results = [];
     for (const args of [
@@ -302,6 +319,26 @@ describe("stroem-logs run", () => {
 });
 
 describe("stroem-logs push", () => {
+  test("SIGTERM ends the input of push; what it read is delivered", async () => {
+    await using server = await startTestServer();
+    using spool = tempDir();
+    await using push = shipper(
+      ["push", "--server", server.url, "--job", "push-term", "--step", "s", "--spool", spool.path, "--quiet"],
+      { stdin: "pipe" },
+    );
+    const stdin = push.proc.stdin as import("bun").FileSink;
+    stdin.write("before the signal\n");
+    await stdin.flush();
+    await waitFor(
+      "the line on the server",
+      async () => (await lineCount(server.url, "push-term")) === 1,
+      5000,
+    );
+    push.proc.kill("SIGTERM");
+    expect((await push.result()).code).toBe(0);
+    expect(texts(await jobLines(server.url, "push-term"))).toEqual(["before the signal"]);
+  });
+
   test("the lines of stdin are shipped to the chosen stream, an unterminated last line included", async () => {
     await using server = await startTestServer();
     using spool = tempDir();

@@ -1,0 +1,56 @@
+import { expect, test } from "bun:test";
+import { startTestServer, tempDir } from "../support/server.ts";
+import { watch } from "../support/ws.ts";
+import { BUN, shipper } from "./shipper-helpers.ts";
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** Runs a printer of `lines` lines, one every `everyMs`, each carrying its print time; returns the delays seen. */
+async function measure(job: string, lines: number, everyMs: number) {
+  await using server = await startTestServer();
+  using spool = tempDir();
+  const put = await server.fetch(`/api/jobs/${job}`, { method: "PUT", body: '{"workspace":"w","task":"t"}' });
+  expect(put.ok).toBe(true);
+  using viewer = watch(server.url, job);
+  await viewer.opened;
+  const delays: number[] = [];
+  viewer.ws.addEventListener("message", (e) => {
+    const now = Date.now();
+    for (const text of (e.data as string).split("\n")) {
+      if (text !== "") delays.push(now - Number((JSON.parse(text) as { line: string }).line.split(" ")[0]));
+    }
+  });
+  const printer = `
+    const fs = require("node:fs");
+    let i = 0;
+    const t = setInterval(() => {
+      fs.writeSync(1, Date.now() + " " + i++ + "\\n");
+      if (i === ${lines}) clearInterval(t);
+    }, ${everyMs});`;
+  await using run = shipper([
+    "run",
+    ...["--server", server.url, "--job", job, "--step", "s", "--spool", spool.path, "--quiet"],
+    "--",
+    ...[BUN, "-e", printer],
+  ]);
+  expect(await run.exited).toBe(0);
+  await viewer.waitLines(lines);
+  const sorted = delays.toSorted((a, b) => a - b);
+  const figures = { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1)! };
+  console.log(
+    `print → visible on the stream, ${lines} lines every ${everyMs} ms: ${JSON.stringify(figures)} ms`,
+  );
+  return { count: delays.length, ...figures };
+}
+
+// The README records the figures; the bounds here only catch a broken batcher, even on a loaded machine.
+test("a steady producer's lines are visible on the live stream about one flush interval (100 ms) after printing", async () => {
+  const r = await measure("lat-steady", 300, 10);
+  expect({ count: r.count, p99: r.p99 < 1000 }).toEqual({ count: 300, p99: true });
+});
+
+test("a line printed after a quiet spell is sent at once, not held for the flush interval", async () => {
+  const r = await measure("lat-sparse", 15, 250);
+  expect({ count: r.count, p50: r.p50 < 80 }).toEqual({ count: 15, p50: true });
+});
