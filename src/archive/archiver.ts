@@ -262,9 +262,9 @@ export function createArchiver(opts: ArchiverOptions) {
     /** The archive key follows workspace, task and created_at: once uploaded, they are fixed. */
     guardEdit(job: JobRow): void {
       const row = state.get(job.id);
-      if (row !== null && row.uploaded_at !== null) {
+      if (row !== null && (row.uploaded_at !== null || row.state === "uploading")) {
         throw conflict(
-          `job ${job.id} is archived at ${target.locate(row.key)}; its workspace, task and created_at can no longer change`,
+          `job ${job.id} ${row.uploaded_at === null ? "is being archived" : "is archived"} at ${target.locate(row.key)}; its workspace, task and created_at can no longer change`,
           "archived",
         );
       }

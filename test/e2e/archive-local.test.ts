@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -40,7 +41,7 @@ describe("archive to a local directory", () => {
     const local = readFileSync(join(s.dir, "loc.jsonl"));
     expect({
       key: view.key,
-      same: Buffer.from(Bun.gunzipSync(readFileSync(file))).equals(local),
+      same: Buffer.from(gunzipSync(readFileSync(file))).equals(local),
       leftovers: readdirSync(join(file, "..")),
     }).toEqual({
       key: "p/ws/nightly/../x:y/2025/02/12/2025-02-12T10-56-45_loc.jsonl.gz",

@@ -1,7 +1,10 @@
 // An S3 outage delays archives, never loses one: retried with backoff, across a restart of the server.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { writeBigLog } from "../support/biglog.ts";
+import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
@@ -76,7 +79,7 @@ describe("archive during an S3 outage", () => {
     const results = await Promise.all(
       ids.map(async (id) => {
         const v = await getJob(s, id);
-        const text = new TextDecoder().decode(Bun.gunzipSync((await s3.getRaw(v.archive!.key))!.bytes));
+        const text = new TextDecoder().decode(gunzipSync((await s3.getRaw(v.archive!.key))!.bytes));
         return {
           same: text === readFileSync(join(dir.path, `${id}.jsonl`), "utf8"),
           lines: parseJsonl(text).length,
@@ -97,4 +100,51 @@ describe("archive during an S3 outage", () => {
     expect(results).toEqual(ids.map(() => expected));
     expect((await s.fetch("/readyz")).status).toBe(200);
   }, 60_000);
+
+  test("a server killed with -9 in the middle of an upload uploads the whole log after its restart", async () => {
+    await using s3 = await startS3();
+    using dir = tempDir();
+    mkdirSync(join(dir.path, "logs"));
+    const path = join(dir.path, "logs", "killed.jsonl");
+    const log = writeBigLog(path, 96 * 2 ** 20);
+    const config = { log_storage: { archive: s3.archive() } };
+    const view = async (url: string) =>
+      ((await (await fetch(`${url}/api/jobs/killed`)).json()) as View).archive;
+    {
+      await using first = await spawnServer(config, { dir: dir.path });
+      await fetch(`${first.url}/api/jobs/killed`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ workspace: "ws", task: "t" }),
+      });
+      await fetch(`${first.url}/worker/jobs/killed/complete`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ status: "completed" }),
+      });
+      await waitFor(
+        "the upload to start",
+        async () => (await view(first.url))?.state === "uploading",
+        10_000,
+        1,
+      );
+      first.proc.kill("SIGKILL");
+      await first.proc.exited;
+    }
+    await using second = await spawnServer(config, { dir: dir.path });
+    const done = await waitFor("the archive after the restart", async () => {
+      const a = await view(second.url);
+      return a?.state === "uploaded" ? a : undefined;
+    });
+    const archived = gunzipSync((await s3.getRaw(done.key))!.bytes);
+    expect({
+      attempts: done.attempts,
+      log_bytes: done.log_bytes,
+      same: Buffer.from(archived).equals(readFileSync(path)),
+    }).toEqual({
+      attempts: 2,
+      log_bytes: log.size,
+      same: true,
+    });
+  });
 });

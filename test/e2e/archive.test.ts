@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
@@ -82,7 +83,7 @@ describe("archive to S3", () => {
         view: { ...view, uploaded_at: typeof view.uploaded_at },
         keys: await s3.keys(),
         contentType: raw.contentType,
-        gunzipped: Buffer.from(Bun.gunzipSync(raw.bytes)).equals(local),
+        gunzipped: Buffer.from(gunzipSync(raw.bytes)).equals(local),
       }).toEqual({
         view: {
           state: "uploaded",
@@ -190,12 +191,12 @@ describe("archive to S3", () => {
           : undefined;
       });
       const raw = (await s3.getRaw(second.key))!;
-      const lines = parseJsonl(new TextDecoder().decode(Bun.gunzipSync(raw.bytes)));
+      const lines = parseJsonl(new TextDecoder().decode(gunzipSync(raw.bytes)));
       expect({
         key: second.key,
         keys: await s3.keys(),
         tail: lines.slice(10).map((l) => [l.step, l.line]),
-        local: Buffer.from(Bun.gunzipSync(raw.bytes)).equals(readFileSync(join(s.dir, "late.jsonl"))),
+        local: Buffer.from(gunzipSync(raw.bytes)).equals(readFileSync(join(s.dir, "late.jsonl"))),
       }).toEqual({
         key: first.key,
         keys: [first.key],

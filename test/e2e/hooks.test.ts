@@ -1,5 +1,6 @@
 // Job-end hooks against a real local HTTP receiver: success, retries, timeouts, failures as server events.
 import { describe, expect, test } from "bun:test";
+import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
@@ -155,7 +156,7 @@ describe("hooks", () => {
       };
       return j.archive?.state === "uploaded" ? j.archive : undefined;
     });
-    const archived = parseJsonl(new TextDecoder().decode(Bun.gunzipSync((await s3.getRaw(view.key))!.bytes)));
+    const archived = parseJsonl(new TextDecoder().decode(gunzipSync((await s3.getRaw(view.key))!.bytes)));
     expect({ atHookTime: seenAtHookTime, last: archived.at(-1) }).toEqual({
       atHookTime: [[]],
       last: {

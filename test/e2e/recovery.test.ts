@@ -1,5 +1,6 @@
 // Recovery end to end: a job whose worker went silent is failed, its hooks fire and its log is archived.
 import { describe, expect, test } from "bun:test";
+import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
@@ -47,7 +48,7 @@ describe("recovery of stale jobs", () => {
       };
       return j.archive?.state === "uploaded" ? j.archive : undefined;
     });
-    const archived = parseJsonl(new TextDecoder().decode(Bun.gunzipSync((await s3.getRaw(view.key))!.bytes)));
+    const archived = parseJsonl(new TextDecoder().decode(gunzipSync((await s3.getRaw(view.key))!.bytes)));
     const alive = (await (await s.fetch("/api/jobs/alive")).json()) as { status: string };
     expect({
       hook: { id: hook.id, status: hook.status, error: hook.error },
