@@ -77,7 +77,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     checkpoint: jobs.checkpoint,
     archive: archiver?.tier,
   });
-  const live = createLiveHub({ jobs, reader, log, maxFrameBytes: config.stream.max_frame_bytes });
+  const live = createLiveHub({
+    jobs,
+    reader,
+    log,
+    maxFrameBytes: config.stream.max_frame_bytes,
+    maxViewersPerJob: config.limits.max_streams_per_job,
+    maxViewers: config.limits.max_streams,
+  });
   const app = createApp({
     db,
     jobs,

@@ -146,13 +146,13 @@ export const ConfigSchema = v.strictObject({
   /** The live WebSocket stream (`GET /api/jobs/{id}/logs/stream`). */
   stream: v.optional(
     v.strictObject({
-      /** An idle socket is pinged after this long and closed when the next ping goes unanswered (8s–960s). */
+      /** An idle socket is pinged after this long and closed when no pong came a ping_interval later (4s–480s). */
       ping_interval: v.optional(
         v.pipe(
           Duration,
           v.check(
-            (ms) => ms >= 8000 && ms <= 960_000,
-            (i) => `expected 8s to 960s (got ${i.input} ms)`,
+            (ms) => ms >= 4000 && ms <= 480_000,
+            (i) => `expected 4s to 480s (got ${i.input} ms)`,
           ),
         ),
         "30s",

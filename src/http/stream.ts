@@ -46,6 +46,9 @@ export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {
         },
       );
     }
+    // Checked before the upgrade; handshakes in flight at the same moment may pass a limit by a few.
+    const refusal = hub.refusal(id);
+    if (refusal !== null) throw new AppError(503, "too_many_streams", refusal, { "retry-after": "5" });
     const spec = {
       job: id,
       from: q.from,
@@ -63,7 +66,8 @@ export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {
 
 /**
  * The `websocket` handler for `Bun.serve`: Hono's, plus `drain` (which Hono's adapter lacks) and the
- * keep-alive: a ping when a socket was idle for `pingSeconds`, closed when the next one goes unanswered.
+ * keep-alive. Bun pings a socket idle for half of `idleTimeout` and closes it when nothing (no pong)
+ * came back by the end of it: a ping every `pingSeconds`, a dead peer reaped after twice that.
  */
 export function streamWebSocketHandler(
   hub: LiveHub,
@@ -73,6 +77,6 @@ export function streamWebSocketHandler(
     ...(websocket as unknown as Bun.WebSocketHandler<BunWebSocketData>),
     drain: (ws) => hub.drain(ws),
     sendPings: true,
-    idleTimeout: pingSeconds,
+    idleTimeout: pingSeconds * 2,
   };
 }

@@ -43,6 +43,9 @@ export interface LiveHubOptions {
   maxConcurrentReads?: number;
   /** A catch-up read yields its turn after sending this much. */
   readSliceBytes?: number;
+  /** Viewers of one job, and in total, past which new ones are refused. */
+  maxViewersPerJob?: number;
+  maxViewers?: number;
 }
 
 export type LiveHub = ReturnType<typeof createLiveHub>;
@@ -85,6 +88,8 @@ export function createLiveHub(opts: LiveHubOptions) {
   const resumeBelow = opts.resumeBelowBytes ?? 64 * KiB;
   const maxReads = opts.maxConcurrentReads ?? 4;
   const sliceBytes = opts.readSliceBytes ?? 1024 * KiB;
+  const maxPerJob = opts.maxViewersPerJob ?? Number.POSITIVE_INFINITY;
+  const maxTotal = opts.maxViewers ?? Number.POSITIVE_INFINITY;
   const byJob = new Map<string, Set<Viewer>>();
   const bySocket = new Map<LiveSocket, Viewer>();
   const queue: Viewer[] = [];
@@ -280,6 +285,15 @@ export function createLiveHub(opts: LiveHubOptions) {
   }
 
   return {
+    /** Why a new viewer of `job` would be refused now (a limit reached), or null. */
+    refusal(job: string): string | null {
+      const here = byJob.get(job)?.size ?? 0;
+      if (here >= maxPerJob)
+        return `job ${job} already has ${here} live viewers (limits.max_streams_per_job ${maxPerJob})`;
+      if (bySocket.size >= maxTotal)
+        return `the server already has ${bySocket.size} live viewers (limits.max_streams ${maxTotal})`;
+      return null;
+    },
     /** Starts streaming job `spec.job` to `socket`: backfill from the cursor, then live. */
     attach(socket: LiveSocket, spec: ViewSpec): void {
       const job = jobs.get(spec.job);

@@ -204,6 +204,46 @@ describe("live stream", () => {
     });
   }, 60_000);
 
+  test("viewers past limits.max_streams_per_job or limits.max_streams get a 503 with Retry-After", async () => {
+    await using s = await startTestServer({ limits: { max_streams_per_job: 2, max_streams: 3 } });
+    const upgrade = {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    };
+    const refused = async (job: string) => {
+      const res = await s.fetch(`/api/jobs/${job}/logs/stream`, { headers: upgrade });
+      return [res.status, res.headers.get("retry-after"), await res.json()];
+    };
+    using a1 = watch(s.url, "a");
+    using a2 = watch(s.url, "a");
+    await Promise.all([a1.opened, a2.opened]);
+    const perJob = await refused("a");
+    using b1 = watch(s.url, "b");
+    await b1.opened;
+    const total = await refused("c");
+    a1.ws.close();
+    await within("close", a1.closed);
+    using a3 = watch(s.url, "a"); // a place was freed
+    await a3.opened;
+    expect([perJob, total]).toEqual([
+      [
+        503,
+        "5",
+        {
+          error: "job a already has 2 live viewers (limits.max_streams_per_job 2)",
+          code: "too_many_streams",
+        },
+      ],
+      [
+        503,
+        "5",
+        { error: "the server already has 3 live viewers (limits.max_streams 3)", code: "too_many_streams" },
+      ],
+    ]);
+  });
+
   test("invalid parameters are a 400 before the upgrade; a plain GET is a 426", async () => {
     await using s = await startTestServer();
     const ws = {
