@@ -25,8 +25,11 @@ export async function push(argv: string[]): Promise<number> {
   try {
     shipper = startShipper(opts);
   } catch (e) {
-    if (e instanceof SpoolBusyError) throw new UsageError(e.message, 1);
-    throw e;
+    const why =
+      e instanceof SpoolBusyError
+        ? e.message
+        : `cannot use the spool under ${opts.spoolRoot}: ${(e as Error).message}`;
+    throw new UsageError(why, 1);
   }
   // A signal ends the input; a second one (or one during the drain) stops waiting for delivery.
   const endInput = new AbortController();

@@ -27,8 +27,13 @@ export async function run(argv: string[]): Promise<number> {
   try {
     shipper = startShipper(opts);
   } catch (e) {
-    if (e instanceof SpoolBusyError) throw new UsageError(e.message, 1);
-    throw e;
+    // Without a spool nothing could be delivered safely: the command is not started.
+    const why =
+      e instanceof SpoolBusyError
+        ? e.message
+        : `cannot use the spool under ${opts.spoolRoot}: ${(e as Error).message}`;
+    process.stderr.write(`stroem-logs run: ${why}; ${positionals[0]} was not started\n`);
+    return EXIT_SHIPPING_FAILED;
   }
   const { report } = shipper;
 
