@@ -135,6 +135,26 @@ describe("tail", () => {
     ]);
   });
 
+  test("tail sends its --token: a read token streams, none is refused with the server's 401", async () => {
+    await using s = await startTestServer({ auth: { worker_token: "w-secret", read_tokens: ["r-secret"] } });
+    await s.post(
+      "/worker/jobs/j/logs",
+      { step_name: "s", lines: makeLines(2) },
+      { authorization: "Bearer w-secret" },
+    );
+    await s.post("/worker/jobs/j/complete", { status: "completed" }, { authorization: "Bearer w-secret" });
+    await using ok = spawnTail(["j", "--server", s.url, "--raw", "--token", "r-secret"]);
+    await using anonymous = spawnTail(["j", "--server", s.url, "--raw"]);
+    const [a, b] = [await ok.done(), await anonymous.done()];
+    expect([
+      a,
+      { code: b.code, out: b.out, err: b.err.startsWith("stroem-logs tail: server answered 401") },
+    ]).toEqual([
+      { code: 0, out: await Bun.file(join(s.dir, "j.jsonl")).text(), err: "" },
+      { code: 1, out: "", err: true },
+    ]);
+  });
+
   test("after the server is killed and restarted on the same port, tail resumes with no line lost or repeated", async () => {
     using dir = tempDir();
     const first = await spawnServer({}, { dir: dir.path });
