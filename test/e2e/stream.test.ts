@@ -204,6 +204,20 @@ describe("live stream", () => {
     });
   }, 60_000);
 
+  test("a graceful shutdown closes viewers with 1001 at once instead of waiting out shutdown_timeout", async () => {
+    await using s = await startTestServer({ server: { shutdown_timeout: "20s" } });
+    await push(s, "j", "build", makeLines(3));
+    using v = watch(s.url, "j");
+    await v.waitLines(3);
+    const started = Date.now();
+    await s.stop();
+    const end = await within("close", v.closed);
+    expect({ end, quick: Date.now() - started < 5000 }).toEqual({
+      end: { code: 1001, reason: "server shutting down", lines: 3 },
+      quick: true,
+    });
+  });
+
   test("viewers past limits.max_streams_per_job or limits.max_streams get a 503 with Retry-After", async () => {
     await using s = await startTestServer({ limits: { max_streams_per_job: 2, max_streams: 3 } });
     const upgrade = {
