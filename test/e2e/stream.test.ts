@@ -121,6 +121,37 @@ describe("live stream", () => {
     expect(v.text()).toBe(await fileOf(s, "j"));
   });
 
+  test("the stream stays open while the job's hooks run and carries their failure event before closing", async () => {
+    const hookCalled = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    using receiver = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch() {
+        hookCalled.resolve();
+        await release.promise;
+        return new Response("no", { status: 500 });
+      },
+    });
+    await using s = await startTestServer({
+      hooks: [{ url: `http://127.0.0.1:${receiver.port}/hook`, retries: 0 }],
+    });
+    await push(s, "j", "build", makeLines(2));
+    using v = watch(s.url, "j");
+    await v.waitLines(2);
+    await complete(s, "j", "failed");
+    await within("the hook call", hookCalled.promise);
+    const openWhileHookRuns = v.ws.readyState === WebSocket.OPEN;
+    release.resolve();
+    const end = await within("close", v.closed);
+    const last = JSON.parse(v.text().trimEnd().split("\n").at(-1)!) as { step: string; stream: string };
+    expect({ openWhileHookRuns, end, last: [last.step, last.stream] }).toEqual({
+      openWhileHookRuns: true,
+      end: { code: 1000, reason: "job failed", lines: 3 },
+      last: ["_server", "stderr"],
+    });
+  });
+
   test("a large backfill is sent in frames no larger than max_frame_bytes", async () => {
     await using s = await startTestServer({ stream: { max_frame_bytes: 4096 } });
     await push(s, "j", "build", makeLines(2000));
