@@ -30,10 +30,11 @@ describe("live stream", () => {
     expect(v.frames.every((f) => f.endsWith("\n"))).toBe(true);
   });
 
-  test("lines pushed after connect arrive live, server events included", async () => {
+  test("lines pushed after connect arrive live, server events included; client messages are ignored", async () => {
     await using s = await startTestServer();
     using v = watch(s.url, "fresh"); // the job does not exist yet: the socket opens and waits
     await v.opened;
+    v.ws.send("client messages are ignored");
     await push(s, "fresh", "build", makeLines(2));
     await v.waitLines(2);
     await s.post("/api/jobs/fresh/events", { message: "orchestrator says hi" });
