@@ -58,6 +58,24 @@ describe("live stream", () => {
     expect(v.text()).toBe(await fileOf(s, "j"));
   });
 
+  test("a from beyond the current end waits for that line, also inside a pushed batch", async () => {
+    await using s = await startTestServer();
+    using ahead = watch(s.url, "later", { from: "5" }); // the job does not exist yet
+    using further = watch(s.url, "later", { from: "20" });
+    await Promise.all([ahead.opened, further.opened]);
+    await push(s, "later", "build", makeLines(10)); // lines 0-9: the first viewer needs 5-9 of it
+    await ahead.waitLines(5);
+    await push(s, "later", "build", makeLines(15, "line", "stdout", 10)); // lines 10-24
+    await Promise.all([ahead.waitLines(20), further.waitLines(5)]);
+    await complete(s, "later", "completed");
+    await within("closes", Promise.all([ahead.closed, further.closed]));
+    const file = (await fileOf(s, "later")).split("\n");
+    expect([ahead.text(), further.text()]).toEqual([
+      `${file.slice(5, 25).join("\n")}\n`,
+      `${file.slice(20, 25).join("\n")}\n`,
+    ]);
+  });
+
   test("skip_backfill=true suppresses the existing lines and sends only new ones", async () => {
     await using s = await startTestServer();
     await push(s, "j", "build", makeLines(5, "old"));
