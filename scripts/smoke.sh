@@ -27,6 +27,13 @@ want='{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"build","line":"
 [ "$got" = "$want" ] || { echo "smoke: read back '$got', want '$want'" >&2; exit 1; }
 [ "$(./stroem-logs cat smoke-1 --raw --server "$URL")" = "$want" ] || { echo "smoke: cat differs" >&2; exit 1; }
 
+# The worker side: run captures a command's output and ships it, with its exit code.
+code=0; ./stroem-logs run --job smoke-2 --step hello --server "$URL" --spool "$WORK/spool" --quiet -- \
+  sh -c 'echo out; echo err >&2; exit 3' || code=$?
+[ "$code" -eq 3 ] || { echo "smoke: run exited $code, want the command's 3" >&2; exit 1; }
+lines="$(curl -fsS "$URL/api/jobs/smoke-2/steps/hello/logs?format=ndjson" | wc -l)"
+[ "$lines" -eq 2 ] || { echo "smoke: run shipped $lines lines, want 2" >&2; exit 1; }
+
 kill -TERM "$PID"
 code=0; wait "$PID" || code=$?
 [ "$code" -eq 0 ] || { echo "smoke: exit code $code after SIGTERM" >&2; cat "$WORK/err" >&2; exit 1; }
