@@ -95,7 +95,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     limits: config.limits,
     live,
     extras: archiver ? [archiver.view] : [],
-    readyChecks: [store.health, ...(archiver ? [archiver.readyCheck] : [])],
+    readyChecks: [store.health],
+    // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
+    readyWarnings: archiver ? [archiver.readyCheck] : [],
   });
 
   let server: ReturnType<typeof Bun.serve>;

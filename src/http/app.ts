@@ -24,6 +24,8 @@ export interface AppDeps {
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
+  /** Degraded dependencies: listed under `warnings` by /readyz, which stays 200. */
+  readyWarnings?: readonly ReadyCheck[];
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
 }
@@ -45,7 +47,13 @@ export function createApp(deps: AppDeps): Hono {
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
   app.use("*", authMiddleware(deps.tokens));
-  mountHealthRoutes(app, { db: deps.db, localDir: deps.localDir, checks: deps.readyChecks ?? [] });
+  mountHealthRoutes(app, {
+    db: deps.db,
+    localDir: deps.localDir,
+    checks: deps.readyChecks ?? [],
+    warnings: deps.readyWarnings ?? [],
+    log: deps.log,
+  });
   mountJobRoutes(app, {
     jobs: deps.jobs,
     body,
