@@ -64,6 +64,7 @@ export function createApp(deps: AppDeps): Hono {
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,
+    log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
   return app;

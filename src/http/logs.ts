@@ -2,7 +2,9 @@
 import type { Context, Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
 import type { Reader, Selection } from "../logs/read.ts";
+import type { Batch } from "../logs/scan.ts";
 import { type BodyLimits, jobIdParam, PushBody, parse, ReadQuery, readJson, StepName } from "./validate.ts";
 
 export interface LogRoutesDeps {
@@ -10,6 +12,7 @@ export interface LogRoutesDeps {
   reader: Reader;
   body: BodyLimits;
   maxReadBytes: number;
+  log?: Logger;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -76,7 +79,17 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
         truncated: false,
       });
     }
-    if (ndjson) return new Response(ndjsonBody(selection), { headers: ndjsonHeaders(selection.source) });
+    if (ndjson) {
+      const it = selection.batches[Symbol.asyncIterator]();
+      // Pulled before the status is sent: a failure at open time (missing object, unreachable S3, a corrupt
+      // gzip header) is still an honest JSON 502 rather than a 200 that breaks.
+      const first = await it.next();
+      const failed = (e: unknown) =>
+        deps.log?.warn(
+          `GET ${new URL(c.req.url).pathname}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
+        );
+      return new Response(ndjsonBody(it, first, failed), { headers: ndjsonHeaders(selection.source) });
+    }
 
     const { text, from, next, truncated } = await collect(selection, query.from, deps.maxReadBytes);
     const fresh = jobs.get(id);
@@ -135,13 +148,30 @@ async function collect(
 
 const joinLines = (parts: string[]) => (parts.length === 0 ? "" : `${parts.join("\n")}\n`);
 
-/** Streams selected lines as they are read, pulled at the client's pace. */
-function ndjsonBody(selection: Selection): ReadableStream<Uint8Array> {
-  const it = selection.batches[Symbol.asyncIterator]();
+/**
+ * Streams selected lines as they are read, pulled at the client's pace, starting with the batch already
+ * pulled. A failure once bytes were sent can only abort: the stream is errored, so the connection is cut
+ * without the final chunk and the client sees a failed read, never a clean (shorter) end.
+ */
+function ndjsonBody(
+  it: AsyncIterator<Batch>,
+  first: IteratorResult<Batch>,
+  failed: (e: unknown) => void,
+): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
+  let pending: IteratorResult<Batch> | null = first;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const r = await it.next();
+      let r: IteratorResult<Batch>;
+      try {
+        r = pending ?? (await it.next());
+      } catch (e) {
+        failed(e);
+        // No reason passed: Bun prints an errored response stream's reason with its stack; we logged one line.
+        controller.error();
+        return;
+      }
+      pending = null;
       if (r.done) {
         controller.close();
         return;
