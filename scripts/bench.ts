@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
-// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,...` (a subset).
+// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,...` (a subset);
+// STROEM_BENCH_BIN=path measures another build of the binary.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ const only =
   onlyArg === undefined ? null : (onlyArg.split("=")[1] ?? args[args.indexOf(onlyArg) + 1] ?? "").split(",");
 const want = (name: string) => only === null || only.includes(name);
 
-if (!args.includes("--no-build")) {
+if (!args.includes("--no-build") && process.env.STROEM_BENCH_BIN === undefined) {
   const built = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
   if (built.exitCode !== 0) process.exit(1);
 }

@@ -5,7 +5,8 @@ import type { Tree } from "../../src/config/load.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/process.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
-export const BIN = join(ROOT, "dist", "stroem-logs");
+/** The binary under test; `STROEM_BENCH_BIN` points at another build (a before/after comparison). */
+export const BIN = process.env.STROEM_BENCH_BIN ?? join(ROOT, "dist", "stroem-logs");
 export const MiB = 1024 * 1024;
 
 /** One line of the result table. `pass` is null for a figure without a target of its own. */

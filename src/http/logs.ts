@@ -5,7 +5,7 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { Reader, Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
-import { type BodyLimits, jobIdParam, PushBody, parse, ReadQuery, readJson, StepName } from "./validate.ts";
+import { type BodyLimits, jobIdParam, parse, parsePush, ReadQuery, readJson, StepName } from "./validate.ts";
 
 export interface LogRoutesDeps {
   jobs: Jobs;
@@ -29,7 +29,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
         "invalid_idempotency_key",
       );
     }
-    const body = parse(PushBody, await readJson(c, deps.body));
+    const body = parsePush(await readJson(c, deps.body));
     const key = headerKey ?? body.batch_id ?? null;
     const r = jobs.push(id, body.step_name, body.lines, key);
     return c.json({

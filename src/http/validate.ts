@@ -66,6 +66,50 @@ export const PushBody = v.strictObject({
   batch_id: v.optional(v.pipe(v.string(), v.nonEmpty(), v.maxLength(200))),
 });
 
+export type Push = v.InferOutput<typeof PushBody>;
+
+/**
+ * Validates a push body. A hand-written pass accepts what `PushBody` accepts, at a fraction of valibot's
+ * cost per line (valibot was ~30% of the ingest path's CPU); whatever it does not accept goes through
+ * `PushBody`, so every error message is the schema's.
+ */
+export function parsePush(input: unknown): Push {
+  return pushFast(input) ?? parse(PushBody, input);
+}
+
+/** `PushBody`'s rules on the common shape; null for anything else (the schema then says what is wrong). */
+function pushFast(input: unknown): Push | null {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return null;
+  const o = input as Record<string, unknown>;
+  for (const k in o) if (k !== "step_name" && k !== "lines" && k !== "batch_id") return null;
+  const step = o.step_name;
+  if (typeof step !== "string" || step.length === 0 || step.length > 256) return null;
+  if (CONTROL.test(step) || step === SERVER_STEP) return null;
+  const batchId = o.batch_id;
+  if (batchId !== undefined && (typeof batchId !== "string" || batchId.length === 0 || batchId.length > 200))
+    return null;
+  const lines = o.lines;
+  if (!Array.isArray(lines) || lines.length === 0) return null;
+  const out: Push["lines"] = new Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i] as Record<string, unknown>;
+    if (typeof l !== "object" || l === null || Array.isArray(l)) return null;
+    for (const k in l) if (k !== "ts" && k !== "stream" && k !== "line") return null;
+    const { ts, stream, line } = l;
+    if ((stream !== "stdout" && stream !== "stderr") || typeof line !== "string") return null;
+    if (ts === undefined) {
+      out[i] = { stream, line };
+      continue;
+    }
+    const norm = typeof ts === "string" ? normalizeTs(ts) : null;
+    if (norm === null) return null;
+    out[i] = { ts: norm, stream, line };
+  }
+  return typeof batchId === "string"
+    ? { step_name: step, lines: out, batch_id: batchId }
+    : { step_name: step, lines: out };
+}
+
 const Name = v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(512));
 
 export const RegisterBody = v.strictObject({

@@ -95,7 +95,7 @@ export function openDb(path: string) {
        WHERE id = $id RETURNING *`,
     ),
     appended: db.query<
-      null,
+      JobRow,
       {
         id: string;
         lines: number;
@@ -109,7 +109,7 @@ export function openDb(path: string) {
          late_lines = late_lines + $late, updated_at = $now, last_activity_at = $now,
          status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
          ckpt_line = $ckpt_line, ckpt_offset = $ckpt_offset
-       WHERE id = $id`),
+       WHERE id = $id RETURNING *`),
     touch: db.query<null, { id: string; now: number }>(
       "UPDATE jobs SET last_activity_at = $now WHERE id = $id",
     ),

@@ -97,27 +97,31 @@ export function createJobs(opts: JobsOptions) {
   /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
   function appendEncoded(job: JobRow, text: string, count: number, key: string | null, truncated: number) {
     for (const fn of appendGuards) fn(job);
-    const data = encoder.encode(text);
+    const data = Buffer.from(text); // UTF-8, about twice as fast as TextEncoder here
     const offset = job.byte_count;
     store.append(job.id, data, offset);
     const first = job.line_count;
     const next = first + count;
     const ckpt = first - job.ckpt_line >= checkpointLines;
-    const now = clock();
-    db.sqlite.transaction(() => {
-      q.appended.run({
-        id: job.id,
-        lines: count,
-        bytes: data.length,
-        now,
-        late: isTerminal(job.status) ? count : 0,
-        ckpt_line: ckpt ? first : job.ckpt_line,
-        ckpt_offset: ckpt ? offset : job.ckpt_offset,
-      });
-      if (ckpt) q.addCheckpoint.run(job.id, first, offset);
-      if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
-    })();
-    const updated = get(job.id)!;
+    const row = {
+      id: job.id,
+      lines: count,
+      bytes: data.length,
+      now: clock(),
+      late: isTerminal(job.status) ? count : 0,
+      ckpt_line: ckpt ? first : job.ckpt_line,
+      ckpt_offset: ckpt ? offset : job.ckpt_offset,
+    };
+    // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
+    const updated =
+      !ckpt && key === null
+        ? q.appended.get(row)!
+        : db.sqlite.transaction(() => {
+            const r = q.appended.get(row)!;
+            if (ckpt) q.addCheckpoint.run(job.id, first, offset);
+            if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
+            return r;
+          })();
     for (const fn of appendListeners) fn({ job: updated, first, next, offset, data });
     return { first, next };
   }
