@@ -16,10 +16,13 @@ import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
+import { createRetention, type Retention } from "./retention/sweep.ts";
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The retention sweep (tests call `sweep(now)` with a later time instead of waiting days). */
+  retention: Retention;
   stop(): Promise<void>;
 }
 
@@ -71,6 +74,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     staleAfter: config.recovery.stale_after,
     interval: config.recovery.sweep_interval,
   });
+  const retention = createRetention({
+    db,
+    jobs,
+    store,
+    log,
+    config: config.retention,
+    archive: archiver && archiveTarget ? { target: archiveTarget.target, busy: archiver.busy } : null,
+  });
   const reader = createReader({
     store,
     getJob: jobs.get,
@@ -95,6 +106,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     limits: config.limits,
     live,
     extras: archiver ? [archiver.view] : [],
+    stats: [
+      ["archive", () => archiver?.stats() ?? null],
+      ["retention", retention.stats],
+    ],
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
     readyWarnings: archiver ? [archiver.readyCheck] : [],
@@ -117,12 +132,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   void jobs.resumeUnsettled();
   archiver?.resume();
   recovery.start();
+  retention.start();
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
 
   let stopping: Promise<void> | null = null;
   return {
     url,
     port: server.port!,
+    retention,
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).
@@ -137,6 +154,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           await server.stop(true);
         }
         recovery.stop();
+        await retention.stop();
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
         // Running uploads are aborted; they are queued in the database and resume at the next start.
         await archiver?.stop();

@@ -290,6 +290,14 @@ export function createArchiver(opts: ArchiverOptions) {
       };
     },
 
+    /** True while an upload or a restore of this job runs (retention leaves such a job for the next sweep). */
+    busy: (id: string): boolean => running.has(id) || restoring.has(id),
+
+    /** The `archive` section of `GET /api/stats`. */
+    stats(): Record<string, unknown> {
+      return { target: target.where, queue: state.counts(), problem: trouble };
+    },
+
     /** For /readyz: null while the target answers. */
     readyCheck(): string | null {
       if (trouble === null) return null;

@@ -82,6 +82,15 @@ export function createLocalTarget(root: string): ArchiveTarget {
       }
     },
 
+    async delete(key) {
+      const path = pathOf(key);
+      try {
+        await rm(path, { force: true });
+      } catch (e) {
+        throw new TargetError(`removing ${path} failed: ${reason(e)}`, "other");
+      }
+    },
+
     async check({ write }) {
       try {
         await mkdir(base, { recursive: true });

@@ -128,6 +128,15 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       }
     },
 
+    async delete(key) {
+      const { s3, client } = await load();
+      try {
+        await client.send(new s3.DeleteObjectCommand({ Bucket: cfg.bucket, Key: key }));
+      } catch (e) {
+        throw classify(e, `deleting ${key}`);
+      }
+    },
+
     async check({ write }) {
       try {
         const { s3, client } = await load();

@@ -81,6 +81,9 @@ export function openArchiveState(db: Db) {
        WHERE j.settled_at IS NOT NULL AND a.job_id IS NULL ORDER BY j.settled_at`,
     ),
     waiting: sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM archives WHERE state != 'uploaded'"),
+    counts: sqlite.query<{ state: ArchiveStateName; n: number }, []>(
+      "SELECT state, count(*) AS n FROM archives GROUP BY state",
+    ),
   };
 
   return {
@@ -102,5 +105,11 @@ export function openArchiveState(db: Db) {
     unfinished: () => q.unfinished.all(),
     missing: () => q.missing.all().map((r) => r.id),
     waiting: () => q.waiting.get()!.n,
+    /** Archives per state, every state present (for /api/stats). */
+    counts(): Record<ArchiveStateName, number> {
+      const out: Record<ArchiveStateName, number> = { pending: 0, uploading: 0, retrying: 0, uploaded: 0 };
+      for (const r of q.counts.all()) out[r.state] = r.n;
+      return out;
+    },
   };
 }

@@ -11,6 +11,8 @@ export interface ArchiveTarget {
   size(key: string): Promise<number | null>;
   /** The stored (compressed) bytes, streamed. Rejects when the object cannot be opened. */
   get(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Removes the object under `key` (retention); resolves also when there was none. */
+  delete(key: string): Promise<void>;
   /** Tests that the target is reachable and (with `write`) writable: null when fine, else what is wrong. */
   check(opts: { write: boolean }): Promise<string | null>;
 }

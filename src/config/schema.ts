@@ -22,6 +22,12 @@ export const Size = v.pipe(
   v.transform((s) => parseSize(s)!),
 );
 
+/** A non-negative number of days (fractions allowed: 0.5 is twelve hours). */
+const Days = v.pipe(
+  v.number("expected a number of days"),
+  v.minValue(0, (i) => `expected 0 or more days (got ${i.received})`),
+);
+
 const NonEmpty = v.pipe(v.string("expected a non-empty string"), v.nonEmpty("expected a non-empty string"));
 
 const Listen = v.pipe(
@@ -108,6 +114,19 @@ export const ConfigSchema = v.strictObject({
       /** A running job with no push and no heartbeat for this long is failed. */
       stale_after: v.optional(Duration, "15m"),
       sweep_interval: v.optional(Duration, "30s"),
+    }),
+    {},
+  ),
+  /** Deletion of old logs by age since the job ended (src/retention); nothing is deleted unless set. */
+  retention: v.optional(
+    v.strictObject({
+      /** Local files; with an archive only once it is verified, without one the whole job goes. */
+      local_days: v.optional(Days),
+      /** The archive object, the job's row, idempotency keys and line index, and the local file. */
+      archive_days: v.optional(Days),
+      sweep_interval: v.optional(Duration, "1h"),
+      /** Jobs handled per batch before the sweep yields to requests. */
+      batch_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 200),
     }),
     {},
   ),

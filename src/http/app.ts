@@ -11,6 +11,7 @@ import { authMiddleware } from "./auth.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
+import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import type { JobExtra } from "./view.ts";
 
@@ -26,6 +27,8 @@ export interface AppDeps {
   readyChecks?: readonly ReadyCheck[];
   /** Degraded dependencies: listed under `warnings` by /readyz, which stays 200. */
   readyWarnings?: readonly ReadyCheck[];
+  /** Sections of `GET /api/stats` besides the job counts (archive queue, retention). */
+  stats?: readonly StatsSection[];
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
 }
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): Hono {
     warnings: deps.readyWarnings ?? [],
     log: deps.log,
   });
+  mountStatsRoutes(app, { db: deps.db, sections: deps.stats ?? [] });
   mountJobRoutes(app, {
     jobs: deps.jobs,
     body,

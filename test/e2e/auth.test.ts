@@ -11,6 +11,7 @@ const body = JSON.stringify({ step_name: "s", lines: makeLines(1) });
 
 const routes: Array<[string, string, "read" | "write", string | undefined]> = [
   ["GET", "/api/jobs", "read", undefined],
+  ["GET", "/api/stats", "read", undefined],
   ["GET", "/api/jobs/j", "read", undefined],
   ["GET", "/api/jobs/j/logs", "read", undefined],
   ["GET", "/api/jobs/j/steps/s/logs", "read", undefined],
