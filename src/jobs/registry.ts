@@ -97,7 +97,7 @@ export function createJobs(opts: JobsOptions) {
   /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
   function appendEncoded(job: JobRow, text: string, count: number, key: string | null, truncated: number) {
     for (const fn of appendGuards) fn(job);
-    const data = Buffer.from(text); // UTF-8, about twice as fast as TextEncoder here
+    const data = encoder.encode(text);
     const offset = job.byte_count;
     store.append(job.id, data, offset);
     const first = job.line_count;
