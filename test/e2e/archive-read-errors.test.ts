@@ -122,7 +122,8 @@ describe("streamed reads of a broken archive", () => {
       type: r.type,
       end: r.end,
       someSent: r.text.length > 0,
-      prefixOfLog: local.toString().startsWith(r.text) && r.text.endsWith("\n"),
+      // The reset may cut what was in flight mid-line: the client gets a prefix and knows it is incomplete.
+      prefixOfLog: local.toString().startsWith(r.text),
       shorter: r.text.length < local.length,
     });
     const expected = {
