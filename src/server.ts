@@ -154,7 +154,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           await server.stop(true);
         }
         recovery.stop();
-        await retention.stop();
+        // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
+        await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
         // Running uploads are aborted; they are queued in the database and resume at the next start.
         await archiver?.stop();
