@@ -252,9 +252,10 @@ describe("archive under S3 faults", () => {
   test("an endpoint host that does not resolve: a clear last_error, ingest goes on, nothing is lost", async () => {
     await using s3 = await startS3();
     using dir = tempDir();
-    const host = "http://stroem-logs-no-such-host.invalid:9000";
+    // A name with an empty label fails in getaddrinfo itself: no DNS query leaves this machine.
+    const host = "http://stroem-logs-no-such-host..invalid:9000";
     const retry = { initial: "200ms", max: "1s" };
-    const unresolved = `cannot reach ${host}: getaddrinfo ENOTFOUND stroem-logs-no-such-host.invalid`;
+    const unresolved = `cannot reach ${host}: getaddrinfo ENOTFOUND stroem-logs-no-such-host..invalid`;
     let lines = 0;
     {
       await using s = await startTestServer(
