@@ -90,10 +90,13 @@ export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-/** What a request needs: health is open; reads need a read (or worker) token; everything else a worker token. */
+/**
+ * What a request needs, deny by default: only the health probes are open; anything under /worker/ and
+ * every non-GET needs the worker token; every other GET needs a read token. `path` must be the decoded
+ * path the router matches on (a percent-encoded `/%77orker/` is the same route as `/worker/`).
+ */
 export function accessOf(method: string, path: string): Access {
-  if (path === "/healthz" || path === "/readyz") return "open";
+  if ((method === "GET" || method === "HEAD") && (path === "/healthz" || path === "/readyz")) return "open";
   if (path.startsWith("/worker/")) return "write";
-  if (path.startsWith("/api/")) return method === "GET" || method === "HEAD" ? "read" : "write";
-  return "open";
+  return method === "GET" || method === "HEAD" ? "read" : "write";
 }

@@ -30,8 +30,10 @@ export function authMiddleware(tokens: Tokens): MiddlewareHandler {
   return async (c, next) => {
     if (!tokens.enabled) return next();
     const url = new URL(c.req.url);
-    const access = accessOf(c.req.method, url.pathname);
-    const verdict = tokens.check(access, presentedToken(url.pathname, c.req.raw.headers, url));
+    // c.req.path is the decoded path Hono routes on: classing the raw pathname would let `/%77orker/…` in.
+    const path = c.req.path;
+    const access = accessOf(c.req.method, path);
+    const verdict = tokens.check(access, presentedToken(path, c.req.raw.headers, url));
     if (verdict === "missing") {
       throw new AppError(
         401,

@@ -2,18 +2,34 @@ import { describe, expect, test } from "bun:test";
 import { accessOf, createTokens, isLoopback } from "../../src/auth/tokens.ts";
 
 describe("tokens", () => {
-  test("routes are classed: health open, GETs under /api read, everything else write", () => {
+  test("routes are classed deny-by-default: health open, other GETs read, /worker/ and every other method write", () => {
     expect([
       accessOf("GET", "/healthz"),
       accessOf("GET", "/readyz"),
+      accessOf("POST", "/healthz"),
       accessOf("GET", "/api/jobs/j/logs"),
       accessOf("GET", "/api/jobs/j/logs/stream"),
+      accessOf("GET", "/anything/else"),
       accessOf("PUT", "/api/jobs/j"),
       accessOf("POST", "/api/jobs"),
       accessOf("POST", "/api/jobs/j/events"),
       accessOf("POST", "/worker/jobs/j/logs"),
       accessOf("GET", "/worker/jobs/j/anything"),
-    ]).toEqual(["open", "open", "read", "read", "write", "write", "write", "write", "write"]);
+      accessOf("DELETE", "/somewhere"),
+    ]).toEqual([
+      "open",
+      "open",
+      "write",
+      "read",
+      "read",
+      "read",
+      "write",
+      "write",
+      "write",
+      "write",
+      "write",
+      "write",
+    ]);
   });
 
   test("the worker token reads and writes; a read token only reads; anything else is wrong", () => {

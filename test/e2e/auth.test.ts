@@ -1,6 +1,6 @@
 // Auth on the real server: 401 without a token, 403 with a wrong one, on every route; secure defaults.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAIN } from "../support/process.ts";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
@@ -121,5 +121,39 @@ describe("auth", () => {
     expect(await p.exited).toBe(0);
     expect(out).toContain('worker_token: "***"');
     expect(out.includes(WORKER) || out.includes(READER)).toBe(false);
+  });
+
+  test("a percent-encoded path is the same route and needs the same token (no bypass)", async () => {
+    await using s = await startTestServer({ auth: { worker_token: WORKER, read_tokens: [READER] } });
+    for (const [method, path] of [
+      ["POST", "/%77orker/jobs/j/logs"],
+      ["POST", "/w%6Frker/jobs/j/complete"],
+      ["GET", "/%61pi/jobs/j/logs"],
+      ["GET", "/api/jobs/j/%6Cogs"],
+      ["GET", "/%61pi/jobs/j/logs/stream"],
+      ["GET", "/%61pi/stats"],
+    ] as const) {
+      const r = await s.fetch(path, { method, ...(method === "POST" ? { body } : {}) });
+      expect([method, path, r.status]).toEqual([method, path, 401]);
+      const asReader = await s.fetch(path, {
+        method,
+        headers: { authorization: `Bearer ${READER}` },
+        ...(method === "POST" ? { body } : {}),
+      });
+      if (method === "POST") expect([method, path, asReader.status]).toEqual([method, path, 403]);
+    }
+    expect(existsSync(join(s.dir, "j.jsonl"))).toBe(false);
+  });
+
+  test("the bearer subprotocol with a valid token opens the stream and is echoed back", async () => {
+    await using s = await startTestServer({ auth: { worker_token: WORKER, read_tokens: [READER] } });
+    await s.post("/worker/jobs/j/logs", body, { authorization: `Bearer ${WORKER}` });
+    const ws = new WebSocket(`${s.url.replace(/^http/, "ws")}/api/jobs/j/logs/stream`, [`bearer.${READER}`]);
+    const first = Promise.withResolvers<string>();
+    ws.addEventListener("message", (e) => first.resolve(e.data as string));
+    ws.addEventListener("close", (e) => first.reject(new Error(`closed ${e.code} ${e.reason}`)));
+    expect(JSON.parse(await first.promise).line).toBe("line-0");
+    expect(ws.protocol).toBe(`bearer.${READER}`);
+    ws.close();
   });
 });
