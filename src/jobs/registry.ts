@@ -1,6 +1,6 @@
 // The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
-import { conflict, notFound } from "../errors.ts";
+import { AppError, conflict, notFound } from "../errors.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
 import { createCap } from "./cap.ts";
@@ -112,16 +112,24 @@ export function createJobs(opts: JobsOptions) {
       ckpt_line: ckpt ? first : job.ckpt_line,
       ckpt_offset: ckpt ? offset : job.ckpt_offset,
     };
-    // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
-    const updated =
-      !ckpt && key === null
-        ? q.appended.get(row)!
-        : db.sqlite.transaction(() => {
-            const r = q.appended.get(row)!;
-            if (ckpt) q.addCheckpoint.run(job.id, first, offset);
-            if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
-            return r;
-          })();
+    let updated: JobRow;
+    try {
+      // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
+      updated =
+        !ckpt && key === null
+          ? q.appended.get(row)!
+          : db.sqlite.transaction(() => {
+              const r = q.appended.get(row)!;
+              if (ckpt) q.addCheckpoint.run(job.id, first, offset);
+              if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
+              return r;
+            })();
+    } catch (e) {
+      // The bytes are in the file but not committed: cut them, so the file and the row agree again.
+      const err = commitError(e, job.id);
+      store.cut(job.id, offset, err);
+      throw err;
+    }
     for (const fn of appendListeners) fn({ job: updated, first, next, offset, data });
     return { first, next };
   }
@@ -305,6 +313,24 @@ export function createJobs(opts: JobsOptions) {
     /** A guard that may refuse an append (the archive, while it restores a local file removed after archival). */
     addAppendGuard: (fn: (job: JobRow) => void) => appendGuards.push(fn),
   };
+}
+
+/** A failed commit of a written batch: a full disk is a 507 like a failed file write; anything else a 503. */
+function commitError(e: unknown, id: string): AppError {
+  const code = (e as { code?: string }).code ?? "";
+  if (code === "SQLITE_FULL") {
+    return new AppError(507, "disk_full", `no space left to record the log of job ${id}; retry later`, {
+      "Retry-After": "30",
+    });
+  }
+  return new AppError(
+    503,
+    "storage_error",
+    `recording the log of job ${id} failed: ${(e as Error).message}`,
+    {
+      "Retry-After": "5",
+    },
+  );
 }
 
 /** Counts the complete lines of an existing file (and checkpoints them); a torn last line is not counted. */

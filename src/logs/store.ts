@@ -1,6 +1,7 @@
 // The local tier: one append-only JSONL file per job, written with synchronous writes through an LRU of handles.
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasyncSync,
   fstatSync,
@@ -9,6 +10,7 @@ import {
   openSync,
   rmSync,
   statSync,
+  truncateSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -42,14 +44,17 @@ export function createLogStore(opts: LogStoreOptions) {
       handles.set(id, existing);
       return existing;
     }
+    // Not O_APPEND: every write goes at the recorded end (pwrite), so bytes left by a failed commit can
+    // never shift where the next batch lands.
+    const flags = constants.O_WRONLY | constants.O_CREAT;
     let fd: number;
     try {
-      fd = openSync(jsonlPath(id), "a");
+      fd = openSync(jsonlPath(id), flags, 0o644);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw storageError(e, id);
       try {
         mkdirSync(dir, { recursive: true });
-        fd = openSync(jsonlPath(id), "a");
+        fd = openSync(jsonlPath(id), flags, 0o644);
       } catch (e2) {
         throw storageError(e2, id);
       }
@@ -98,7 +103,9 @@ export function createLogStore(opts: LogStoreOptions) {
   function write(id: string, fd: number, data: Uint8Array, expectedSize: number): void {
     let written = 0;
     try {
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      while (written < data.length) {
+        written += writeSync(fd, data, written, data.length - written, expectedSize + written);
+      }
       if (opts.fsync) fdatasyncSync(fd);
     } catch (e) {
       try {
@@ -109,6 +116,22 @@ export function createLogStore(opts: LogStoreOptions) {
       close(id);
       throw e;
     }
+  }
+
+  /**
+   * Cuts the job's file back to `size` and drops its handle: a batch written to the file whose commit
+   * then failed must not stay behind it. `failure` is reported by readiness until a write succeeds.
+   */
+  function cut(id: string, size: number, failure: { code: string; message: string }): void {
+    failing = failure;
+    const fd = handles.get(id);
+    try {
+      if (fd !== undefined) ftruncateSync(fd, size);
+      else truncateSync(jsonlPath(id), size);
+    } catch {
+      // Reads stop at the recorded size and the next open cuts the file: the bytes are never served.
+    }
+    close(id);
   }
 
   function close(id: string): void {
@@ -123,6 +146,7 @@ export function createLogStore(opts: LogStoreOptions) {
     jsonlPath,
     legacyPath,
     append,
+    cut,
     close,
     openHandles: () => handles.size,
     /** Null while writes succeed; else what the last failed write said. */

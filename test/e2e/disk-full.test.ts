@@ -98,4 +98,49 @@ describe("disk full", () => {
       ]);
     },
   );
+
+  test.skipIf(!canMount)(
+    "with the database on the same full disk (the default layout): 507, no corruption, acknowledged lines kept",
+    async () => {
+      using fs = mountTmpfs("1m")!;
+      const filler = join(fs.path, "filler");
+      writeFileSync(filler, Buffer.alloc(256 * 1024));
+      await using s = await startTestServer({}, { dir: fs.path });
+      const acked: number[] = [];
+      let batch = 0;
+      let refused: Response | null = null;
+      for (; batch < 1000; batch++) {
+        const r = await s.post(
+          "/worker/jobs/j/logs",
+          { step_name: "s", lines: makeLines(100, `b${batch}`) },
+          { "idempotency-key": `b${batch}` },
+        );
+        if (r.status !== 200) {
+          refused = r;
+          break;
+        }
+        acked.push(batch);
+      }
+      const refusedBody = (await refused?.json()) as { code: string; error: string };
+      console.log(`disk full with the database beside the logs: ${refusedBody.error}`);
+      expect([refused?.status, refusedBody.code]).toEqual([507, "disk_full"]);
+      expect((await s.fetch("/readyz")).status).toBe(503);
+      rmSync(filler);
+      // The refused batch retried with its key, then two more: each exactly once, in order.
+      for (const b of [batch, batch + 1, batch + 2]) {
+        const r = await s.post(
+          "/worker/jobs/j/logs",
+          { step_name: "s", lines: makeLines(100, `b${b}`) },
+          { "idempotency-key": `b${b}` },
+        );
+        expect([b, r.status]).toEqual([b, 200]);
+        acked.push(b);
+      }
+      const want = acked.flatMap((b) => makeLines(100, `b${b}`).map((l) => l.line));
+      const read = await (await s.fetch("/api/jobs/j/logs?format=ndjson")).text();
+      expect(parseJsonl(read).map((l) => l.line)).toEqual(want);
+      expect(parseJsonl(await Bun.file(join(fs.path, "j.jsonl")).text()).map((l) => l.line)).toEqual(want);
+      expect((await s.fetch("/readyz")).status).toBe(200);
+    },
+  );
 });
