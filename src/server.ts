@@ -32,7 +32,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tokens = tokensFromConfig(config, hostname);
   const dir = config.log_storage.local_dir;
   mkdirSync(dir, { recursive: true });
-  const db = openDb(config.log_storage.db_path ?? join(dir, "stroem-logs.db"));
+  const db = openDb(config.log_storage.db_path ?? join(dir, "stroem-logs.db"), {
+    fsync: config.log_storage.fsync,
+  });
   const store = createLogStore({
     dir,
     maxOpenFiles: config.limits.max_open_files,

@@ -35,12 +35,13 @@ export interface BatchRow {
 
 export type Db = ReturnType<typeof openDb>;
 
-export function openDb(path: string) {
+/** `fsync`: every commit is synced too (synchronous = FULL), so the row — the commit point — survives a power loss with the log bytes it covers. */
+export function openDb(path: string, opts: { fsync?: boolean } = {}) {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
   db.run("PRAGMA journal_mode = WAL");
   // NORMAL in WAL mode: a commit survives a crash of the process; fsync happens at checkpoints.
-  db.run("PRAGMA synchronous = NORMAL");
+  db.run(`PRAGMA synchronous = ${opts.fsync ? "FULL" : "NORMAL"}`);
   db.run("PRAGMA busy_timeout = 5000");
   db.run(`CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
