@@ -36,10 +36,12 @@ export function readConfigFile(path: string): Tree {
   return parseYaml(text, path);
 }
 
-/** Env value → scalar: integers, booleans and comma-free strings; the schema validates the rest. */
+/**
+ * Env value → config value: JSON lists and objects are parsed; everything else stays a string, which the
+ * schema turns into a number, boolean, size or duration where that field expects one — so a token made
+ * only of digits stays the string it is.
+ */
 function envScalar(raw: string): unknown {
-  if (/^-?\d+$/.test(raw)) return Number(raw);
-  if (raw === "true" || raw === "false") return raw === "true";
   if (raw.startsWith("[") || raw.startsWith("{")) {
     try {
       return JSON.parse(raw);

@@ -28,6 +28,27 @@ const Days = v.pipe(
   v.minValue(0, (i) => `expected 0 or more days (got ${i.received})`),
 );
 
+/**
+ * A whole number within [min, max]; also its decimal text, since environment overrides arrive as strings
+ * (`STROEM__LIMITS__MAX_STREAMS=500`).
+ */
+const Int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(
+    v.union(
+      [v.number(), v.pipe(v.string(), v.regex(/^-?\d+$/), v.transform(Number))],
+      (i) => `expected a whole number (got ${i.received})`,
+    ),
+    v.integer("expected a whole number"),
+    v.minValue(min, (i) => `expected at least ${min} (got ${i.input})`),
+    v.maxValue(max, (i) => `expected at most ${max} (got ${i.input})`),
+  );
+
+/** true/false, or their text from the environment. */
+const Bool = v.pipe(
+  v.union([v.boolean(), v.picklist(["true", "false"])], "expected true or false"),
+  v.transform((b) => b === true || b === "true"),
+);
+
 const NonEmpty = v.pipe(v.string("expected a non-empty string"), v.nonEmpty("expected a non-empty string"));
 
 const Listen = v.pipe(
@@ -74,7 +95,7 @@ const Hook = v.strictObject({
   timeout: v.optional(Duration, "10s"),
   headers: v.optional(v.record(v.string(), v.string("expected a string header value")), {}),
   /** Attempts after the first, for connection errors, timeouts, 5xx, 408 and 429. */
-  retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 2),
+  retries: v.optional(Int(0, 10), 2),
   /** Wait before the first retry; doubles each time. */
   backoff: v.optional(Duration, "1s"),
 });
@@ -94,8 +115,8 @@ export const ConfigSchema = v.strictObject({
       /** SQLite database for job state; default `{local_dir}/stroem-logs.db`. */
       db_path: v.optional(NonEmpty),
       /** fdatasync every batch before acknowledging it: survives power loss, not only a crash. */
-      fsync: v.optional(v.boolean("expected true or false"), false),
-      delete_local_after_archive: v.optional(v.boolean("expected true or false"), false),
+      fsync: v.optional(Bool, false),
+      delete_local_after_archive: v.optional(Bool, false),
       s3: v.optional(S3),
       archive: v.optional(Archive),
       /** Wait between failed archive attempts: doubles from `initial`, capped at `max`; retried forever. */
@@ -126,7 +147,7 @@ export const ConfigSchema = v.strictObject({
       archive_days: v.optional(Days),
       sweep_interval: v.optional(Duration, "1h"),
       /** Jobs handled per batch before the sweep yields to requests. */
-      batch_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 200),
+      batch_size: v.optional(Int(1), 200),
     }),
     {},
   ),
@@ -136,12 +157,12 @@ export const ConfigSchema = v.strictObject({
       max_line_bytes: v.optional(Size, 1024 * 1024),
       max_read_bytes: v.optional(Size, 16 * 1024 * 1024),
       /** Open append handles kept in the LRU; the least recently written job's handle is closed past it. */
-      max_open_files: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 256),
+      max_open_files: v.optional(Int(1), 256),
       /** Per-job cap: past it the first half and a rolling last part are kept, the middle is elided. */
       max_job_bytes: v.optional(Size, 1024 ** 3),
       /** Live streams (WebSocket viewers) per job and in total; past them a 503 with Retry-After. */
-      max_streams_per_job: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
-      max_streams: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10_000),
+      max_streams_per_job: v.optional(Int(1), 1000),
+      max_streams: v.optional(Int(1), 10_000),
       /** A request (other than a streamed read or the WebSocket) taking longer is answered 503. */
       request_timeout: v.optional(Duration, "30s"),
     }),
@@ -158,7 +179,7 @@ export const ConfigSchema = v.strictObject({
       /** A file with one read token per line. */
       read_tokens_file: v.optional(NonEmpty),
       /** Serve without tokens on a non-loopback address. Deliberately insecure. */
-      allow_anonymous: v.optional(v.boolean("expected true or false"), false),
+      allow_anonymous: v.optional(Bool, false),
     }),
     {},
   ),

@@ -66,6 +66,30 @@ describe("config", () => {
     expect(flagged.server.listen).toBe("1.2.3.4:5");
   });
 
+  test("environment values take the type their field expects: an all-digit token stays a string", () => {
+    const config = loadConfig({
+      env: {
+        STROEM__AUTH__WORKER_TOKEN: "98765432109876543210",
+        STROEM__AUTH__READ_TOKENS: '["0123", "abc"]',
+        STROEM__LIMITS__MAX_STREAMS: "500",
+        STROEM__LIMITS__MAX_BODY_BYTES: "4MiB",
+        STROEM__LOG_STORAGE__FSYNC: "true",
+        STROEM__SERVER__SHUTDOWN_TIMEOUT: "2s",
+      },
+    });
+    expect([
+      config.auth.worker_token,
+      config.auth.read_tokens,
+      config.limits.max_streams,
+      config.limits.max_body_bytes,
+      config.log_storage.fsync,
+      config.server.shutdown_timeout,
+    ]).toEqual(["98765432109876543210", ["0123", "abc"], 500, 4 * 1024 * 1024, true, 2000]);
+    expect(errorOf(() => loadConfig({ env: { STROEM__LIMITS__MAX_STREAMS: "many" } }))).toBe(
+      'invalid config (embedded defaults):\n  limits.max_streams: expected a whole number (got "many")',
+    );
+  });
+
   test("the seed's log_storage block is accepted as written, with the s3 prefix defaulting to empty", () => {
     const config = validateConfig(
       parseYaml(
