@@ -2,7 +2,7 @@
 import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
 import { type LineFilter, makeMatcher } from "./line.ts";
-import { type Batch, selectForward, selectTailBackward, selectTailForward, splitLines } from "./scan.ts";
+import { type Batch, countSelected, selectForward, splitLines, tailStart } from "./scan.ts";
 import type { LogStore } from "./store.ts";
 
 export type SourceKind = "local" | "legacy" | "archive" | "none";
@@ -70,57 +70,60 @@ export function createReader(deps: ReaderDeps) {
     let next = query.from;
     const done = () => next;
 
-    if (kind === "legacy") {
-      // Plain text: every text line counts as a line; no line belongs to a step or stream.
-      const legacyMatch = match === null ? null : () => false;
-      return withSource("legacy", lines(fileChunks(store.legacyPath(id), 0, undefined)), 0, legacyMatch);
-    }
-    if (kind === "archive") {
-      return withSource("archive", lines(deps.archive!.open(job!)), 0, match);
-    }
-
+    // Plain text: every text line counts as a line; no line belongs to a step or stream.
+    const lineMatch = kind === "legacy" && match !== null ? () => false : match;
     const path = store.jsonlPath(id);
-    const end = job ? job.byte_count : undefined; // bytes past the recorded end are not committed
-    const total = job ? job.line_count : null;
-    if (query.tail !== undefined && total !== null) {
-      if (match === null) {
-        // Whole-log tail: a cursor read from total - tail through the sparse index.
-        return forwardLocal({ ...query, from: Math.max(query.from, total - query.tail), limit: query.tail });
-      }
-      const batch = selectTailBackward(path, end!, total, query.tail, query.from, match);
-      next = Math.max(total, query.from);
-      return { source: "local", batches: once(batch), next: done };
-    }
-    return forwardLocal(query);
+    // Bytes past the recorded end are not committed; a file without a row is read to its end.
+    const end = kind === "local" && job ? job.byte_count : undefined;
+    const open = (): AsyncIterable<string[]> =>
+      kind === "legacy"
+        ? lines(fileChunks(store.legacyPath(id), 0, undefined))
+        : kind === "archive"
+          ? lines(deps.archive!.open(job!))
+          : lines(fileChunks(path, 0, end));
 
-    function forwardLocal(q: ReadQuery): Selection {
-      const cp = job ? deps.checkpoint(id, q.from) : { line: 0, offset: 0 };
+    if (query.tail === undefined) {
+      return kind === "local" && job
+        ? forwardLocal(query.from)
+        : forward(open(), { from: query.from, limit: query.limit });
+    }
+    const tail = query.tail;
+    if (kind === "local" && job) {
+      // A tail is a cursor: find where the last `tail` lines begin, then read forward to the end. Without a
+      // filter that is total - tail; with one, a backward scan counts matches without holding lines.
+      const total = job.line_count;
+      if (match === null) return forwardLocal(Math.max(query.from, total - tail));
+      const start = tailStart(path, job.byte_count, total, tail, query.from, match);
+      return { source: kind, batches: deferred(start.then(forwardLocal)), next: done };
+    }
+    // A log that cannot seek (legacy, archive, a file without a row): count, then skip all but the last.
+    const batches = (async function* () {
+      const count = await countSelected(open(), { from: query.from, startLine: 0, match: lineMatch });
+      yield* forward(open(), { from: query.from, skip: Math.max(0, count - tail) }).batches;
+    })();
+    return { source: kind, batches, next: done };
+
+    function forward(
+      src: AsyncIterable<string[]>,
+      w: { from: number; limit?: number | undefined; skip?: number },
+    ): Selection {
+      const gen = selectForward(src, { ...w, startLine: 0, match: lineMatch });
+      return {
+        source: kind as Exclude<SourceKind, "none">,
+        batches: drain(gen, (n) => (next = n)),
+        next: done,
+      };
+    }
+
+    function forwardLocal(from: number): Selection {
+      const cp = deps.checkpoint(id, from);
       const gen = selectForward(lines(fileChunks(path, cp.offset, end)), {
-        from: q.from,
-        limit: q.limit,
+        from,
+        limit: query.tail === undefined ? query.limit : undefined,
         startLine: cp.line,
         match,
       });
       return { source: "local", batches: drain(gen, (n) => (next = n)), next: done };
-    }
-
-    function withSource(
-      source: "legacy" | "archive",
-      src: AsyncIterable<string[]>,
-      startLine: number,
-      m: ((t: string) => boolean) | null,
-    ): Selection {
-      if (query.tail !== undefined) {
-        const tail = query.tail;
-        const batches = (async function* () {
-          const r = await selectTailForward(src, { from: query.from, startLine, match: m, tail });
-          next = r.next;
-          yield r.batch;
-        })();
-        return { source, batches, next: done };
-      }
-      const gen = selectForward(src, { from: query.from, limit: query.limit, startLine, match: m });
-      return { source, batches: drain(gen, (n) => (next = n)), next: done };
     }
   }
 
@@ -139,8 +142,9 @@ function lines(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string[]> {
   return splitLines(chunks);
 }
 
-async function* once(batch: Batch): AsyncGenerator<Batch> {
-  yield batch;
+/** The batches of a selection that is known only once `pending` resolves. */
+async function* deferred(pending: Promise<Selection>): AsyncGenerator<Batch> {
+  yield* (await pending).batches;
 }
 
 /** Re-yields a generator's values and hands its return value to `onReturn`. */

@@ -1,5 +1,4 @@
 // Line-level reading of a byte stream: splitting, numbering, filtering and windowing (from/limit/tail).
-import { closeSync, openSync, readSync } from "node:fs";
 
 /** Selected lines of one chunk: their line numbers and their text (without the newline). */
 export interface Batch {
@@ -26,6 +25,8 @@ export interface Window {
   from: number;
   /** At most this many selected lines. */
   limit?: number | undefined;
+  /** Selected lines to pass over before the first one yielded (a tail's second pass). */
+  skip?: number | undefined;
   /** Line number of the first line the stream yields (a checkpoint at or before `from`). */
   startLine: number;
   match: ((text: string) => boolean) | null;
@@ -41,6 +42,7 @@ export async function* selectForward(
 ): AsyncGenerator<Batch, number> {
   let n = w.startLine;
   let left = w.limit ?? Number.POSITIVE_INFINITY;
+  let skip = w.skip ?? 0;
   if (left <= 0) return w.from;
   for await (const parts of lines) {
     const batch: Batch = { nums: [], texts: [] };
@@ -48,6 +50,10 @@ export async function* selectForward(
       const num = n++;
       if (num < w.from) continue;
       if (w.match !== null && !w.match(text)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       batch.nums.push(num);
       batch.texts.push(text);
       if (--left === 0) {
@@ -60,88 +66,64 @@ export async function* selectForward(
   return Math.max(n, w.from);
 }
 
-/** The last `tail` selected lines at or after `from`, found by a forward pass with a ring of `tail` lines. */
-export async function selectTailForward(
-  lines: AsyncIterable<string[]>,
-  w: Window & { tail: number },
-): Promise<{ batch: Batch; next: number }> {
-  const nums: number[] = [];
-  const texts: string[] = [];
+/** How many lines at or after `from` pass `match`: the first pass of a tail over a log that cannot seek. */
+export async function countSelected(lines: AsyncIterable<string[]>, w: Window): Promise<number> {
   let n = w.startLine;
+  let count = 0;
   for await (const parts of lines) {
     for (const text of parts) {
-      const num = n++;
-      if (num < w.from) continue;
-      if (w.match !== null && !w.match(text)) continue;
-      nums.push(num);
-      texts.push(text);
-      if (nums.length > w.tail) {
-        nums.shift();
-        texts.shift();
-      }
+      if (n++ >= w.from && (w.match === null || w.match(text))) count++;
     }
   }
-  return { batch: { nums, texts }, next: Math.max(n, w.from) };
+  return count;
 }
 
 /**
- * The last `tail` matching lines of a local file, read backwards from `end` in blocks, so a tail of a
- * huge log costs what the tail costs. `totalLines` numbers the lines from the end.
+ * Where the last `tail` matching lines at or after `from` begin, found by reading a local file backwards
+ * from `end` in blocks — so a tail of a huge log costs what the tail costs, and holds one block and one
+ * line, never the lines themselves. `from` when fewer lines match. `totalLines` numbers the lines.
  */
-export function selectTailBackward(
+export async function tailStart(
   path: string,
   end: number,
   totalLines: number,
   tail: number,
   from: number,
   match: ((text: string) => boolean) | null,
-): Batch {
-  const nums: number[] = [];
-  const texts: string[] = [];
-  if (tail <= 0 || end === 0) return { nums, texts };
-  const fd = openSync(path, "r");
+): Promise<number> {
+  if (tail <= 0) return Math.max(from, totalLines);
+  const file = Bun.file(path);
   const decoder = new TextDecoder();
-  const block = 64 * 1024;
+  const block = 256 * 1024;
   let pos = end;
-  let carry: Buffer = Buffer.alloc(0); // bytes of a line cut by the block boundary
+  let carry: Uint8Array = new Uint8Array(0); // bytes of a line cut by the block boundary
   let num = totalLines; // number of the line after the one being examined
-  try {
-    while (pos > 0 && nums.length < tail && num > from) {
-      const size = Math.min(block, pos);
-      pos -= size;
-      const buf = Buffer.allocUnsafe(size);
-      readSync(fd, buf, 0, size, pos);
-      let data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
-      // Drop the newline that ends the file's last line.
-      if (pos + size === end && data[data.length - 1] === 10) data = data.subarray(0, data.length - 1);
-      let stop = data.length;
+  let found = 0;
+  const hit = (bytes: Uint8Array): boolean => {
+    num--;
+    if (num < from) return false;
+    if (match === null || match(decoder.decode(bytes))) found++;
+    return found < tail;
+  };
+  while (pos > 0 && num > from) {
+    const size = Math.min(block, pos);
+    pos -= size;
+    const buf = await file.slice(pos, pos + size).bytes();
+    let data =
+      carry.length > 0 ? Buffer.concat([buf, carry]) : Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+    // Drop the newline that ends the file's last line.
+    if (pos + size === end && data[data.length - 1] === 10) data = data.subarray(0, data.length - 1);
+    let stop = data.length;
+    for (
       let i = data.lastIndexOf(10, stop - 1);
-      while (i !== -1) {
-        num--;
-        if (num < from) break;
-        const text = decoder.decode(data.subarray(i + 1, stop));
-        if (match === null || match(text)) {
-          nums.push(num);
-          texts.push(text);
-          if (nums.length === tail) break;
-        }
-        stop = i;
-        i = stop > 0 ? data.lastIndexOf(10, stop - 1) : -1;
-      }
-      carry = Buffer.from(data.subarray(0, stop));
-      if (pos === 0 && nums.length < tail && num > from) {
-        num--;
-        const text = decoder.decode(carry);
-        if (num >= from && (match === null || match(text))) {
-          nums.push(num);
-          texts.push(text);
-        }
-      }
+      i !== -1;
+      i = stop > 0 ? data.lastIndexOf(10, stop - 1) : -1
+    ) {
+      if (!hit(data.subarray(i + 1, stop))) return Math.max(num, from);
+      stop = i;
     }
-  } finally {
-    closeSync(fd);
+    carry = Uint8Array.prototype.slice.call(data, 0, stop);
+    if (pos === 0 && !hit(carry)) return Math.max(num, from);
   }
-  nums.reverse();
-  texts.reverse();
-  return { nums, texts };
+  return from;
 }
