@@ -103,10 +103,15 @@ export function createSender(opts: SenderOptions) {
           body,
           signal: AbortSignal.any([abort.signal, AbortSignal.timeout(opts.requestTimeoutMs)]),
         });
-        if (!retryable(res.status)) return res;
-        const text = await messageOf(res);
+        // Read the whole answer inside the retry: a connection cut after the status line leaves the outcome
+        // unknown, which is a retry under the same key (the server answers `duplicate` if it wrote it).
+        const bytes = await res.arrayBuffer();
+        const empty = res.status === 204 || res.status === 205 || res.status === 304;
+        const answer = new Response(empty ? null : bytes, { status: res.status, headers: res.headers });
+        if (!retryable(answer.status)) return answer;
+        const text = await messageOf(answer);
         failed(`server answered ${res.status}: ${text}`);
-        const after = retryAfterMs(res.headers.get("retry-after"), clock());
+        const after = retryAfterMs(answer.headers.get("retry-after"), clock());
         if (after !== null) wait = Math.min(Math.max(wait, after), 60_000);
       } catch (e) {
         if (stopped) return null;
@@ -217,9 +222,20 @@ export function createSender(opts: SenderOptions) {
     }
   }
 
-  const done = loop().catch((e) => {
-    opts.report(`sender failed: ${(e as Error).stack ?? String(e)}`);
-  });
+  /** An unexpected error must not end delivery for the rest of the run: report it and go on after a pause. */
+  async function run(): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await loop();
+      } catch (e) {
+        if (stopped) return;
+        opts.report(`sender failed, restarting: ${(e as Error).stack ?? String(e)}`);
+        await sleep("backoff", backoffDelay(failures, retryBaseMs, opts.retryMaxMs, Math.random()));
+      }
+    }
+  }
+
+  const done = run();
 
   return {
     stats,

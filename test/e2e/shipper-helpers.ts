@@ -132,7 +132,10 @@ export interface Proxy {
   url: string;
   /** true: replies are swallowed (the connection is closed instead of forwarding them). */
   swallow: (response: number) => boolean;
+  /** true: the reply's status line and headers are forwarded, then the connection is cut mid-body. */
+  truncate: (response: number) => boolean;
   responses: number;
+  truncated: number;
   swallowed: number;
   /** Forwarded replies that carried `"duplicate":true`. */
   duplicates: number;
@@ -167,7 +170,9 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
   const state: Proxy = {
     url: "",
     swallow,
+    truncate: () => false,
     responses: 0,
+    truncated: 0,
     swallowed: 0,
     duplicates: 0,
     [Symbol.dispose]: () => server.stop(true),
@@ -190,6 +195,14 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
                 state.responses++;
                 if (state.swallow(state.responses)) {
                   state.swallowed++;
+                  client.end();
+                  up.end();
+                  return;
+                }
+                if (state.truncate(state.responses)) {
+                  state.truncated++;
+                  const headEnd = decoder.decode(chunk).indexOf("\r\n\r\n") + 4;
+                  client.write(chunk.subarray(0, headEnd + 1)); // a 200 and one byte of its body
                   client.end();
                   up.end();
                   return;
