@@ -1,10 +1,11 @@
 // The per-job size cap: past half of max_job_bytes new lines go to a rolling window (two segment files);
 // when the job ends, an elision event and the window are appended, so the end of a runaway log survives.
-import { closeSync, openSync, readSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "../logs/store.ts";
 import type { Db, JobRow } from "./db.ts";
 
+/** Segment n's size, lines and how much of it was already moved into the log at release. */
 type CapRow = {
   job_id: string;
   cur: number;
@@ -12,14 +13,28 @@ type CapRow = {
   seg0_lines: number;
   seg1_bytes: number;
   seg1_lines: number;
+  rel0: number;
+  rel1: number;
   elided_lines: number;
   elided_bytes: number;
+  event_done: number;
 };
+type Seg = 0 | 1;
 
 export type Cap = ReturnType<typeof createCap>;
 
 /** Segment files are named `~ring<N>~<job>`: never a valid job id, so never served or clobbered as one. */
-const segment = (id: string, n: number) => `~ring${n}~${id}`;
+const segment = (id: string, n: Seg) => `~ring${n}~${id}`;
+const bytesOf = (r: CapRow, n: Seg) => (n === 0 ? r.seg0_bytes : r.seg1_bytes);
+const linesOf = (r: CapRow, n: Seg) => (n === 0 ? r.seg0_lines : r.seg1_lines);
+const releasedOf = (r: CapRow, n: Seg) => (n === 0 ? r.rel0 : r.rel1);
+
+function setSegment(r: CapRow, n: Seg, bytes: number, lines: number): void {
+  if (n === 0) [r.seg0_bytes, r.seg0_lines] = [bytes, lines];
+  else [r.seg1_bytes, r.seg1_lines] = [bytes, lines];
+}
+
+const CHUNK = 4 * 1024 * 1024;
 
 export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }) {
   const { db, store, maxJobBytes } = opts;
@@ -29,12 +44,14 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
     job_id TEXT PRIMARY KEY, cur INTEGER NOT NULL DEFAULT 0,
     seg0_bytes INTEGER NOT NULL DEFAULT 0, seg0_lines INTEGER NOT NULL DEFAULT 0,
     seg1_bytes INTEGER NOT NULL DEFAULT 0, seg1_lines INTEGER NOT NULL DEFAULT 0,
-    elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0
+    rel0 INTEGER NOT NULL DEFAULT 0, rel1 INTEGER NOT NULL DEFAULT 0,
+    elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0,
+    event_done INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID`);
   const get = db.sqlite.query<CapRow, [string]>("SELECT * FROM job_caps WHERE job_id = ?");
   const put = db.sqlite.query<null, CapRow>(
     `INSERT OR REPLACE INTO job_caps VALUES ($job_id, $cur, $seg0_bytes, $seg0_lines, $seg1_bytes, $seg1_lines,
-     $elided_lines, $elided_bytes)`,
+     $rel0, $rel1, $elided_lines, $elided_bytes, $event_done)`,
   );
   const drop = db.sqlite.query<null, [string]>("DELETE FROM job_caps WHERE job_id = ?");
 
@@ -44,8 +61,16 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
     engaged(job: JobRow): boolean {
       return job.byte_count >= headLimit;
     },
-    /** A late push to an ended job past the cap is refused: there is no window left to put it in. */
+    /** A late push to an ended job: refused while its window is being appended, and past the cap. */
     checkLate(job: JobRow, bytes: number): void {
+      if (get.get(job.id) !== null) {
+        throw new AppError(
+          503,
+          "finishing",
+          `job ${job.id} is still appending the window of its size-capped log; retry shortly`,
+          { "Retry-After": "1" },
+        );
+      }
       if (job.byte_count + bytes > maxJobBytes) {
         throw new AppError(
           413,
@@ -56,59 +81,87 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
     },
     /** Whether the job has a window (it hit the cap); the first hold makes one. */
     started: (id: string) => get.get(id) !== null,
-    /** Appends a batch to the window; the oldest segment is dropped (elided) when the current one is full. */
+    /** Appends a batch to the window; the older segment is dropped (elided) when the current one is full. */
     hold(job: JobRow, data: Uint8Array, lines: number, recordKey: () => void): void {
       const row = get.get(job.id) ?? emptyRow(job.id);
-      let cur = row.cur;
-      const bytesKey = cur === 0 ? "seg0_bytes" : "seg1_bytes";
-      if (row[bytesKey] > 0 && row[bytesKey] + data.length > segmentLimit) {
-        // Switch segments: the other one's lines are elided for good.
-        cur = 1 - cur;
-        const other = cur === 0 ? ["seg0_bytes", "seg0_lines"] : ["seg1_bytes", "seg1_lines"];
-        row.elided_bytes += row[other[0] as "seg0_bytes"];
-        row.elided_lines += row[other[1] as "seg0_lines"];
-        store.remove(segment(job.id, cur));
-        row[other[0] as "seg0_bytes"] = 0;
-        row[other[1] as "seg0_lines"] = 0;
-        row.cur = cur;
+      let cur = row.cur as Seg;
+      if (bytesOf(row, cur) > 0 && bytesOf(row, cur) + data.length > segmentLimit) {
+        // Switch segments: the other one's lines are elided for good. The switch is committed before the
+        // old file is emptied, so a crash in between leaves a file longer than recorded (cut on reopen),
+        // never a recorded segment without its file.
+        const next: Seg = cur === 0 ? 1 : 0;
+        row.elided_bytes += bytesOf(row, next);
+        row.elided_lines += linesOf(row, next);
+        setSegment(row, next, 0, 0);
+        row.cur = cur = next;
+        put.run(row);
+        store.remove(segment(job.id, next));
       }
-      const b = cur === 0 ? "seg0_bytes" : "seg1_bytes";
-      const l = cur === 0 ? "seg0_lines" : "seg1_lines";
-      store.append(segment(job.id, cur), data, row[b]);
-      row[b] += data.length;
-      row[l] += lines;
+      store.append(segment(job.id, cur), data, bytesOf(row, cur));
+      setSegment(row, cur, bytesOf(row, cur) + data.length, linesOf(row, cur) + lines);
       db.sqlite.transaction(() => {
         put.run(row);
         recordKey();
       })();
     },
     /**
-     * Moves the window into the log when the job ends: an elision event (when anything was dropped),
-     * then the surviving lines, oldest first, in bounded chunks.
+     * Moves the window into the log when the job ends: an elision event (when anything was dropped), then
+     * the surviving lines, oldest first, in ~4 MiB chunks that yield to the event loop. Each chunk commits
+     * with its progress, so a crash mid-way resumes where it stopped — nothing twice, nothing lost.
      */
-    release(
-      job: JobRow,
+    async release(
+      id: string,
       event: (message: string) => void,
       append: (text: string, lines: number) => void,
-    ): void {
-      const row = get.get(job.id);
+    ): Promise<void> {
+      const row = get.get(id);
       if (!row) return;
-      const order = row.cur === 0 ? [1, 0] : [0, 1];
-      const kept = row.seg0_lines + row.seg1_lines;
-      if (row.elided_lines > 0) {
-        event(
-          `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
-            `(${row.elided_bytes} bytes) after line ${job.line_count - 1}; the last ${kept} lines follow`,
-        );
+      const setProgress = (r: CapRow) => put.run(r);
+      if (!row.event_done) {
+        db.sqlite.transaction(() => {
+          if (row.elided_lines > 0) {
+            const kept = row.seg0_lines + row.seg1_lines;
+            event(
+              `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
+                `(${row.elided_bytes} bytes) here; the last ${kept} lines follow`,
+            );
+          }
+          row.event_done = 1;
+          setProgress(row);
+        })();
       }
+      const order: Seg[] = row.cur === 0 ? [1, 0] : [0, 1];
       for (const n of order) {
-        const size = n === 0 ? row.seg0_bytes : row.seg1_bytes;
-        const id = segment(job.id, n);
-        store.close(id);
-        if (size > 0) forEachChunk(store.jsonlPath(id), size, append);
-        store.remove(id);
+        const name = segment(id, n);
+        const size = bytesOf(row, n);
+        let pos = releasedOf(row, n);
+        store.close(name);
+        if (pos < size && !existsSync(store.jsonlPath(name))) {
+          event(
+            `[limits] ${size - pos} bytes of the size-cap window were missing on disk and could not be added`,
+          );
+          pos = size;
+        }
+        const file = Bun.file(store.jsonlPath(name));
+        while (pos < size) {
+          const bytes = await file.slice(pos, Math.min(size, pos + CHUNK)).bytes();
+          const end = bytes.lastIndexOf(10) + 1;
+          if (end === 0)
+            throw new Error(`size-cap window of job ${id}: no line end within ${CHUNK} bytes at ${pos}`);
+          const chunk = bytes.subarray(0, end);
+          let lines = 0;
+          for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+          pos += end;
+          db.sqlite.transaction(() => {
+            append(Buffer.from(chunk).toString("utf8"), lines);
+            if (n === 0) row.rel0 = pos;
+            else row.rel1 = pos;
+            setProgress(row);
+          })();
+        }
+        store.remove(name);
       }
-      drop.run(job.id);
+      drop.run(id);
     },
   };
 }
@@ -121,33 +174,10 @@ function emptyRow(job_id: string): CapRow {
     seg0_lines: 0,
     seg1_bytes: 0,
     seg1_lines: 0,
+    rel0: 0,
+    rel1: 0,
     elided_lines: 0,
     elided_bytes: 0,
+    event_done: 0,
   };
-}
-
-/** Reads `size` bytes of a JSONL file in ~4 MiB chunks cut at line ends. */
-function forEachChunk(path: string, size: number, fn: (text: string, lines: number) => void): void {
-  const fd = openSync(path, "r");
-  const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-  let pos = 0;
-  let carry = Buffer.alloc(0);
-  try {
-    while (pos < size) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
-      if (n === 0) break;
-      pos += n;
-      const data = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
-      const end = data.lastIndexOf(10) + 1;
-      if (end > 0) {
-        const chunk = data.subarray(0, end);
-        let lines = 0;
-        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-        fn(chunk.toString("utf8"), lines);
-      }
-      carry = Buffer.from(data.subarray(end));
-    }
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -95,7 +95,15 @@ export function createJobs(opts: JobsOptions) {
   }
 
   /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
-  function appendEncoded(job: JobRow, text: string, count: number, key: string | null, truncated: number) {
+  function appendEncoded(
+    job: JobRow,
+    text: string,
+    count: number,
+    key: string | null,
+    truncated: number,
+    /** Lines pushed after the job ended count as late; the size-cap window released at the end does not. */
+    countLate = true,
+  ) {
     for (const fn of appendGuards) fn(job);
     const data = encoder.encode(text);
     const offset = job.byte_count;
@@ -108,7 +116,7 @@ export function createJobs(opts: JobsOptions) {
       lines: count,
       bytes: data.length,
       now: clock(),
-      late: isTerminal(job.status) ? count : 0,
+      late: countLate && isTerminal(job.status) ? count : 0,
       ckpt_line: ckpt ? first : job.ckpt_line,
       ckpt_offset: ckpt ? offset : job.ckpt_offset,
     };
@@ -203,11 +211,6 @@ export function createJobs(opts: JobsOptions) {
         "already_finished",
       );
     }
-    cap?.release(
-      job,
-      (message) => event(id, message),
-      (text, count) => appendEncoded(get(id)!, text, count, null, 0),
-    );
     const done = q.finish.get({ id, status, error, now: clock() })!;
     store.close(id);
     for (const fn of terminalListeners) fn(done);
@@ -220,6 +223,18 @@ export function createJobs(opts: JobsOptions) {
     const running = settling.get(job.id);
     if (running) return running;
     const p = (async () => {
+      if (cap !== null) {
+        try {
+          // The size-cap window joins the log before hooks run, so they, the stream and the archive see it.
+          await cap.release(
+            job.id,
+            (message) => event(job.id, message),
+            (text, count) => appendEncoded(get(job.id)!, text, count, null, 0, false),
+          );
+        } catch (e) {
+          event(job.id, `[limits] appending the size-cap window failed: ${(e as Error).message}`);
+        }
+      }
       for (const fn of finishers) {
         try {
           await fn(job);
