@@ -55,10 +55,15 @@ export function openRetentionState(db: Db) {
        WHERE j.finished_at < $before AND coalesce(a.local_deleted, 0) = 0
          AND (a.job_id IS NULL OR a.state != 'uploaded' OR a.log_bytes != j.byte_count)`,
     ),
-    expirePage: sqlite.query<Candidate, Page>(
-      `SELECT id, finished_at FROM jobs
-       WHERE finished_at < $before AND (finished_at, id) > ($at, $id) AND settled_at IS NOT NULL
-       ORDER BY finished_at, id LIMIT $limit`,
+    /**
+     * Settled jobs past the cutoff. With an archive (`$archived` 1) only those whose archive was verified
+     * at least once: a job whose archive never went up keeps its only copy, the local file, until it does.
+     */
+    expirePage: sqlite.query<Candidate, Page & { archived: number }>(
+      `SELECT j.id, j.finished_at FROM jobs j LEFT JOIN archives a ON a.job_id = j.id
+       WHERE j.finished_at < $before AND (j.finished_at, j.id) > ($at, $id) AND j.settled_at IS NOT NULL
+         AND ($archived = 0 OR a.uploaded_at IS NOT NULL)
+       ORDER BY j.finished_at, j.id LIMIT $limit`,
     ),
     queueObject: sqlite.query<null, { key: string; id: string; now: number }>(
       "INSERT OR IGNORE INTO retention_objects (key, job_id, queued_at) VALUES ($key, $id, $now)",
@@ -90,7 +95,8 @@ export function openRetentionState(db: Db) {
   return {
     archives,
     localPage: (before: number, c: Cursor, limit: number) => q.localPage.all({ before, ...c, limit }),
-    expirePage: (before: number, c: Cursor, limit: number) => q.expirePage.all({ before, ...c, limit }),
+    expirePage: (before: number, c: Cursor, limit: number, archived: boolean) =>
+      q.expirePage.all({ before, ...c, limit, archived: archived ? 1 : 0 }),
     held: (before: number) => q.held.get({ before })!.n,
     forget: (id: string, now: number) => forget(id, now),
     objectsPage: (after: string, limit: number) => q.objectsPage.all({ after, limit }),

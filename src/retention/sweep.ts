@@ -98,7 +98,7 @@ export function createRetention(opts: RetentionOptions) {
   async function expire(before: number, r: SweepReport): Promise<void> {
     let cursor: Cursor = START;
     while (!stopped) {
-      const page = state.expirePage(before, cursor, config.batch_size);
+      const page = state.expirePage(before, cursor, config.batch_size, archive !== null);
       if (page.length === 0) break;
       for (const { id, finished_at } of page) {
         cursor = { at: finished_at, id };

@@ -227,6 +227,23 @@ describe("retention with an archive", () => {
     expect(await again.json()).toEqual({ status: "ok", first: 0, next: 1000 });
   });
 
+  test("archive_days never deletes a job whose archive was never verified: the local file is its only copy", async () => {
+    await using s3 = await startS3();
+    await s3.stop(); // the archive never goes up
+    await using s = await startTestServer({
+      log_storage: { archive: { ...s3.archive() }, archive_retry: { initial: "1s", max: "1s" } },
+      retention: { archive_days: 1 },
+    });
+    await runJob(s, "unarchived");
+    const report = await s.retention.sweep(Date.now() + 2 * DAY);
+    const read = await s.fetch("/api/jobs/unarchived/logs");
+    expect([report.rows_deleted, read.status, ((await read.json()) as { source: string }).source]).toEqual([
+      0,
+      200,
+      "local",
+    ]);
+  });
+
   test("an object that cannot be deleted stays queued, counted as an error, and goes at a later sweep", async () => {
     await using s3 = await startS3();
     await using s = await startTestServer({
