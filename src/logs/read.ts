@@ -1,9 +1,12 @@
 // The read path: picks the tier (local JSONL, legacy .log, archive) and selects lines by cursor and filter.
+import { closeSync, openSync, readSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
 import { type LineFilter, makeMatcher } from "./line.ts";
 import { type Batch, countSelected, selectForward, splitLines, tailStart } from "./scan.ts";
 import type { LogStore } from "./store.ts";
+
+const READ_BLOCK = 256 * 1024;
 
 export type SourceKind = "local" | "legacy" | "archive" | "none";
 
@@ -53,9 +56,31 @@ export function createReader(deps: ReaderDeps) {
     return "none";
   }
 
-  function fileChunks(path: string, start: number, end: number | undefined): AsyncIterable<Uint8Array> {
-    const file = Bun.file(path);
-    return (end === undefined ? file.slice(start) : file.slice(start, end)).stream();
+  /**
+   * Bytes [start, end) of a file (to its end without `end`), read in 256 KiB blocks into one reused buffer.
+   * Only `splitLines` consumes these, and it decodes each block before asking for the next. Fresh chunks
+   * from Bun.file().stream() cost a first touch of new memory each (slow on these VMs): a step read of a
+   * big log ran ~20% faster this way, at lower RSS. A block read blocks the event loop briefly, like appends.
+   */
+  async function* fileChunks(
+    path: string,
+    start: number,
+    end: number | undefined,
+  ): AsyncGenerator<Uint8Array> {
+    const fd = openSync(path, "r");
+    const buf = Buffer.allocUnsafe(READ_BLOCK);
+    try {
+      for (let pos = start; ; ) {
+        const want = end === undefined ? READ_BLOCK : Math.min(READ_BLOCK, end - pos);
+        if (want <= 0) return;
+        const n = readSync(fd, buf, 0, want, pos);
+        if (n === 0) return;
+        pos += n;
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
