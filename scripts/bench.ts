@@ -14,6 +14,7 @@ import { benchIngest } from "./bench/ingest.ts";
 import { benchLive } from "./bench/live.ts";
 import { type BigLog, benchRead } from "./bench/read.ts";
 import { benchStartup } from "./bench/startup.ts";
+import { benchWorker } from "./bench/worker.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -46,6 +47,7 @@ try {
   await run("ingest", () => benchIngest(o));
   await run("live", () => benchLive(o));
   await run("idle", () => benchIdle(o));
+  await run("worker", () => benchWorker(o));
   if (want("read") || want("archive")) {
     const path = join(dir, "big.jsonl");
     const log: BigLog = { path, ...writeBenchLog(path, quick ? 256 * 1024 ** 2 : 1024 ** 3) };
