@@ -177,13 +177,19 @@ async function* drain(
   gen: AsyncGenerator<Batch, number>,
   onReturn: (n: number) => void,
 ): AsyncGenerator<Batch> {
-  for (;;) {
-    const r = await gen.next();
-    if (r.done) {
-      onReturn(r.value);
-      return;
+  try {
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) {
+        onReturn(r.value);
+        return;
+      }
+      yield r.value;
     }
-    yield r.value;
+  } finally {
+    // A reader that stops early (max_read_bytes, a client gone, a viewer's turn) returns this generator:
+    // pass it on, so the chain beneath closes its file. Without it every early stop leaked a descriptor.
+    await gen.return(0);
   }
 }
 
