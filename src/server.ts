@@ -47,6 +47,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     store,
     maxLineBytes: config.limits.max_line_bytes,
     maxJobBytes: config.limits.max_job_bytes,
+    log,
   });
   // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
   if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));

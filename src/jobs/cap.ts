@@ -54,6 +54,8 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
      $rel0, $rel1, $elided_lines, $elided_bytes, $event_done)`,
   );
   const drop = db.sqlite.query<null, [string]>("DELETE FROM job_caps WHERE job_id = ?");
+  /** Releases run one at a time: each holds a few chunks of memory, and many can resume at start-up. */
+  let releasing: Promise<unknown> = Promise.resolve();
 
   return {
     headLimit,
@@ -109,61 +111,82 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
      * the surviving lines, oldest first, in ~4 MiB chunks that yield to the event loop. Each chunk commits
      * with its progress, so a crash mid-way resumes where it stopped — nothing twice, nothing lost.
      */
-    async release(
+    release(
       id: string,
       event: (message: string) => void,
       append: (text: string, lines: number) => void,
     ): Promise<void> {
-      const row = get.get(id);
-      if (!row) return;
-      const setProgress = (r: CapRow) => put.run(r);
-      if (!row.event_done) {
+      const run = releasing.then(() => releaseOne(id, event, append));
+      releasing = run.catch(() => {});
+      return run;
+    },
+  };
+
+  async function releaseOne(
+    id: string,
+    event: (message: string) => void,
+    append: (text: string, lines: number) => void,
+  ): Promise<void> {
+    const row = get.get(id);
+    if (!row) return;
+    const setProgress = (r: CapRow) => put.run(r);
+    if (!row.event_done) {
+      db.sqlite.transaction(() => {
+        if (row.elided_lines > 0) {
+          const kept = row.seg0_lines + row.seg1_lines;
+          event(
+            `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
+              `(${row.elided_bytes} bytes) here; the last ${kept} lines follow`,
+          );
+        }
+        row.event_done = 1;
+        setProgress(row);
+      })();
+    }
+    const order: Seg[] = row.cur === 0 ? [1, 0] : [0, 1];
+    for (const n of order) {
+      const name = segment(id, n);
+      const size = bytesOf(row, n);
+      let pos = releasedOf(row, n);
+      store.close(name);
+      if (pos < size && !existsSync(store.jsonlPath(name))) {
+        event(
+          `[limits] ${size - pos} bytes of the size-cap window were missing on disk and could not be added`,
+        );
+        pos = size;
+      }
+      const file = Bun.file(store.jsonlPath(name));
+      // `pos` is always a line start (what is committed); `carry` holds a line longer than a read so far
+      // (a 1 MiB line of control characters is ~6 MiB once JSON-escaped).
+      let readPos = pos;
+      let carry: Uint8Array = new Uint8Array(0);
+      while (readPos < size) {
+        const bytes = await file.slice(readPos, Math.min(size, readPos + CHUNK)).bytes();
+        if (bytes.length === 0) break;
+        readPos += bytes.length;
+        const data = carry.length > 0 ? Buffer.concat([carry, bytes]) : bytes;
+        const end = data.lastIndexOf(10) + 1;
+        carry = data.subarray(end);
+        if (end === 0) continue;
+        const chunk = data.subarray(0, end);
+        let lines = 0;
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+        pos += end;
         db.sqlite.transaction(() => {
-          if (row.elided_lines > 0) {
-            const kept = row.seg0_lines + row.seg1_lines;
-            event(
-              `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
-                `(${row.elided_bytes} bytes) here; the last ${kept} lines follow`,
-            );
-          }
-          row.event_done = 1;
+          append(Buffer.from(chunk).toString("utf8"), lines);
+          if (n === 0) row.rel0 = pos;
+          else row.rel1 = pos;
           setProgress(row);
         })();
       }
-      const order: Seg[] = row.cur === 0 ? [1, 0] : [0, 1];
-      for (const n of order) {
-        const name = segment(id, n);
-        const size = bytesOf(row, n);
-        let pos = releasedOf(row, n);
-        store.close(name);
-        if (pos < size && !existsSync(store.jsonlPath(name))) {
-          event(
-            `[limits] ${size - pos} bytes of the size-cap window were missing on disk and could not be added`,
-          );
-          pos = size;
-        }
-        const file = Bun.file(store.jsonlPath(name));
-        while (pos < size) {
-          const bytes = await file.slice(pos, Math.min(size, pos + CHUNK)).bytes();
-          const end = bytes.lastIndexOf(10) + 1;
-          if (end === 0)
-            throw new Error(`size-cap window of job ${id}: no line end within ${CHUNK} bytes at ${pos}`);
-          const chunk = bytes.subarray(0, end);
-          let lines = 0;
-          for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-          pos += end;
-          db.sqlite.transaction(() => {
-            append(Buffer.from(chunk).toString("utf8"), lines);
-            if (n === 0) row.rel0 = pos;
-            else row.rel1 = pos;
-            setProgress(row);
-          })();
-        }
-        store.remove(name);
+      if (pos < size) {
+        // Only a segment cut short on disk ends without a newline: say so rather than drop it quietly.
+        event(`[limits] ${size - pos} bytes at the end of the size-cap window were unreadable and not added`);
       }
-      drop.run(id);
-    },
-  };
+      store.remove(name);
+    }
+    drop.run(id);
+  }
 }
 
 function emptyRow(job_id: string): CapRow {

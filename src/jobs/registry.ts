@@ -1,6 +1,7 @@
 // The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { AppError, conflict, notFound } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
 import { createCap } from "./cap.ts";
@@ -40,6 +41,7 @@ export interface JobsOptions {
   checkpointLines?: number;
   /** Per-job size cap (limits.max_job_bytes); none when absent. */
   maxJobBytes?: number;
+  log?: Logger;
 }
 
 export type Jobs = ReturnType<typeof createJobs>;
@@ -214,38 +216,62 @@ export function createJobs(opts: JobsOptions) {
     const done = q.finish.get({ id, status, error, now: clock() })!;
     store.close(id);
     for (const fn of terminalListeners) fn(done);
-    settle(done);
+    void settle(done);
     return { job: done, changed: true };
   }
 
-  /** Runs the completion work (hooks) of a terminal job, then marks it settled. */
+  /** A server event that must not throw: settling goes on even when the disk refuses the event itself. */
+  function note(id: string, message: string): void {
+    try {
+      event(id, message);
+    } catch (e) {
+      opts.log?.error(`job ${id}: could not record the server event "${message}"`, e);
+    }
+  }
+
+  /**
+   * Appends the size-cap window, retrying with backoff until it is in the log: a job is never settled (and
+   * so never archived or closed to viewers) with acknowledged lines still held back.
+   */
+  async function releaseWindow(id: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cap!.release(
+          id,
+          (message) => event(id, message),
+          (text, count) => appendEncoded(get(id)!, text, count, null, 0, false),
+        );
+        return;
+      } catch (e) {
+        if (attempt === 0)
+          note(id, `[limits] appending the size-cap window failed: ${(e as Error).message}; retrying`);
+        await Bun.sleep(Math.min(60_000, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Runs the completion work of a terminal job (the size-cap window, then hooks), then marks it settled. */
   function settle(job: JobRow): Promise<void> {
     const running = settling.get(job.id);
     if (running) return running;
     const p = (async () => {
-      if (cap !== null) {
-        try {
-          // The size-cap window joins the log before hooks run, so they, the stream and the archive see it.
-          await cap.release(
-            job.id,
-            (message) => event(job.id, message),
-            (text, count) => appendEncoded(get(job.id)!, text, count, null, 0, false),
-          );
-        } catch (e) {
-          event(job.id, `[limits] appending the size-cap window failed: ${(e as Error).message}`);
-        }
-      }
+      // The window joins the log before hooks run, so they, the stream and the archive see it.
+      if (cap?.started(job.id)) await releaseWindow(job.id);
       for (const fn of finishers) {
         try {
           await fn(job);
         } catch (e) {
-          event(job.id, `[server] completion step failed: ${(e as Error).message}`);
+          note(job.id, `[server] completion step failed: ${(e as Error).message}`);
         }
       }
       q.settle.run({ id: job.id, now: clock() });
       const settled = get(job.id)!;
       for (const fn of settledListeners) fn(settled);
-    })().finally(() => settling.delete(job.id));
+    })()
+      // Never an unhandled rejection (it would end the process): the job stays unsettled and is settled
+      // again at the next start.
+      .catch((e) => opts.log?.error(`job ${job.id}: settling failed`, e))
+      .finally(() => settling.delete(job.id));
     settling.set(job.id, p);
     return p;
   }

@@ -1,9 +1,10 @@
 // A full disk (a real ENOSPC on a small tmpfs): 507, no torn line, the server stays up and recovers by itself.
 import { describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
 import { canMount, mountTmpfs } from "../support/tmpfs.ts";
+import { waitFor } from "../support/wait.ts";
 
 describe("disk full", () => {
   test.skipIf(!canMount)(
@@ -142,5 +143,54 @@ describe("disk full", () => {
       expect(parseJsonl(await Bun.file(join(fs.path, "j.jsonl")).text()).map((l) => l.line)).toEqual(want);
       expect((await s.fetch("/readyz")).status).toBe(200);
     },
+  );
+
+  test.skipIf(!canMount)(
+    "a size-capped job ending on a full disk: the server stays up, and the window is added once space is back",
+    async () => {
+      using fs = mountTmpfs("1m")!;
+      using state = tempDir();
+      await using s = await startTestServer(
+        {
+          log_storage: { local_dir: fs.path, db_path: join(state.path, "db") },
+          limits: { max_job_bytes: "64KiB" },
+        },
+        { dir: fs.path },
+      );
+      for (let b = 0; b < 30; b++) {
+        const r = await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(100, `b${b}`) });
+        expect(r.status).toBe(200);
+      }
+      // Fill the disk: appending the held window to the log at the end will fail.
+      const filler = join(fs.path, "filler");
+      const fd = openSync(filler, "w");
+      try {
+        for (;;) writeSync(fd, Buffer.alloc(4096));
+      } catch {
+        // ENOSPC: the disk is full
+      } finally {
+        closeSync(fd);
+      }
+      expect((await s.post("/worker/jobs/j/complete", { status: "completed" })).status).toBe(200);
+      await waitFor("the failed append of the window to be reported", async () =>
+        (await (await s.fetch("/api/jobs/j/steps/_server/logs?format=ndjson")).text()).includes(
+          "appending the size-cap window failed",
+        ),
+      );
+      // The job cannot settle while its window is held back; the server keeps answering meanwhile.
+      expect((await s.fetch("/healthz")).status).toBe(200);
+      expect(((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled).toBe(false);
+      rmSync(filler);
+      await waitFor(
+        "the job to settle once space is back",
+        async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
+        20_000,
+      );
+      const lines = parseJsonl(await (await s.fetch("/api/jobs/j/logs?format=ndjson")).text());
+      expect(lines.at(-1)!.line).toBe("b29-99");
+      const elided = Number(/elided (\d+) lines/.exec(lines.map((l) => l.line).join(" "))?.[1] ?? 0);
+      expect(lines.filter((l) => l.step === "s").length + elided).toBe(3000);
+    },
+    30_000,
   );
 });

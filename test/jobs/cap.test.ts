@@ -73,4 +73,16 @@ describe("size-cap window", () => {
       `[limits] ${Buffer.byteLength(line(0) + line(1))} bytes of the size-cap window were missing on disk and could not be added`,
     ]);
   });
+
+  test("a line longer than a release read (control characters JSON-escaped past 4 MiB) is released whole", async () => {
+    using dir = tempDir();
+    const { cap, job } = setup(dir.path);
+    const long = `${JSON.stringify({ ts: "2025-02-12T10:56:45.123Z", stream: "stdout", step: "s", line: "\u0001".repeat(1024 * 1024) })}\n`;
+    expect(Buffer.byteLength(long)).toBeGreaterThan(6 * 1024 * 1024);
+    cap.hold(job, new TextEncoder().encode(line(0) + long + line(2)), 3, () => {});
+    const got: string[] = [];
+    await cap.release("j", () => {}, (text) => got.push(...text.split("\n").filter(Boolean)));
+    expect(got.map((l) => JSON.parse(l).line.length)).toEqual([JSON.parse(line(0)).line.length, 1024 * 1024, JSON.parse(line(2)).line.length]);
+    expect(cap.started("j")).toBe(false);
+  });
 });
