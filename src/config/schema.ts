@@ -24,7 +24,11 @@ export const Size = v.pipe(
 
 /** A non-negative number of days (fractions allowed: 0.5 is twelve hours). */
 const Days = v.pipe(
-  v.number("expected a number of days"),
+  v.union(
+    // Also its decimal text: environment overrides arrive as strings (STROEM__RETENTION__LOCAL_DAYS=30).
+    [v.number(), v.pipe(v.string(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))],
+    (i) => `expected a number of days (got ${i.received})`,
+  ),
   v.minValue(0, (i) => `expected 0 or more days (got ${i.received})`),
 );
 

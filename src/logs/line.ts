@@ -17,7 +17,11 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|z
 export function normalizeTs(ts: string): string | null {
   if (CANONICAL_TS.test(ts)) {
     // Already canonical: only reject impossible dates (month 13, hour 25).
-    return canonicalInRange(ts) ? ts : null;
+    if (!canonicalInRange(ts)) return null;
+    // A day past 28 or 24:00 may name another day than it says (Feb 30 is Mar 2, 24:00 the next midnight):
+    // store the instant it means, as every other form of the same instant is stored.
+    if (twoDigits(ts, 8) <= 28 && twoDigits(ts, 11) < 24) return ts;
+    return new Date(Date.parse(ts)).toISOString();
   }
   if (!ISO_8601.test(ts)) return null;
   const ms = Date.parse(ts.replace(" ", "T").replace(",", "."));

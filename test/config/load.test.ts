@@ -75,8 +75,11 @@ describe("config", () => {
         STROEM__LIMITS__MAX_BODY_BYTES: "4MiB",
         STROEM__LOG_STORAGE__FSYNC: "true",
         STROEM__SERVER__SHUTDOWN_TIMEOUT: "2s",
+        STROEM__RETENTION__LOCAL_DAYS: "30",
+        STROEM__RETENTION__ARCHIVE_DAYS: "0.5",
       },
     });
+    expect([config.retention.local_days, config.retention.archive_days]).toEqual([30, 0.5]);
     expect([
       config.auth.worker_token,
       config.auth.read_tokens,

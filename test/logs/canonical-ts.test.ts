@@ -34,7 +34,7 @@ describe("canonical timestamps", () => {
     expect(disagreements(times())).toEqual([]);
   });
 
-  test("normalizeTs keeps a canonical timestamp as it is and refuses an impossible one", () => {
+  test("normalizeTs keeps a canonical timestamp as it is, stores the instant an overflowing one means, and refuses an impossible one", () => {
     expect(
       [
         "2025-02-12T10:56:45.123Z",
@@ -45,8 +45,8 @@ describe("canonical timestamps", () => {
       ].map(normalizeTs),
     ).toEqual([
       "2025-02-12T10:56:45.123Z",
-      "2025-02-30T00:00:00.000Z",
-      "2025-01-01T24:00:00.000Z",
+      "2025-03-02T00:00:00.000Z",
+      "2025-01-02T00:00:00.000Z",
       null,
       null,
     ]);

@@ -33,6 +33,8 @@ describe("log line", () => {
       normalizeTs("yesterday"),
       normalizeTs("2025-13-12T10:56:45.123Z"),
       normalizeTs("1739357805"),
+      normalizeTs("2025-02-30T10:00:00.000Z"),
+      normalizeTs("2025-02-28T24:00:00.000Z"),
     ]).toEqual([
       "2025-02-12T10:56:45.123Z",
       "2025-02-12T10:56:45.000Z",
@@ -41,6 +43,8 @@ describe("log line", () => {
       null,
       null,
       null,
+      "2025-03-02T10:00:00.000Z",
+      "2025-03-01T00:00:00.000Z",
     ]);
   });
 
