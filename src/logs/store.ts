@@ -11,6 +11,7 @@ import {
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +27,9 @@ export interface LogStoreOptions {
 }
 
 export type LogStore = ReturnType<typeof createLogStore>;
+
+/** What the readiness probe writes: about one batch, so success means a push would fit. */
+const PROBE = new Uint8Array(64 * 1024);
 
 export function createLogStore(opts: LogStoreOptions) {
   const { dir } = opts;
@@ -134,6 +138,29 @@ export function createLogStore(opts: LogStoreOptions) {
     close(id);
   }
 
+  /**
+   * Null while writes succeed; else what the last failed write said. Behind a load balancer a node that
+   * answers 503 gets no pushes, so no push would ever clear it: while failing, each check probes with a
+   * small write of its own and clears the failure once one succeeds.
+   */
+  function health(): string | null {
+    const failed = failing;
+    if (failed === null) return null;
+    const probe = join(dir, ".readyz-probe");
+    try {
+      writeFileSync(probe, PROBE);
+      failing = null;
+    } catch {
+      // Still failing: report what the last real write said.
+    }
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // A read-only directory cannot hold the probe either.
+    }
+    return failing === null ? null : `local_dir: ${failed.code}: ${failed.message}`;
+  }
+
   function close(id: string): void {
     const fd = handles.get(id);
     if (fd === undefined) return;
@@ -150,7 +177,7 @@ export function createLogStore(opts: LogStoreOptions) {
     close,
     openHandles: () => handles.size,
     /** Null while writes succeed; else what the last failed write said. */
-    health: (): string | null => (failing === null ? null : `local_dir: ${failing.code}: ${failing.message}`),
+    health,
     /** Size of the job's JSONL file, or null when there is none. */
     size(id: string): number | null {
       try {

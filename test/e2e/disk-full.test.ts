@@ -56,6 +56,8 @@ describe("disk full", () => {
 
       // Space comes back: the refused batch, retried with its key, is written once; the server is ready again.
       rmSync(filler);
+      // Readiness recovers by itself (a node pulled by its load balancer gets no pushes to clear it).
+      expect((await s.fetch("/readyz")).status).toBe(200);
       const retry = await s.post(
         "/worker/jobs/j/logs",
         { step_name: "s", lines: makeLines(100, `b${batch}`) },
