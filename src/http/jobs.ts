@@ -6,6 +6,7 @@ import {
   type BodyLimits,
   CompleteBody,
   EventBody,
+  idempotencyKey,
   jobIdParam,
   ListQuery,
   parse,
@@ -80,8 +81,14 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
 
   app.post("/api/jobs/:id/events", async (c) => {
     const id = jobIdParam(c);
+    const key = idempotencyKey(c);
     const body = parse(EventBody, await readJson(c, deps.body));
-    const r = jobs.event(id, body.message);
-    return c.json({ status: "ok", first: r.first, next: r.next });
+    const r = jobs.event(id, body.message, key);
+    return c.json({
+      status: "ok",
+      first: r.first,
+      next: r.next,
+      ...(r.duplicate ? { duplicate: true } : {}),
+    });
   });
 }

@@ -5,7 +5,16 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { Reader, Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
-import { type BodyLimits, jobIdParam, parse, parsePush, ReadQuery, readJson, StepName } from "./validate.ts";
+import {
+  type BodyLimits,
+  idempotencyKey,
+  jobIdParam,
+  parse,
+  parsePush,
+  ReadQuery,
+  readJson,
+  StepName,
+} from "./validate.ts";
 
 export interface LogRoutesDeps {
   jobs: Jobs;
@@ -15,20 +24,12 @@ export interface LogRoutesDeps {
   log?: Logger;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
-
 export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
   const { jobs, reader } = deps;
 
   app.post("/worker/jobs/:id/logs", async (c) => {
     const id = jobIdParam(c);
-    const headerKey = c.req.header("idempotency-key");
-    if (headerKey !== undefined && !IDEMPOTENCY_KEY.test(headerKey)) {
-      throw badRequest(
-        "Idempotency-Key: expected 1 to 200 visible ASCII characters",
-        "invalid_idempotency_key",
-      );
-    }
+    const headerKey = idempotencyKey(c);
     const body = parsePush(await readJson(c, deps.body));
     const key = headerKey ?? body.batch_id ?? null;
     const r = jobs.push(id, body.step_name, body.lines, key);

@@ -260,3 +260,18 @@ function tooLarge(size: number, max: number): AppError {
     `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`,
   );
 }
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** The `Idempotency-Key` header: null when absent, a 400 when it is not 1–200 visible ASCII characters. */
+export function idempotencyKey(c: Context): string | null {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return null;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw badRequest(
+      "Idempotency-Key: expected 1 to 200 visible ASCII characters",
+      "invalid_idempotency_key",
+    );
+  }
+  return key;
+}

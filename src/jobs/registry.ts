@@ -189,15 +189,24 @@ export function createJobs(opts: JobsOptions) {
   }
 
   /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
-  function event(id: string, message: string): { first: number; next: number } {
+  /** `key`: an event retried under the same key (a client that lost the answer) is recorded once. */
+  function event(
+    id: string,
+    message: string,
+    key: string | null = null,
+  ): { first: number; next: number; duplicate?: true } {
     const job = ensure(id);
+    if (key !== null) {
+      const seen = q.batch.get(id, key);
+      if (seen) return { first: seen.first, next: seen.next, duplicate: true };
+    }
     const stepJson = JSON.stringify(SERVER_STEP);
     const ts = isoNow(clock());
     const lines = message.split(/\r?\n/);
     const text = lines
       .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
       .join("");
-    return appendEncoded(job, text, lines.length, null, 0);
+    return appendEncoded(job, text, lines.length, key, 0);
   }
 
   function complete(

@@ -168,10 +168,12 @@ export function createSender(opts: SenderOptions) {
     const message =
       `stroem-logs on ${hostname()}: ${n} line${n === 1 ? "" : "s"} of step ${step} were dropped: ` +
       `the spool ${spool.dir} reached --spool-max ${opts.spoolMax} bytes while the server could not be reached`;
+    // Keyed by host, step and running total: a retry whose answer was lost is recorded once.
+    const key = `drops:${hostname()}:${step}:${total}`.replace(/[^\x21-\x7e]/g, "_").slice(0, 200);
     const res = await post(
       `${opts.base}/api/jobs/${encodeURIComponent(job)}/events`,
       JSON.stringify({ message }),
-      null,
+      key,
     );
     if (res === null) return false;
     if (res.ok) await res.arrayBuffer();

@@ -261,6 +261,19 @@ describe("logs", () => {
     });
   });
 
+  test("a server event retried under the same Idempotency-Key is recorded once", async () => {
+    await using s = await startTestServer();
+    const send = () =>
+      s.post("/api/jobs/j/events", { message: "5 lines dropped" }, { "idempotency-key": "drops:h:s:5" });
+    const [a, b] = [await (await send()).json(), await (await send()).json()];
+    expect([a, b]).toEqual([
+      { status: "ok", first: 0, next: 1 },
+      { status: "ok", first: 0, next: 1, duplicate: true },
+    ]);
+    const bad = await s.post("/api/jobs/j/events", { message: "x" }, { "idempotency-key": "has space" });
+    expect(bad.status).toBe(400);
+  });
+
   test("a late push to a finished job is accepted and counted", async () => {
     await using s = await startTestServer();
     await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(2) });
