@@ -1,5 +1,4 @@
 // The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { AppError, conflict, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
@@ -77,7 +76,7 @@ export function createJobs(opts: JobsOptions) {
     const existing = get(id);
     if (existing) return existing;
     const now = clock();
-    const adopted = adoptFile(store.jsonlPath(id), checkpointLines);
+    const adopted = store.countLines(id, checkpointLines);
     const row = q.insert.get({
       id,
       workspace: init?.workspace ?? "default",
@@ -381,35 +380,4 @@ function commitError(e: unknown, id: string): AppError {
       "Retry-After": "5",
     },
   );
-}
-
-/** Counts the complete lines of an existing file (and checkpoints them); a torn last line is not counted. */
-function adoptFile(
-  path: string,
-  every: number,
-): { lines: number; bytes: number; checkpoints: [number, number][] } {
-  if (!existsSync(path)) return { lines: 0, bytes: 0, checkpoints: [] };
-  const fd = openSync(path, "r");
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let lines = 0;
-  let pos = 0;
-  let bytes = 0;
-  const checkpoints: [number, number][] = [];
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      let i = buf.indexOf(10);
-      while (i !== -1 && i < n) {
-        lines++;
-        bytes = pos + i + 1;
-        if (lines % every === 0) checkpoints.push([lines, bytes]);
-        i = buf.indexOf(10, i + 1);
-      }
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { lines, bytes, checkpoints };
 }

@@ -8,6 +8,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  readSync,
   rmSync,
   statSync,
   truncateSync,
@@ -161,6 +162,39 @@ export function createLogStore(opts: LogStoreOptions) {
     return failing === null ? null : `local_dir: ${failed.code}: ${failed.message}`;
   }
 
+  /**
+   * Counts the complete lines of a job's existing file, with a checkpoint (line, byte offset) every `every`
+   * lines; a torn last line is not counted. For adopting a file a Strøm server left behind.
+   */
+  function countLines(
+    id: string,
+    every: number,
+  ): { lines: number; bytes: number; checkpoints: [number, number][] } {
+    const path = jsonlPath(id);
+    if (!existsSync(path)) return { lines: 0, bytes: 0, checkpoints: [] };
+    const fd = openSync(path, "r");
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let lines = 0;
+    let pos = 0;
+    let bytes = 0;
+    const checkpoints: [number, number][] = [];
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n === 0) break;
+        for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) {
+          lines++;
+          bytes = pos + i + 1;
+          if (lines % every === 0) checkpoints.push([lines, bytes]);
+        }
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return { lines, bytes, checkpoints };
+  }
+
   function close(id: string): void {
     const fd = handles.get(id);
     if (fd === undefined) return;
@@ -173,6 +207,7 @@ export function createLogStore(opts: LogStoreOptions) {
     jsonlPath,
     legacyPath,
     append,
+    countLines,
     cut,
     close,
     openHandles: () => handles.size,

@@ -261,6 +261,18 @@ describe("logs", () => {
     });
   });
 
+  test("a file left by a Strøm server is adopted on the first push: numbering continues after its lines", async () => {
+    await using s = await startTestServer();
+    const old = ["a", "b", "c"]
+      .map((l) => `{"ts":"${TS}","stream":"stdout","step":"s","line":"${l}"}\n`)
+      .join("");
+    writeFileSync(join(s.dir, "taken.jsonl"), `${old}{"ts":"2025`); // and a torn last line, never acknowledged
+    const r = await s.post("/worker/jobs/taken/logs", { step_name: "s", lines: makeLines(1, "new") });
+    expect(await r.json()).toEqual({ status: "ok", first: 3, next: 4 });
+    const body = (await (await s.fetch("/api/jobs/taken/logs")).json()) as { logs: string };
+    expect(parseJsonl(body.logs).map((l) => l.line)).toEqual(["a", "b", "c", "new-0"]);
+  });
+
   test("a server event retried under the same Idempotency-Key is recorded once", async () => {
     await using s = await startTestServer();
     const send = () =>
