@@ -81,8 +81,16 @@ describe("size-cap window", () => {
     expect(Buffer.byteLength(long)).toBeGreaterThan(6 * 1024 * 1024);
     cap.hold(job, new TextEncoder().encode(line(0) + long + line(2)), 3, () => {});
     const got: string[] = [];
-    await cap.release("j", () => {}, (text) => got.push(...text.split("\n").filter(Boolean)));
-    expect(got.map((l) => JSON.parse(l).line.length)).toEqual([JSON.parse(line(0)).line.length, 1024 * 1024, JSON.parse(line(2)).line.length]);
+    await cap.release(
+      "j",
+      () => {},
+      (text) => got.push(...text.split("\n").filter(Boolean)),
+    );
+    expect(got.map((l) => JSON.parse(l).line.length)).toEqual([
+      JSON.parse(line(0)).line.length,
+      1024 * 1024,
+      JSON.parse(line(2)).line.length,
+    ]);
     expect(cap.started("j")).toBe(false);
   });
 });
