@@ -6,10 +6,11 @@ import { archiveFromConfig } from "./archive/index.ts";
 import { tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
+import { UsageError } from "./errors.ts";
 import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
-import { openDb } from "./jobs/db.ts";
+import { type Db, openDb } from "./jobs/db.ts";
 import { createRecovery } from "./jobs/recovery.ts";
 import { createJobs } from "./jobs/registry.ts";
 import { createLiveHub } from "./live/hub.ts";
@@ -31,10 +32,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // Refuses an open server on a non-loopback address before anything is opened or bound.
   const tokens = tokensFromConfig(config, hostname);
   const dir = config.log_storage.local_dir;
-  mkdirSync(dir, { recursive: true });
-  const db = openDb(config.log_storage.db_path ?? join(dir, "stroem-logs.db"), {
-    fsync: config.log_storage.fsync,
-  });
+  const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
+  let db: Db;
+  try {
+    mkdirSync(dir, { recursive: true });
+    db = openDb(dbPath, { fsync: config.log_storage.fsync });
+  } catch (e) {
+    throw new UsageError(
+      `cannot open log_storage (local_dir ${dir}, database ${dbPath}): ${(e as Error).message}`,
+      1,
+    );
+  }
   const store = createLogStore({
     dir,
     maxOpenFiles: config.limits.max_open_files,

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "../logs/store.ts";
-import type { Db, JobRow } from "./db.ts";
+import { addMissingColumns, type Db, type JobRow } from "./db.ts";
 
 /** Segment n's size, lines and how much of it was already moved into the log at release. */
 type CapRow = {
@@ -48,10 +48,18 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
     elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0,
     event_done INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID`);
+  addMissingColumns(db.sqlite, "job_caps", {
+    rel0: "INTEGER NOT NULL DEFAULT 0",
+    rel1: "INTEGER NOT NULL DEFAULT 0",
+    event_done: "INTEGER NOT NULL DEFAULT 0",
+  });
   const get = db.sqlite.query<CapRow, [string]>("SELECT * FROM job_caps WHERE job_id = ?");
+  // Columns named: a table migrated by ALTER TABLE has them in another order than a new one.
   const put = db.sqlite.query<null, CapRow>(
-    `INSERT OR REPLACE INTO job_caps VALUES ($job_id, $cur, $seg0_bytes, $seg0_lines, $seg1_bytes, $seg1_lines,
-     $rel0, $rel1, $elided_lines, $elided_bytes, $event_done)`,
+    `INSERT OR REPLACE INTO job_caps (job_id, cur, seg0_bytes, seg0_lines, seg1_bytes, seg1_lines, rel0, rel1,
+       elided_lines, elided_bytes, event_done)
+     VALUES ($job_id, $cur, $seg0_bytes, $seg0_lines, $seg1_bytes, $seg1_lines, $rel0, $rel1, $elided_lines,
+       $elided_bytes, $event_done)`,
   );
   const drop = db.sqlite.query<null, [string]>("DELETE FROM job_caps WHERE job_id = ?");
   /** Releases run one at a time: each holds a few chunks of memory, and many can resume at start-up. */

@@ -144,3 +144,20 @@ export function openDb(path: string, opts: { fsync?: boolean } = {}) {
 
   return { sqlite: db, q, close: () => db.close(false) };
 }
+
+/**
+ * Adds the columns a newer version defines to a table an older version created (`CREATE TABLE IF NOT
+ * EXISTS` leaves an existing table as it is). Columns are only ever added, with defaults, so an older
+ * binary still reads the table.
+ */
+export function addMissingColumns(sqlite: Database, table: string, columns: Record<string, string>): void {
+  const have = new Set(
+    sqlite
+      .query<{ name: string }, []>(`PRAGMA table_info(${table})`)
+      .all()
+      .map((c) => c.name),
+  );
+  for (const [name, type] of Object.entries(columns)) {
+    if (!have.has(name)) sqlite.run(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+}

@@ -71,6 +71,17 @@ describe("cli", () => {
     });
   });
 
+  test("serve with a local_dir it cannot create exits 1 with a message naming it", async () => {
+    using dir = tempDir();
+    const file = join(dir.path, "a-file");
+    writeFileSync(file, "");
+    const r = await cli(["serve", "--listen", "127.0.0.1:0"], {
+      STROEM__LOG_STORAGE__LOCAL_DIR: join(file, "logs"),
+    });
+    expect([r.code, r.stdout, r.stderr.split(":")[0]]).toEqual([1, "", "stroem-logs serve"]);
+    expect(r.stderr).toContain(`cannot open log_storage (local_dir ${join(file, "logs")}`);
+  });
+
   test("an unknown command or flag is a usage error, exit 2", async () => {
     const unknown = await cli(["frobnicate"]);
     expect([unknown.code, unknown.stderr.split("\n")[0]]).toEqual([

@@ -93,4 +93,30 @@ describe("size-cap window", () => {
     ]);
     expect(cap.started("j")).toBe(false);
   });
+
+  test("a window table made by an older version (without release progress) is migrated and used", async () => {
+    using dir = tempDir();
+    const db = openDb(join(dir.path, "db"));
+    db.sqlite.run(`CREATE TABLE job_caps (
+      job_id TEXT PRIMARY KEY, cur INTEGER NOT NULL DEFAULT 0,
+      seg0_bytes INTEGER NOT NULL DEFAULT 0, seg0_lines INTEGER NOT NULL DEFAULT 0,
+      seg1_bytes INTEGER NOT NULL DEFAULT 0, seg1_lines INTEGER NOT NULL DEFAULT 0,
+      elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID`);
+    const store = createLogStore({ dir: dir.path, maxOpenFiles: 8, fsync: false });
+    const cap = createCap({ db, store, maxJobBytes: 24 * 1024 * 1024 });
+    cap.hold(
+      { id: "j", byte_count: 12 * 1024 * 1024 } as JobRow,
+      new TextEncoder().encode(line(0) + line(1)),
+      2,
+      () => {},
+    );
+    const got: string[] = [];
+    await cap.release(
+      "j",
+      () => {},
+      (text) => got.push(...text.split("\n").filter(Boolean)),
+    );
+    expect(got).toEqual([line(0).trimEnd(), line(1).trimEnd()]);
+  });
 });
