@@ -2,8 +2,7 @@
 import { UsageError } from "../errors.ts";
 import { echoTo } from "../shipper/capture.ts";
 import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
-import { startShipper } from "../shipper/ship.ts";
-import { SpoolBusyError } from "../shipper/spool.ts";
+import { tryStartShipper } from "../shipper/ship.ts";
 import { clientOptions, parse } from "./args.ts";
 import { createClient } from "./client.ts";
 
@@ -21,16 +20,9 @@ export async function push(argv: string[]): Promise<number> {
   if (stream !== "stdout" && stream !== "stderr")
     throw new UsageError(`--stream: expected stdout or stderr (got ${stream})`);
   const opts = shipOptions(values, createClient(values), "push", USAGE);
-  let shipper: ReturnType<typeof startShipper>;
-  try {
-    shipper = startShipper(opts);
-  } catch (e) {
-    const why =
-      e instanceof SpoolBusyError
-        ? e.message
-        : `cannot use the spool under ${opts.spoolRoot}: ${(e as Error).message}`;
-    throw new UsageError(why, 1);
-  }
+  const started = tryStartShipper(opts);
+  if ("why" in started) throw new UsageError(started.why, 1);
+  const { shipper } = started;
   // A signal ends the input; a second one (or one during the drain) stops waiting for delivery.
   const endInput = new AbortController();
   const onSignal = () => {

@@ -3,8 +3,7 @@ import { constants } from "node:os";
 import { UsageError } from "../errors.ts";
 import { echoTo } from "../shipper/capture.ts";
 import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
-import { startShipper } from "../shipper/ship.ts";
-import { SpoolBusyError } from "../shipper/spool.ts";
+import { tryStartShipper } from "../shipper/ship.ts";
 import { clientOptions, parse } from "./args.ts";
 import { createClient } from "./client.ts";
 
@@ -23,18 +22,13 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (positionals.length === 0) throw new UsageError(`expected a command after --\nusage: ${USAGE}`);
   const opts = shipOptions(values, createClient(values), "run", USAGE);
-  let shipper: ReturnType<typeof startShipper>;
-  try {
-    shipper = startShipper(opts);
-  } catch (e) {
+  const started = tryStartShipper(opts);
+  if ("why" in started) {
     // Without a spool nothing could be delivered safely: the command is not started.
-    const why =
-      e instanceof SpoolBusyError
-        ? e.message
-        : `cannot use the spool under ${opts.spoolRoot}: ${(e as Error).message}`;
-    process.stderr.write(`stroem-logs run: ${why}; ${positionals[0]} was not started\n`);
+    process.stderr.write(`stroem-logs run: ${started.why}; ${positionals[0]} was not started\n`);
     return EXIT_SHIPPING_FAILED;
   }
+  const { shipper } = started;
   const { report } = shipper;
 
   let child: Bun.Subprocess<"inherit", "pipe", "pipe">;

@@ -4,7 +4,7 @@ import type { Stream } from "../logs/line.ts";
 import { backoffDelay, retryable } from "./batch.ts";
 import { capture } from "./capture.ts";
 import { createSender } from "./sender.ts";
-import { openSpool, spoolDirOf } from "./spool.ts";
+import { openSpool, SpoolBusyError, spoolDirOf } from "./spool.ts";
 
 export interface ShipOptions {
   base: string;
@@ -140,4 +140,18 @@ function errorOf(text: string): string {
     if (typeof body.error === "string") return body.error;
   } catch {}
   return text.slice(0, 300);
+}
+
+/** Starts a shipper, or says in one line why its spool cannot be used (busy, unwritable). */
+export function tryStartShipper(opts: ShipOptions): { shipper: Shipper } | { why: string } {
+  try {
+    return { shipper: startShipper(opts) };
+  } catch (e) {
+    return {
+      why:
+        e instanceof SpoolBusyError
+          ? e.message
+          : `cannot use the spool under ${opts.spoolRoot}: ${(e as Error).message}`,
+    };
+  }
 }
