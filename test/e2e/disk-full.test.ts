@@ -2,9 +2,24 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
+import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { canMount, mountTmpfs } from "../support/tmpfs.ts";
 import { waitFor } from "../support/wait.ts";
+
+/** Pushes keyed 100-line batches b0, b1, … until one is refused: the acknowledged ones, the refusal, its number. */
+async function pushUntilRefused(s: TestServer) {
+  const acked: Array<{ batch: number; first: number; next: number }> = [];
+  for (let batch = 0; batch < 1000; batch++) {
+    const r = await s.post(
+      "/worker/jobs/j/logs",
+      { step_name: "s", lines: makeLines(100, `b${batch}`) },
+      { "idempotency-key": `b${batch}` },
+    );
+    if (r.status !== 200) return { acked, refused: r, batch };
+    acked.push({ batch, ...((await r.json()) as { first: number; next: number }) });
+  }
+  throw new Error("1,000 batches and the disk is still not full");
+}
 
 describe("disk full", () => {
   test.skipIf(!canMount)(
@@ -19,23 +34,8 @@ describe("disk full", () => {
         { dir: fs.path },
       );
 
-      const acked: Array<{ batch: number; first: number; next: number }> = [];
-      let refused: Response | null = null;
-      let batch = 0;
-      for (; batch < 1000; batch++) {
-        const r = await s.post(
-          "/worker/jobs/j/logs",
-          { step_name: "s", lines: makeLines(100, `b${batch}`) },
-          { "idempotency-key": `b${batch}` },
-        );
-        if (r.status !== 200) {
-          refused = r;
-          break;
-        }
-        acked.push({ batch, ...((await r.json()) as { first: number; next: number }) });
-      }
-      expect(refused).not.toBeNull();
-      expect([refused!.status, refused!.headers.get("retry-after"), await refused!.json()]).toEqual([
+      const { acked, refused, batch } = await pushUntilRefused(s);
+      expect([refused.status, refused.headers.get("retry-after"), await refused.json()]).toEqual([
         507,
         "30",
         { error: "no space left to write the log of job j; retry later", code: "disk_full" },
@@ -109,24 +109,12 @@ describe("disk full", () => {
       const filler = join(fs.path, "filler");
       writeFileSync(filler, Buffer.alloc(256 * 1024));
       await using s = await startTestServer({}, { dir: fs.path });
-      const acked: number[] = [];
-      let batch = 0;
-      let refused: Response | null = null;
-      for (; batch < 1000; batch++) {
-        const r = await s.post(
-          "/worker/jobs/j/logs",
-          { step_name: "s", lines: makeLines(100, `b${batch}`) },
-          { "idempotency-key": `b${batch}` },
-        );
-        if (r.status !== 200) {
-          refused = r;
-          break;
-        }
-        acked.push(batch);
-      }
-      const refusedBody = (await refused?.json()) as { code: string; error: string };
+      const pushed = await pushUntilRefused(s);
+      const { refused, batch } = pushed;
+      const acked = pushed.acked.map((a) => a.batch);
+      const refusedBody = (await refused.json()) as { code: string; error: string };
       console.log(`disk full with the database beside the logs: ${refusedBody.error}`);
-      expect([refused?.status, refusedBody.code]).toEqual([507, "disk_full"]);
+      expect([refused.status, refusedBody.code]).toEqual([507, "disk_full"]);
       expect((await s.fetch("/readyz")).status).toBe(503);
       rmSync(filler);
       // The refused batch retried with its key, then two more: each exactly once, in order.
