@@ -1,5 +1,6 @@
 // The read path: picks the tier (local JSONL, legacy .log, archive) and selects lines by cursor and filter.
 import { closeSync, openSync, readSync } from "node:fs";
+import { basename } from "node:path";
 import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
 import { type LineFilter, makeMatcher } from "./line.ts";
@@ -67,7 +68,22 @@ export function createReader(deps: ReaderDeps) {
     start: number,
     end: number | undefined,
   ): AsyncGenerator<Uint8Array> {
-    const fd = openSync(path, "r");
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      // Removed between choosing the tier and reading it (retention, delete after archive): a retry reads
+      // the tier that holds the log now.
+      throw new AppError(
+        503,
+        "log_moved",
+        `the log file ${basename(path)} was removed while being read; retry`,
+        {
+          "Retry-After": "1",
+        },
+      );
+    }
     const buf = Buffer.allocUnsafe(READ_BLOCK);
     try {
       for (let pos = start; ; ) {
