@@ -26,3 +26,17 @@ export const clientOptions = {
   server: { type: "string" },
   token: { type: "string" },
 } as const;
+
+/** The one job id a read command takes. */
+export function oneJob(positionals: string[], usage: string): string {
+  const job = positionals[0];
+  if (job === undefined || positionals.length > 1)
+    throw new UsageError(`expected one job id\nusage: ${usage}`);
+  return job;
+}
+
+/** `--stream`: stdout, stderr, or absent. */
+export function streamFlag(value: string | undefined): "stdout" | "stderr" | undefined {
+  if (value === undefined || value === "stdout" || value === "stderr") return value;
+  throw new UsageError(`--stream: expected stdout or stderr (got ${value})`);
+}

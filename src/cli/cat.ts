@@ -1,6 +1,5 @@
 // `stroem-logs cat JOB`: print a job's log (streamed ndjson, so a log of any size), pretty or raw.
-import { UsageError } from "../errors.ts";
-import { clientOptions, intFlag, parse } from "./args.ts";
+import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
 import { createClient, failOf } from "./client.ts";
 import { prettyLine } from "./format.ts";
 
@@ -19,19 +18,15 @@ export async function cat(argv: string[]): Promise<number> {
     },
     USAGE,
   );
-  const job = positionals[0];
-  if (job === undefined || positionals.length > 1)
-    throw new UsageError(`expected one job id\nusage: ${USAGE}`);
-  if (values.stream !== undefined && values.stream !== "stdout" && values.stream !== "stderr") {
-    throw new UsageError(`--stream: expected stdout or stderr (got ${values.stream})`);
-  }
+  const job = oneJob(positionals, USAGE);
+  const stream = streamFlag(values.stream);
   const client = createClient(values);
   const params = new URLSearchParams({ format: "ndjson" });
   const from = intFlag(values.from, "from");
   const tail = intFlag(values.tail, "tail");
   if (from !== undefined) params.set("from", String(from));
   if (tail !== undefined) params.set("tail", String(tail));
-  if (values.stream !== undefined) params.set("stream", values.stream);
+  if (stream !== undefined) params.set("stream", stream);
   const path =
     values.step === undefined
       ? `/api/jobs/${encodeURIComponent(job)}/logs`

@@ -3,7 +3,7 @@ import { UsageError } from "../errors.ts";
 import { echoTo } from "../shipper/capture.ts";
 import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
 import { tryStartShipper } from "../shipper/ship.ts";
-import { clientOptions, parse } from "./args.ts";
+import { clientOptions, parse, streamFlag } from "./args.ts";
 import { createClient } from "./client.ts";
 
 const USAGE = `stroem-logs push ${SHIP_USAGE} [--stream stdout|stderr]`;
@@ -16,9 +16,7 @@ export async function push(argv: string[]): Promise<number> {
     USAGE,
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\nusage: ${USAGE}`);
-  const stream = values.stream ?? "stdout";
-  if (stream !== "stdout" && stream !== "stderr")
-    throw new UsageError(`--stream: expected stdout or stderr (got ${stream})`);
+  const stream = streamFlag(values.stream) ?? "stdout";
   const opts = shipOptions(values, createClient(values), "push", USAGE);
   const started = tryStartShipper(opts);
   if ("why" in started) throw new UsageError(started.why, 1);

@@ -1,7 +1,6 @@
 // `stroem-logs tail JOB`: follow a job's log through the live stream, resume after a drop, exit by the job's status.
-import { UsageError } from "../errors.ts";
 import { statusOfReason } from "../live/frames.ts";
-import { clientOptions, intFlag, parse } from "./args.ts";
+import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
 import { type Client, createClient, failOf, ServerError } from "./client.ts";
 import { prettyLine } from "./format.ts";
 
@@ -64,18 +63,14 @@ export async function tail(argv: string[]): Promise<number> {
     },
     USAGE,
   );
-  const job = positionals[0];
-  if (job === undefined || positionals.length > 1)
-    throw new UsageError(`expected one job id\nusage: ${USAGE}`);
-  if (values.stream !== undefined && values.stream !== "stdout" && values.stream !== "stderr") {
-    throw new UsageError(`--stream: expected stdout or stderr (got ${values.stream})`);
-  }
+  const job = oneJob(positionals, USAGE);
+  const stream = streamFlag(values.stream);
   const client = createClient(values);
   const retryForMs = (intFlag(values["retry-for"], "retry-for") ?? 60) * 1000;
   const pos: Position = {
     from: intFlag(values.from, "from") ?? 0,
     received: 0,
-    filtered: values.step !== undefined || values.stream !== undefined,
+    filtered: values.step !== undefined || stream !== undefined,
   };
   const color = process.stdout.isTTY === true;
   const print = values.raw ? (l: string) => l : (l: string) => prettyLine(l, color);
@@ -84,7 +79,7 @@ export async function tail(argv: string[]): Promise<number> {
   let lastProgress = Date.now();
   for (;;) {
     const at = resumeAt(pos);
-    const path = streamPath(job, { from: at.from, step: values.step, stream: values.stream });
+    const path = streamPath(job, { from: at.from, step: values.step, stream: stream });
     let skip = at.skip;
     const end = await follow(client, path, (frame) => {
       const lines = frame.split("\n");
