@@ -34,6 +34,26 @@ describe("canonical timestamps", () => {
     expect(disagreements(times())).toEqual([]);
   });
 
+  test("with a fraction of any length, each hour, minute and second is accepted or refused as Date.parse does, and 24:00 only with a zero fraction", () => {
+    // Date.parse reads the first three fraction digits and ignores the rest, so it takes 24:00:00.0000001 for
+    // midnight; a timestamp past the end of a day names no instant and is refused.
+    const expected = (s: string) => {
+      const [, hms, frac = ""] = /T(\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(s)!;
+      const ms = Date.parse(`${s.slice(0, 11)}${hms}.${frac.slice(0, 3).padEnd(3, "0")}Z`);
+      return !Number.isNaN(ms) && !(hms!.startsWith("24") && /[1-9]/.test(frac));
+    };
+    const fractions = ["", ".0", ".5", ".000000", ".000001", ".000000000", ".000000001", ".0000000000001"];
+    const wrong: string[] = [];
+    for (const h of ["00", "23", "24", "25"])
+      for (const mi of ["00", "59", "60"])
+        for (const se of ["00", "59", "60"])
+          for (const f of fractions) {
+            const s = `2025-02-12T${h}:${mi}:${se}${f}Z`;
+            if (canonicalInRange(s) !== expected(s)) wrong.push(s);
+          }
+    expect(wrong).toEqual([]);
+  });
+
   test("normalizeTs keeps a canonical timestamp as it is, stores the instant an overflowing one means, and refuses an impossible one", () => {
     expect(
       [
