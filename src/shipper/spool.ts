@@ -19,6 +19,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { acquireLock } from "./lock.ts";
 
 /**
  * Layout of `{root}/{job}/{step hash}/`:
@@ -28,7 +29,7 @@ import { dirname, join } from "node:path";
  *   key, written and fsynced *before* the batch is sent, so a restarted shipper re-sends exactly the same
  *   bytes under the same key and the server answers `duplicate` if it had written them.
  * - `dropped`: how many lines were refused because the spool was full (the server is told once it answers).
- * - `lock`: the pid of the shipper using this spool.
+ * - `lock`: flock(2)ed by the shipper using this spool (released by the kernel when it dies); holds its pid.
  *
  * Durability: records are written with one write(2) per chunk read from the command, so a `kill -9` of the
  * shipper loses nothing it had read; they are fsynced only when a batch is cut from them (once per batch,
@@ -64,9 +65,7 @@ export interface SpoolOptions {
 
 export type Spool = ReturnType<typeof openSpool>;
 
-export class SpoolBusyError extends Error {
-  override name = "SpoolBusyError";
-}
+export { SpoolBusyError } from "./lock.ts";
 
 const SEGMENT = /^seg-(\d{12})$/;
 const segName = (n: number) => `seg-${String(n).padStart(12, "0")}`;
@@ -83,8 +82,7 @@ export function openSpool(opts: SpoolOptions) {
   const segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
   const sync = opts.fsync ?? true;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lockPath = join(dir, "lock");
-  lock(lockPath);
+  const lock = acquireLock(join(dir, "lock"));
 
   const statePath = join(dir, "state.json");
   const state: State = readState(statePath);
@@ -302,15 +300,14 @@ export function openSpool(opts: SpoolOptions) {
       closeSync(fd);
       if (droppedFd !== null) closeSync(droppedFd);
       const empty = unsentBytes === 0 && state.pending === null && dropped <= state.reported;
+      // Removed while still locked: a shipper waiting on the old lock file sees it gone and starts afresh.
+      if (empty) rmSync(dir, { recursive: true, force: true });
+      lock.release();
       if (empty) {
-        rmSync(dir, { recursive: true, force: true });
         try {
           rmdirSync(dirname(dir)); // the job's folder, when no other step of it is spooled
         } catch {}
-      } else {
-        unlinkSync(lockPath);
       }
-      held.delete(lockPath);
     },
   };
 }
@@ -407,44 +404,5 @@ function fsyncDir(dir: string): void {
     fsyncSync(dfd);
   } finally {
     closeSync(dfd);
-  }
-}
-
-/** Spools open in this process (the pid in `lock` cannot tell them apart). */
-const held = new Set<string>();
-
-/** One shipper per spool: a live pid in `lock` refuses; a dead one (a crashed shipper) is taken over. */
-function lock(path: string): void {
-  if (held.has(path)) throw new SpoolBusyError(`spool ${dirname(path)} is already open in this process`);
-  takeLock(path);
-  held.add(path);
-}
-
-function takeLock(path: string): void {
-  try {
-    const fd = openSync(path, "wx", 0o600);
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-  }
-  const pid = Number(readFileSync(path, "utf8").trim());
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-    throw new SpoolBusyError(`spool ${dirname(path)} is in use by another stroem-logs (pid ${pid})`);
-  }
-  const tmp = `${path}.${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
-  writeSync(fd, `${process.pid}\n`);
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -139,4 +139,30 @@ describe("spool", () => {
     expect(b.unsentLines).toBe(1);
     b.close();
   });
+
+  test("the lock of a crashed shipper is taken over even when its pid now belongs to a live, unrelated process", async () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1000 });
+    a.append([rec(0)]);
+    a.close();
+    // What a `kill -9` leaves once the kernel gave the dead shipper's pid to another process.
+    await using unrelated = spawnSleeper();
+    writeFileSync(join(dir, "lock"), `${unrelated.pid}\n`);
+    const b = openSpool({ dir, maxBytes: 1000 });
+    expect(b.unsentLines).toBe(1);
+    b.close();
+  });
 });
+
+/** A live process that is not a shipper, killed on dispose. */
+function spawnSleeper() {
+  const proc = Bun.spawn(["sleep", "60"]);
+  return {
+    pid: proc.pid,
+    async [Symbol.asyncDispose]() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}
