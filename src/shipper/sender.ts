@@ -1,7 +1,7 @@
 // The one sequential sender of a (job, step): cuts batches from the spool, posts them, retries until delivered.
 import { hostname } from "node:os";
 import { backoffDelay, bodyPrefix, buildBody, envelopeBytes, retryAfterMs, retryable } from "./batch.ts";
-import type { Batch, Spool } from "./spool.ts";
+import { type Batch, type Spool, SpoolStateError } from "./spool.ts";
 
 export interface SenderOptions {
   spool: Spool;
@@ -51,6 +51,9 @@ export function createSender(opts: SenderOptions) {
   // When the last batch was cut: at most one batch per interval, but a line after a quiet spell goes at once.
   let lastCutAt = Number.NEGATIVE_INFINITY;
   let failingSince: number | null = null;
+  // While the spool cannot record a batch before it is sent: since when, and how many tries.
+  let unrecordedSince: number | null = null;
+  let unrecordedTries = 0;
   // What the loop sleeps for: new lines (idle), a batch to fill (linger), or a retry (backoff).
   type Nap = "idle" | "linger" | "backoff";
   let napping: { kind: Nap; wake: () => void } | null = null;
@@ -214,7 +217,29 @@ export function createSender(opts: SenderOptions) {
           continue;
         }
         const cut = spool.cut(cap - envelopeBytes(prefix))!;
-        batch = spool.begin(cut.range, crypto.randomUUID());
+        try {
+          batch = spool.begin(cut.range, crypto.randomUUID());
+        } catch (e) {
+          if (!(e instanceof SpoolStateError)) throw e;
+          if (unrecordedSince === null) {
+            unrecordedSince = clock();
+            opts.report(
+              `${e.message}; nothing is sent until it can be recorded, the lines stay in the spool`,
+            );
+          }
+          await sleep(
+            "backoff",
+            backoffDelay(unrecordedTries++, retryBaseMs, opts.retryMaxMs, Math.random()),
+          );
+          continue;
+        }
+        if (unrecordedSince !== null) {
+          opts.report(
+            `the spool state is recorded again after ${((clock() - unrecordedSince) / 1000).toFixed(1)} s`,
+          );
+          unrecordedSince = null;
+          unrecordedTries = 0;
+        }
         records = cut.bytes;
         // Lines left behind by a full batch are already due; new ones start their own clock.
         firstQueuedAt = spool.queuedBytes > 0 ? 0 : null;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openSpool, SpoolBusyError, spoolDirOf } from "../../src/shipper/spool.ts";
+import { SLOT_BYTES } from "../../src/shipper/spool-state.ts";
 import { tempDir } from "../support/server.ts";
 
 const rec = (i: number) =>
@@ -52,6 +53,49 @@ describe("spool", () => {
     b.settle();
     expect(text(b.cut(1 << 20)!.bytes)).toBe(`${recs(2, 5).join("\n")}\n`);
     b.close();
+  });
+
+  test("a state write torn by a power loss falls back to the state before it (a batch not yet sent is cut again)", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1 << 20 });
+    a.append(recs(0, 4));
+    const one = a.cut(rec(0).length * 2 + 2)!;
+    a.begin(one.range, "key-1");
+    a.settle();
+    const two = a.cut(1 << 20)!;
+    a.begin(two.range, "key-2");
+    a.close();
+    // Tear the newest slot (the one that names key-2) half way.
+    const path = join(dir, "state");
+    const bytes = readFileSync(path);
+    const newest = bytes.indexOf("key-2") < SLOT_BYTES ? 0 : SLOT_BYTES;
+    bytes.fill(0x20, newest + 100, newest + SLOT_BYTES);
+    writeFileSync(path, bytes);
+    const b = openSpool({ dir, maxBytes: 1 << 20 });
+    expect({ pending: b.pending, next: b.cut(1 << 20)!.range }).toEqual({ pending: null, next: two.range });
+    b.close();
+  });
+
+  test("a spool left by an older shipper (state.json) is resumed with its pending batch", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    mkdirSync(dir, { recursive: true });
+    const size = rec(0).length + 1;
+    writeFileSync(join(dir, "seg-000000000001"), `${recs(0, 3).join("\n")}\n`);
+    const pending = { seg: 1, start: size, end: size * 2, lines: 1, key: "old-key" };
+    writeFileSync(join(dir, "state.json"), JSON.stringify({ v: 1, seg: 1, off: size, pending, reported: 0 }));
+    const spool = openSpool({ dir, maxBytes: 1 << 20 });
+    expect({
+      pending: spool.pending,
+      unsent: spool.unsentLines,
+      legacy: existsSync(join(dir, "state.json")),
+    }).toEqual({
+      pending,
+      unsent: 2,
+      legacy: false,
+    });
+    spool.close();
   });
 
   test("a record torn by a crash mid-write is cut off when the spool is reopened", () => {
