@@ -1,7 +1,7 @@
 // The one sequential sender of a (job, step): cuts batches from the spool, posts them, retries until delivered.
 import { hostname } from "node:os";
 import { backoffDelay, bodyPrefix, buildBody, envelopeBytes, retryAfterMs, retryable } from "./batch.ts";
-import { type Batch, type Spool, SpoolStateError } from "./spool.ts";
+import { type Batch, type DropReport, type Spool, SpoolStateError } from "./spool.ts";
 
 export interface SenderOptions {
   spool: Spool;
@@ -164,19 +164,49 @@ export function createSender(opts: SenderOptions) {
     return true;
   }
 
-  /** Tells the server how many lines the full spool refused: never a silent loss. */
+  /** The spool could not record what is to be sent: say so once, wait, and let the loop try again. */
+  async function unrecorded(e: SpoolStateError): Promise<void> {
+    if (unrecordedSince === null) {
+      unrecordedSince = clock();
+      opts.report(`${e.message}; nothing is sent until it can be recorded, the lines stay in the spool`);
+    }
+    await sleep("backoff", backoffDelay(unrecordedTries++, retryBaseMs, opts.retryMaxMs, Math.random()));
+  }
+
+  function recorded(): void {
+    if (unrecordedSince === null) return;
+    opts.report(
+      `the spool state is recorded again after ${((clock() - unrecordedSince) / 1000).toFixed(1)} s`,
+    );
+    unrecordedSince = null;
+    unrecordedTries = 0;
+  }
+
+  /**
+   * Tells the server how many lines the spool refused: never a silent loss. Each report is keyed by the
+   * spool's id and where it starts in the drop count, and recorded before it is sent: a retry (also by a
+   * shipper restarted after a crash) is the same report under the same key, answered `duplicate`, while a
+   * later loss, or one in another spool of the same step, is a report of its own.
+   */
   async function reportDrops(): Promise<boolean> {
-    const total = spool.dropped;
-    const n = total - spool.reported;
+    let loss: DropReport | null;
+    try {
+      loss = spool.beginReport();
+    } catch (e) {
+      if (!(e instanceof SpoolStateError)) throw e;
+      await unrecorded(e);
+      return true;
+    }
+    if (loss === null) return true;
+    recorded();
+    const n = loss.to - loss.from;
     const message =
       `stroem-logs on ${hostname()}: ${n} line${n === 1 ? "" : "s"} of step ${step} were dropped: ` +
-      `the spool ${spool.dir} reached --spool-max ${opts.spoolMax} bytes while the server could not be reached`;
-    // Keyed by host, step and running total: a retry whose answer was lost is recorded once.
-    const key = `drops:${hostname()}:${step}:${total}`.replace(/[^\x21-\x7e]/g, "_").slice(0, 200);
+      dropCause(loss, spool.dir, opts.spoolMax);
     const res = await post(
       `${opts.base}/api/jobs/${encodeURIComponent(job)}/events`,
       JSON.stringify({ message }),
-      key,
+      `drops:${spool.id}:${loss.from}`,
     );
     if (res === null) return false;
     if (res.ok) await res.arrayBuffer();
@@ -184,7 +214,7 @@ export function createSender(opts: SenderOptions) {
       opts.report(
         `could not record the drop of ${n} lines on the server (${res.status}: ${await messageOf(res)})`,
       );
-    spool.markReported(total);
+    spool.settleReport();
     return true;
   }
 
@@ -294,6 +324,18 @@ export function createSender(opts: SenderOptions) {
       await done;
     },
   };
+}
+
+/** What dropped the lines of a loss report, for its message. */
+function dropCause(loss: DropReport, dir: string, spoolMax: number): string {
+  const full = loss.causes.includes("spool-max");
+  const disk = loss.causes.includes("disk");
+  if (full && !disk)
+    return `the spool ${dir} reached --spool-max ${spoolMax} bytes while the server could not be reached`;
+  if (disk && !full) return `writing them to the spool ${dir} failed (its disk is full or unwritable)`;
+  if (full && disk)
+    return `the spool ${dir} reached --spool-max ${spoolMax} bytes, and writing to its disk failed (full or unwritable)`;
+  return `the spool ${dir} could not take them (it reached --spool-max, or its disk was full, in an earlier run)`;
 }
 
 async function messageOf(res: Response): Promise<string> {

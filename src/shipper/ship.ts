@@ -97,8 +97,15 @@ export function startShipper(opts: ShipOptions) {
         );
       }
       if (lost > 0) report(`${lost} lines were refused by the server and are lost`);
-      if (dropped > 0)
-        report(`${dropped} lines were dropped: the spool reached --spool-max ${opts.spoolMax} bytes`);
+      if (dropped > 0) {
+        const why = [
+          ...(spool.dropCauses.has("spool-max")
+            ? [`the spool reached --spool-max ${opts.spoolMax} bytes`]
+            : []),
+          ...(spool.dropCauses.has("disk") ? ["its disk refused the write"] : []),
+        ];
+        report(`${dropped} lines were dropped: ${why.join(", and ") || "the spool could not take them"}`);
+      }
       return { ok: undelivered === 0 && lost === 0 && dropped === 0, read, undelivered, lost, dropped };
     },
     /** Ends the job, retrying like a batch until `timeoutMs`; returns an error message or null. */

@@ -23,7 +23,20 @@ export interface Batch extends BatchRange {
   key: string;
 }
 
+/** Why lines were dropped: the spool reached its bound, or the disk refused the write. */
+export type DropCause = "spool-max" | "disk";
+
+/** A loss report being sent: lines `from` (the count reported before it) to `to` of the drop count. */
+export interface DropReport {
+  from: number;
+  to: number;
+  /** What dropped them, as far as the shipper that counted them knows ([] when it was an earlier one). */
+  causes: DropCause[];
+}
+
 export interface State {
+  /** This spool's own id (random, made with it): with `from`, the key of a loss report. */
+  id: string;
   /** Delivered position: every record before (`seg`, `off`) reached the server. */
   seg: number;
   off: number;
@@ -31,6 +44,8 @@ export interface State {
   pending: Batch | null;
   /** Dropped lines already reported to the server. */
   reported: number;
+  /** The loss report being sent, recorded before it is sent (so a retry after a crash sends the same one). */
+  report: DropReport | null;
 }
 
 /**
@@ -43,7 +58,14 @@ export const SLOT_BYTES = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export const freshState = (): State => ({ seg: 1, off: 0, pending: null, reported: 0 });
+export const freshState = (): State => ({
+  id: crypto.randomUUID(),
+  seg: 1,
+  off: 0,
+  pending: null,
+  reported: 0,
+  report: null,
+});
 
 /** A slot: `<16 hex of sha-256 of the JSON> <JSON>`, padded with spaces, ending in a newline. */
 export function encodeSlot(seq: number, state: State): Uint8Array {
@@ -73,10 +95,16 @@ function parseState(json: string): { seq: number; state: State } | null {
     const s = JSON.parse(json) as State & { v: number; n: number };
     if (s.v !== 2 || !Number.isInteger(s.n) || !Number.isInteger(s.seg) || !Number.isInteger(s.off))
       return null;
-    return {
-      seq: s.n,
-      state: { seg: s.seg, off: s.off, pending: s.pending ?? null, reported: s.reported ?? 0 },
+    if (typeof s.id !== "string") return null;
+    const state: State = {
+      id: s.id,
+      seg: s.seg,
+      off: s.off,
+      pending: s.pending ?? null,
+      reported: s.reported ?? 0,
+      report: s.report ?? null,
     };
+    return { seq: s.n, state };
   } catch {
     return null;
   }
@@ -127,7 +155,7 @@ function readLegacy(path: string): State {
   try {
     const s = JSON.parse(readFileSync(path, "utf8")) as State & { v: number };
     if (s.v !== 1 || !Number.isInteger(s.seg) || !Number.isInteger(s.off)) return freshState();
-    return { seg: s.seg, off: s.off, pending: s.pending ?? null, reported: s.reported ?? 0 };
+    return { ...freshState(), seg: s.seg, off: s.off, pending: s.pending ?? null, reported: s.reported ?? 0 };
   } catch {
     return freshState(); // only a torn tmp file could be unreadable, and it was never renamed over it
   }

@@ -19,7 +19,15 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { acquireLock } from "./lock.ts";
-import { type Batch, type BatchRange, loadState, type State, writeState } from "./spool-state.ts";
+import {
+  type Batch,
+  type BatchRange,
+  type DropCause,
+  type DropReport,
+  loadState,
+  type State,
+  writeState,
+} from "./spool-state.ts";
 
 /**
  * Layout of `{root}/{job}/{step hash}/`:
@@ -29,14 +37,15 @@ import { type Batch, type BatchRange, loadState, type State, writeState } from "
  *   written and fsynced *before* the batch is sent, so a restarted shipper re-sends exactly the same bytes
  *   under the same key and the server answers `duplicate` if it had written them. A batch whose record fails
  *   is not sent (SpoolStateError). Rewritten in place (spool-state.ts): recording needs no free space.
- * - `dropped`: how many lines were refused because the spool was full (the server is told once it answers).
+ * - `dropped`: how many lines were refused (the spool full, or its disk): the server is told once it answers,
+ *   each loss once — a report is recorded in `state` (`from`, `to`) before it is sent, keyed by the spool's id.
  * - `lock`: flock(2)ed by the shipper using this spool (released by the kernel when it dies); holds its pid.
  *
  * Durability: records are written with one write(2) per chunk read from the command, so a `kill -9` of the
  * shipper loses nothing it had read; they are fsynced only when a batch is cut from them (once per batch,
  * not per line), which is what exactly-once needs across a power loss.
  */
-export type { Batch, BatchRange } from "./spool-state.ts";
+export type { Batch, BatchRange, DropCause, DropReport } from "./spool-state.ts";
 
 export interface SpoolOptions {
   dir: string;
@@ -111,7 +120,15 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
   let unsentLines = countLines(dir, segs, state.seg, state.off);
 
   const droppedPath = join(dir, "dropped");
-  let dropped = existsSync(droppedPath) ? Number(readFileSync(droppedPath, "utf8").trim()) || 0 : 0;
+  // The count on disk is best effort (a full disk may refuse it): never behind what was reported.
+  let dropped = Math.max(
+    existsSync(droppedPath) ? Number(readFileSync(droppedPath, "utf8").trim()) || 0 : 0,
+    state.reported,
+    state.report?.to ?? 0,
+  );
+  // What dropped lines since the last report was made, and in this process at all.
+  const causes = new Set<DropCause>();
+  const seen = new Set<DropCause>();
   let droppedFd: number | null = null;
   try {
     // Made now, while there is room: counting a drop later (the disk full) then rewrites it in place.
@@ -149,8 +166,11 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
   }
 
   /** Counts refused lines; the count on disk is best effort (the disk may be what refused them). */
-  function countDropped(n: number): void {
+  function countDropped(n: number, cause: DropCause): void {
+    if (n === 0) return;
     dropped += n;
+    causes.add(cause);
+    seen.add(cause);
     try {
       droppedFd ??= openSync(droppedPath, "w", 0o600);
       // Fixed width, rewritten in place: one small write per refused chunk, never a torn number.
@@ -202,6 +222,14 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
     get reported() {
       return state.reported;
     },
+    /** What dropped lines while this process had the spool open. */
+    get dropCauses(): ReadonlySet<DropCause> {
+      return seen;
+    },
+    /** This spool's id, made with it and kept across restarts. */
+    get id() {
+      return state.id;
+    },
 
     /**
      * Appends encoded records (no newline) in order; once one does not fit under `maxBytes`, it and the
@@ -221,7 +249,7 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
           room -= size;
           kept++;
         }
-        if (kept < records.length) countDropped(records.length - kept);
+        if (kept < records.length) countDropped(records.length - kept, "spool-max");
         if (kept === 0) return 0;
         text = `${records.slice(0, kept).join("\n")}\n`;
         data = encoder.encode(text);
@@ -240,7 +268,7 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
         segs.set(writer, before + whole);
         unsentBytes += whole;
         unsentLines += wrote;
-        countDropped(kept - wrote);
+        countDropped(kept - wrote, "disk");
         throw new Error(
           `spool write to ${dir} failed, ${kept - wrote} lines dropped: ${(e as Error).message}`,
         );
@@ -325,8 +353,32 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
       persistLater(); // should it be lost, the batch is re-sent, refused again and abandoned again
     },
 
-    markReported(n: number): void {
-      state.reported = n;
+    /**
+     * The loss report to send: the one recorded earlier and not yet answered, else a new one for the lines
+     * dropped since the last, recorded durably first; null when there is nothing to report. Throws
+     * SpoolStateError when it cannot be recorded (it must then not be sent).
+     */
+    beginReport(): DropReport | null {
+      if (state.report) return state.report;
+      if (dropped <= state.reported) return null;
+      state.report = { from: state.reported, to: dropped, causes: [...causes].sort() };
+      try {
+        persist(true);
+      } catch (e) {
+        state.report = null;
+        throw new SpoolStateError(
+          `cannot record the loss report in the spool state ${statePath}: ${(e as Error).message}`,
+        );
+      }
+      causes.clear();
+      return state.report;
+    },
+
+    /** The server has the loss report (or refused it for good). */
+    settleReport(): void {
+      if (!state.report) return;
+      state.reported = state.report.to;
+      state.report = null;
       persistLater(); // should it be lost, the report is re-sent under its key and answered `duplicate`
     },
 
@@ -334,7 +386,8 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
     close(): void {
       closeSync(fd);
       if (droppedFd !== null) closeSync(droppedFd);
-      const empty = unsentBytes === 0 && state.pending === null && dropped <= state.reported;
+      const empty =
+        unsentBytes === 0 && state.pending === null && state.report === null && dropped <= state.reported;
       // Removed while still locked: a shipper waiting on the old lock file sees it gone and starts afresh.
       if (empty) rmSync(dir, { recursive: true, force: true });
       unlock();

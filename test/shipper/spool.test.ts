@@ -129,9 +129,51 @@ describe("spool", () => {
       dropped: 2,
       text: `${recs(0, 3).join("\n")}\n`,
     });
-    b.markReported(2);
+    expect(b.beginReport()).toEqual({ from: 0, to: 2, causes: [] }); // counted by an earlier shipper
+    b.settleReport();
     b.close();
     expect(openSpool({ dir, maxBytes: 100 }).reported).toBe(2);
+  });
+
+  test("a loss report is recorded before it is sent: reopened unanswered it comes back the same; a later loss is a report of its own", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const size = rec(0).length + 1;
+    const a = openSpool({ dir, maxBytes: size * 2 });
+    const id = a.id;
+    a.append(recs(0, 5));
+    expect(a.beginReport()).toEqual({ from: 0, to: 3, causes: ["spool-max"] });
+    a.close(); // a crash before the server answered
+    const b = openSpool({ dir, maxBytes: size * 2 });
+    b.append(recs(5, 1)); // dropped too, after the report was made
+    expect({ id: b.id, report: b.beginReport(), dropped: b.dropped }).toEqual({
+      id,
+      report: { from: 0, to: 3, causes: ["spool-max"] },
+      dropped: 4,
+    });
+    b.settleReport();
+    expect([b.beginReport(), b.reported]).toEqual([{ from: 3, to: 4, causes: ["spool-max"] }, 3]);
+    b.settleReport();
+    expect(b.beginReport()).toBeNull();
+    b.close();
+  });
+
+  test("every spool has an id of its own, kept while it lives", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1000 });
+    const first = a.id;
+    a.append([rec(0)]);
+    a.close();
+    const b = openSpool({ dir, maxBytes: 1000 });
+    expect(b.id).toBe(first);
+    const c = b.cut(1000)!;
+    b.begin(c.range, "k");
+    b.settle();
+    b.close(); // empty: removed
+    const d = openSpool({ dir, maxBytes: 1000 });
+    expect(d.id).not.toBe(first);
+    d.close();
   });
 
   test("segments rotate, a batch never spans two, and a delivered segment is deleted", () => {
