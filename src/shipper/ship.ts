@@ -1,7 +1,7 @@
 // A shipping session for one (job, step): spool + sender + captures, the drain at the end and its report.
 import { formatDuration } from "../config/units.ts";
 import type { Stream } from "../logs/line.ts";
-import { backoffDelay, retryable } from "./batch.ts";
+import { retryable, retryDelay } from "./batch.ts";
 import { capture } from "./capture.ts";
 import { createSender } from "./sender.ts";
 import { openSpool, SpoolBusyError, spoolDirOf } from "./spool.ts";
@@ -133,7 +133,7 @@ export function startShipper(opts: ShipOptions) {
         } catch (e) {
           last = (e as Error).message;
         }
-        const wait = backoffDelay(attempt, 100, opts.retryMaxMs, Math.random());
+        const wait = retryDelay(attempt, opts.retryMaxMs, Math.random());
         await Bun.sleep(Math.max(0, Math.min(wait, deadline - Date.now())));
       }
       return `could not complete job ${opts.job} within ${formatDuration(timeoutMs)}: ${last}`;
