@@ -67,6 +67,8 @@ export function createSender(opts: SenderOptions) {
   // no answer of the server (a 413 loop, a 400 for every batch, a 500) makes more than 4 requests a second.
   let failures = 0;
   let notBefore = 0;
+  // When the server last accepted a request (it touched the job: no heartbeat is needed for a while).
+  let acceptedAt = Number.NEGATIVE_INFINITY;
   // While the spool cannot record a batch before it is sent: since when, and how many tries.
   let unrecordedSince: number | null = null;
   let unrecordedTries = 0;
@@ -111,6 +113,7 @@ export function createSender(opts: SenderOptions) {
     if (res?.ok) {
       failures = 0;
       notBefore = 0;
+      acceptedAt = clock();
       return;
     }
     let wait = retryDelay(failures++, opts.retryMaxMs, Math.random());
@@ -343,6 +346,10 @@ export function createSender(opts: SenderOptions) {
 
   return {
     stats,
+    /** When the server last accepted a request of this sender; -Infinity before the first. */
+    get acceptedAt() {
+      return acceptedAt;
+    },
     /** New lines were spooled. */
     notify(): void {
       firstQueuedAt ??= clock();

@@ -3,6 +3,7 @@ import { formatDuration } from "../config/units.ts";
 import type { Stream } from "../logs/line.ts";
 import { retryable, retryDelay } from "./batch.ts";
 import { capture } from "./capture.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 import { createSender } from "./sender.ts";
 import { openSpool, SpoolBusyError, spoolDirOf } from "./spool.ts";
 
@@ -57,6 +58,16 @@ export function startShipper(opts: ShipOptions) {
     spoolMax: opts.spoolMax,
     report,
   });
+  // The job stays alive while this shipper runs, however quiet its step: recovery fails it only once the
+  // shipper itself is gone (killed, its host down).
+  const heartbeat = startHeartbeat({
+    base: opts.base,
+    headers: opts.headers,
+    job: opts.job,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    lastAccepted: () => sender.acceptedAt,
+    report,
+  });
   let read = 0;
 
   return {
@@ -85,6 +96,7 @@ export function startShipper(opts: ShipOptions) {
     /** Waits (bounded) for every line to be delivered, then closes the spool and reports what was not. */
     async finish(): Promise<ShipOutcome> {
       await sender.drain(opts.drainTimeoutMs);
+      heartbeat.stop();
       const undelivered = spool.unsentLines;
       const dropped = spool.dropped - droppedBefore;
       const { lost, refused } = sender.stats;
