@@ -115,6 +115,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     tokens,
     localDir: dir,
     limits: config.limits,
+    staleAfterMs: config.recovery.stale_after,
     live,
     extras: archiver ? [archiver.view] : [],
     stats: [

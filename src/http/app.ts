@@ -23,6 +23,8 @@ export interface AppDeps {
   tokens: Tokens;
   localDir: string;
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
+  /** `recovery.stale_after`, told to workers in the heartbeat's answer. */
+  staleAfterMs: number;
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
   /** Degraded dependencies: listed under `warnings` by /readyz, which stays 200. */
@@ -62,6 +64,7 @@ export function createApp(deps: AppDeps): Hono {
     jobs: deps.jobs,
     body,
     extras: deps.extras ?? [],
+    staleAfterMs: deps.staleAfterMs,
   });
   mountLogRoutes(app, {
     jobs: deps.jobs,

@@ -1,6 +1,7 @@
 // Job routes: register, create, show, list, complete, heartbeat, server events.
 import type { Hono } from "hono";
 import { notFound } from "../errors.ts";
+import { STALE_AFTER_HEADER } from "../jobs/recovery.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import {
   type BodyLimits,
@@ -19,6 +20,8 @@ export interface JobRoutesDeps {
   jobs: Jobs;
   body: BodyLimits;
   extras: readonly JobExtra[];
+  /** `recovery.stale_after`, told to every heartbeat (also a 404: the job may not exist before its first line). */
+  staleAfterMs: number;
 }
 
 export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
@@ -74,6 +77,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
   });
 
   app.post("/worker/jobs/:id/heartbeat", (c) => {
+    c.header(STALE_AFTER_HEADER, String(deps.staleAfterMs));
     const id = jobIdParam(c);
     jobs.heartbeat(id);
     return c.json({ status: "ok" });

@@ -42,6 +42,17 @@ export function backoffDelay(attempt: number, baseMs: number, capMs: number, ran
   return Math.round(step * (0.5 + random / 2));
 }
 
+/** The shortest wait after a failed or refused request: the shipper's bound of 4 requests a second. */
+export const MIN_RETRY_MS = 250;
+
+/**
+ * The wait before the next request after `failures` failed or refused ones in a row: doubling from
+ * MIN_RETRY_MS, capped at `capMs`, jittered, never below MIN_RETRY_MS whatever `--retry-max` says.
+ */
+export function retryDelay(failures: number, capMs: number, random: number): number {
+  return Math.max(MIN_RETRY_MS, backoffDelay(failures, MIN_RETRY_MS, Math.max(capMs, MIN_RETRY_MS), random));
+}
+
 /** `Retry-After` in seconds or as an HTTP date → milliseconds; null when absent or unreadable. */
 export function retryAfterMs(header: string | null, now: number): number | null {
   if (header === null) return null;

@@ -1,7 +1,16 @@
 // The one sequential sender of a (job, step): cuts batches from the spool, posts them, retries until delivered.
 import { hostname } from "node:os";
-import { backoffDelay, bodyPrefix, buildBody, envelopeBytes, retryAfterMs, retryable } from "./batch.ts";
-import type { Batch, Spool } from "./spool.ts";
+import {
+  backoffDelay,
+  bodyPrefix,
+  buildBody,
+  envelopeBytes,
+  MIN_RETRY_MS,
+  retryAfterMs,
+  retryable,
+  retryDelay,
+} from "./batch.ts";
+import { type Batch, type DropReport, type Spool, SpoolStateError } from "./spool.ts";
 
 export interface SenderOptions {
   spool: Spool;
@@ -12,7 +21,7 @@ export interface SenderOptions {
   step: string;
   /** A batch is sent at the latest this long after its first line was read. */
   flushIntervalMs: number;
-  /** Upper bound of one request body (the server's `limits.max_body_bytes`); halved on a 413. */
+  /** Upper bound of one request body (the server's `limits.max_body_bytes`); halved on a 413, down to a line. */
   maxBodyBytes: number;
   requestTimeoutMs: number;
   retryBaseMs?: number;
@@ -29,7 +38,10 @@ export interface SenderStats {
   delivered: number;
   /** Lines the server refused for good (a 4xx): they will never be written. */
   lost: number;
-  /** Set when the server refused the credentials: delivery stopped, the spool keeps the lines. */
+  /**
+   * Set when delivery stopped on a refusal that no retry or split can cure (credentials refused, a line over
+   * the body limit, a job past its cap): the spool keeps the lines.
+   */
   refused: string | null;
 }
 
@@ -38,7 +50,7 @@ export type Sender = ReturnType<typeof createSender>;
 export function createSender(opts: SenderOptions) {
   const { spool, job, step } = opts;
   const clock = opts.clock ?? Date.now;
-  const retryBaseMs = opts.retryBaseMs ?? 100;
+  const retryBaseMs = opts.retryBaseMs ?? MIN_RETRY_MS;
   const prefix = bodyPrefix(step);
   const url = `${opts.base}/worker/jobs/${encodeURIComponent(job)}/logs`;
   const stats: SenderStats = { delivered: 0, lost: 0, refused: null };
@@ -51,6 +63,15 @@ export function createSender(opts: SenderOptions) {
   // When the last batch was cut: at most one batch per interval, but a line after a quiet spell goes at once.
   let lastCutAt = Number.NEGATIVE_INFINITY;
   let failingSince: number | null = null;
+  // Every request waits until `notBefore`: after a failed or refused one, 250 ms doubling to --retry-max, so
+  // no answer of the server (a 413 loop, a 400 for every batch, a 500) makes more than 4 requests a second.
+  let failures = 0;
+  let notBefore = 0;
+  // When the server last accepted a request (it touched the job: no heartbeat is needed for a while).
+  let acceptedAt = Number.NEGATIVE_INFINITY;
+  // While the spool cannot record a batch before it is sent: since when, and how many tries.
+  let unrecordedSince: number | null = null;
+  let unrecordedTries = 0;
   // What the loop sleeps for: new lines (idle), a batch to fill (linger), or a retry (backoff).
   type Nap = "idle" | "linger" | "backoff";
   let napping: { kind: Nap; wake: () => void } | null = null;
@@ -87,11 +108,28 @@ export function createSender(opts: SenderOptions) {
     failingSince = null;
   }
 
+  /** Paces the next request after this answer (2xx or not; null: no answer at all). */
+  function pace(res: Response | null): void {
+    if (res?.ok) {
+      failures = 0;
+      notBefore = 0;
+      acceptedAt = clock();
+      return;
+    }
+    let wait = retryDelay(failures++, opts.retryMaxMs, Math.random());
+    const after = res ? retryAfterMs(res.headers.get("retry-after"), clock()) : null;
+    if (after !== null) wait = Math.min(Math.max(wait, after), 60_000);
+    notBefore = clock() + wait;
+  }
+
   /** POSTs until the server answers something other than a retryable failure; null once stopped. */
   async function post(path: string, body: Uint8Array | string, key: string | null): Promise<Response | null> {
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       if (stopped) return null;
-      let wait = backoffDelay(attempt, retryBaseMs, opts.retryMaxMs, Math.random());
+      if (clock() < notBefore) {
+        await sleep("backoff", notBefore - clock());
+        continue;
+      }
       try {
         const res = await fetch(path, {
           method: "POST",
@@ -108,24 +146,22 @@ export function createSender(opts: SenderOptions) {
         const bytes = await res.arrayBuffer();
         const empty = res.status === 204 || res.status === 205 || res.status === 304;
         const answer = new Response(empty ? null : bytes, { status: res.status, headers: res.headers });
+        pace(answer);
         if (!retryable(answer.status)) return answer;
-        const text = await messageOf(answer);
-        failed(`server answered ${res.status}: ${text}`);
-        const after = retryAfterMs(answer.headers.get("retry-after"), clock());
-        if (after !== null) wait = Math.min(Math.max(wait, after), 60_000);
+        failed(`server answered ${res.status}: ${await messageOf(answer)}`);
       } catch (e) {
         if (stopped) return null;
+        pace(null);
         failed(
           (e as Error).name === "TimeoutError"
             ? `no answer within ${opts.requestTimeoutMs} ms`
             : (e as Error).message,
         );
       }
-      await sleep("backoff", wait);
     }
   }
 
-  /** Sends one batch; returns false when the sender must stop (stopped, or credentials refused). */
+  /** Sends one batch; returns false when the sender must stop (stopped, or a refusal nothing can cure). */
   async function deliver(batch: Batch, records: Uint8Array): Promise<boolean> {
     const body = buildBody(prefix, records);
     const res = await post(url, body, batch.key);
@@ -138,15 +174,33 @@ export function createSender(opts: SenderOptions) {
       return true;
     }
     recovered();
-    const message = await messageOf(res);
-    if (res.status === 413 && batch.lines > 1) {
-      // Nothing was written: cut smaller batches from the same lines, under new keys.
+    const { message, code } = await errorOf(res);
+    if (res.status === 413 && code !== "job_too_large" && batch.lines > 1) {
+      // Nothing was written: cut smaller batches from the same lines, under new keys (down to one line).
       spool.abandon();
-      cap = Math.max(64 * 1024, Math.floor(body.length / 2));
+      cap = Math.max(1, Math.floor(body.length / 2));
+      // Each split is progress, not a repeated refusal: the next (smaller) try waits the shortest gap only.
+      failures = 0;
+      notBefore = clock() + MIN_RETRY_MS;
       opts.report(
         `server refused a ${body.length}-byte batch as too large; sending batches of at most ${cap} bytes`,
       );
       return true;
+    }
+    if (res.status === 413) {
+      // A single line over the body limit, or a job past its cap: no split cures it. The lines stay in the
+      // spool, for a `push` once the server's limits take them.
+      spool.abandon();
+      const what =
+        code === "job_too_large"
+          ? `a batch of ${batch.lines} line${batch.lines === 1 ? "" : "s"}`
+          : `a single line of ${body.length - envelopeBytes(prefix) - 1} bytes`;
+      stats.refused = `the server refused ${what} (413 ${code ?? "too large"}: ${message})`;
+      opts.report(
+        `${stats.refused}; delivery stopped, ${spool.unsentLines} lines stay in the spool ${spool.dir}`,
+      );
+      await reportStop(batch, stats.refused);
+      return false;
     }
     if (res.status === 401 || res.status === 403) {
       stats.refused = `server answered ${res.status}: ${message}`;
@@ -161,19 +215,63 @@ export function createSender(opts: SenderOptions) {
     return true;
   }
 
-  /** Tells the server how many lines the full spool refused: never a silent loss. */
-  async function reportDrops(): Promise<boolean> {
-    const total = spool.dropped;
-    const n = total - spool.reported;
+  /** Tells the job's log that its lines stopped coming and why (keyed: a retry, or the same stop again, once). */
+  async function reportStop(batch: Batch, why: string): Promise<void> {
     const message =
-      `stroem-logs on ${hostname()}: ${n} line${n === 1 ? "" : "s"} of step ${step} were dropped: ` +
-      `the spool ${spool.dir} reached --spool-max ${opts.spoolMax} bytes while the server could not be reached`;
-    // Keyed by host, step and running total: a retry whose answer was lost is recorded once.
-    const key = `drops:${hostname()}:${step}:${total}`.replace(/[^\x21-\x7e]/g, "_").slice(0, 200);
+      `stroem-logs on ${hostname()}: delivery of step ${step} stopped: ${why}; the lines not delivered stay ` +
+      `in the spool ${spool.dir} on that host, for a \`stroem-logs push\` once the server accepts them`;
     const res = await post(
       `${opts.base}/api/jobs/${encodeURIComponent(job)}/events`,
       JSON.stringify({ message }),
-      key,
+      `stopped:${spool.id}:${batch.seg}:${batch.start}`,
+    );
+    if (res === null || res.ok) return;
+    opts.report(`could not record the stop on the server (${res.status}: ${(await errorOf(res)).message})`);
+  }
+
+  /** The spool could not record what is to be sent: say so once, wait, and let the loop try again. */
+  async function unrecorded(e: SpoolStateError): Promise<void> {
+    if (unrecordedSince === null) {
+      unrecordedSince = clock();
+      opts.report(`${e.message}; nothing is sent until it can be recorded, the lines stay in the spool`);
+    }
+    await sleep("backoff", backoffDelay(unrecordedTries++, retryBaseMs, opts.retryMaxMs, Math.random()));
+  }
+
+  function recorded(): void {
+    if (unrecordedSince === null) return;
+    opts.report(
+      `the spool state is recorded again after ${((clock() - unrecordedSince) / 1000).toFixed(1)} s`,
+    );
+    unrecordedSince = null;
+    unrecordedTries = 0;
+  }
+
+  /**
+   * Tells the server how many lines the spool refused: never a silent loss. Each report is keyed by the
+   * spool's id and where it starts in the drop count, and recorded before it is sent: a retry (also by a
+   * shipper restarted after a crash) is the same report under the same key, answered `duplicate`, while a
+   * later loss, or one in another spool of the same step, is a report of its own.
+   */
+  async function reportDrops(): Promise<boolean> {
+    let loss: DropReport | null;
+    try {
+      loss = spool.beginReport();
+    } catch (e) {
+      if (!(e instanceof SpoolStateError)) throw e;
+      await unrecorded(e);
+      return true;
+    }
+    if (loss === null) return true;
+    recorded();
+    const n = loss.to - loss.from;
+    const message =
+      `stroem-logs on ${hostname()}: ${n} line${n === 1 ? "" : "s"} of step ${step} were dropped: ` +
+      dropCause(loss, spool.dir, opts.spoolMax);
+    const res = await post(
+      `${opts.base}/api/jobs/${encodeURIComponent(job)}/events`,
+      JSON.stringify({ message }),
+      `drops:${spool.id}:${loss.from}`,
     );
     if (res === null) return false;
     if (res.ok) await res.arrayBuffer();
@@ -181,7 +279,7 @@ export function createSender(opts: SenderOptions) {
       opts.report(
         `could not record the drop of ${n} lines on the server (${res.status}: ${await messageOf(res)})`,
       );
-    spool.markReported(total);
+    spool.settleReport();
     return true;
   }
 
@@ -214,7 +312,14 @@ export function createSender(opts: SenderOptions) {
           continue;
         }
         const cut = spool.cut(cap - envelopeBytes(prefix))!;
-        batch = spool.begin(cut.range, crypto.randomUUID());
+        try {
+          batch = spool.begin(cut.range, crypto.randomUUID());
+        } catch (e) {
+          if (!(e instanceof SpoolStateError)) throw e;
+          await unrecorded(e);
+          continue;
+        }
+        recorded();
         records = cut.bytes;
         // Lines left behind by a full batch are already due; new ones start their own clock.
         firstQueuedAt = spool.queuedBytes > 0 ? 0 : null;
@@ -241,6 +346,10 @@ export function createSender(opts: SenderOptions) {
 
   return {
     stats,
+    /** When the server last accepted a request of this sender; -Infinity before the first. */
+    get acceptedAt() {
+      return acceptedAt;
+    },
     /** New lines were spooled. */
     notify(): void {
       firstQueuedAt ??= clock();
@@ -271,11 +380,30 @@ export function createSender(opts: SenderOptions) {
   };
 }
 
+/** What dropped the lines of a loss report, for its message. */
+function dropCause(loss: DropReport, dir: string, spoolMax: number): string {
+  const full = loss.causes.includes("spool-max");
+  const disk = loss.causes.includes("disk");
+  if (full && !disk)
+    return `the spool ${dir} reached --spool-max ${spoolMax} bytes while the server could not be reached`;
+  if (disk && !full) return `writing them to the spool ${dir} failed (its disk is full or unwritable)`;
+  if (full && disk)
+    return `the spool ${dir} reached --spool-max ${spoolMax} bytes, and writing to its disk failed (full or unwritable)`;
+  return `the spool ${dir} could not take them (it reached --spool-max, or its disk was full, in an earlier run)`;
+}
+
 async function messageOf(res: Response): Promise<string> {
+  return (await errorOf(res)).message;
+}
+
+/** The server's `{"error","code"}`, or the start of whatever else answered (a proxy's HTML page). */
+async function errorOf(res: Response): Promise<{ message: string; code: string | null }> {
   const text = await res.text().catch(() => "");
   try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === "string") return body.error;
+    const body = JSON.parse(text) as { error?: unknown; code?: unknown };
+    if (typeof body.error === "string") {
+      return { message: body.error, code: typeof body.code === "string" ? body.code : null };
+    }
   } catch {}
-  return text.slice(0, 300) || res.statusText;
+  return { message: text.slice(0, 300) || res.statusText, code: null };
 }

@@ -1,8 +1,9 @@
 // A shipping session for one (job, step): spool + sender + captures, the drain at the end and its report.
 import { formatDuration } from "../config/units.ts";
 import type { Stream } from "../logs/line.ts";
-import { backoffDelay, retryable } from "./batch.ts";
+import { retryable, retryDelay } from "./batch.ts";
 import { capture } from "./capture.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 import { createSender } from "./sender.ts";
 import { openSpool, SpoolBusyError, spoolDirOf } from "./spool.ts";
 
@@ -57,6 +58,16 @@ export function startShipper(opts: ShipOptions) {
     spoolMax: opts.spoolMax,
     report,
   });
+  // The job stays alive while this shipper runs, however quiet its step: recovery fails it only once the
+  // shipper itself is gone (killed, its host down).
+  const heartbeat = startHeartbeat({
+    base: opts.base,
+    headers: opts.headers,
+    job: opts.job,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    lastAccepted: () => sender.acceptedAt,
+    report,
+  });
   let read = 0;
 
   return {
@@ -85,6 +96,7 @@ export function startShipper(opts: ShipOptions) {
     /** Waits (bounded) for every line to be delivered, then closes the spool and reports what was not. */
     async finish(): Promise<ShipOutcome> {
       await sender.drain(opts.drainTimeoutMs);
+      heartbeat.stop();
       const undelivered = spool.unsentLines;
       const dropped = spool.dropped - droppedBefore;
       const { lost, refused } = sender.stats;
@@ -97,8 +109,15 @@ export function startShipper(opts: ShipOptions) {
         );
       }
       if (lost > 0) report(`${lost} lines were refused by the server and are lost`);
-      if (dropped > 0)
-        report(`${dropped} lines were dropped: the spool reached --spool-max ${opts.spoolMax} bytes`);
+      if (dropped > 0) {
+        const why = [
+          ...(spool.dropCauses.has("spool-max")
+            ? [`the spool reached --spool-max ${opts.spoolMax} bytes`]
+            : []),
+          ...(spool.dropCauses.has("disk") ? ["its disk refused the write"] : []),
+        ];
+        report(`${dropped} lines were dropped: ${why.join(", and ") || "the spool could not take them"}`);
+      }
       return { ok: undelivered === 0 && lost === 0 && dropped === 0, read, undelivered, lost, dropped };
     },
     /** Ends the job, retrying like a batch until `timeoutMs`; returns an error message or null. */
@@ -126,7 +145,7 @@ export function startShipper(opts: ShipOptions) {
         } catch (e) {
           last = (e as Error).message;
         }
-        const wait = backoffDelay(attempt, 100, opts.retryMaxMs, Math.random());
+        const wait = retryDelay(attempt, opts.retryMaxMs, Math.random());
         await Bun.sleep(Math.max(0, Math.min(wait, deadline - Date.now())));
       }
       return `could not complete job ${opts.job} within ${formatDuration(timeoutMs)}: ${last}`;

@@ -12,46 +12,40 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   rmdirSync,
   rmSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { acquireLock } from "./lock.ts";
+import {
+  type Batch,
+  type BatchRange,
+  type DropCause,
+  type DropReport,
+  loadState,
+  type State,
+  writeState,
+} from "./spool-state.ts";
 
 /**
  * Layout of `{root}/{job}/{step hash}/`:
  * - `seg-NNNNNNNNNNNN`: records, one JSON line object `{"ts","stream","line"}` per text line, append-only.
  *   A new segment starts past `segmentBytes`; a segment is deleted once every record in it is delivered.
- * - `state.json`: the delivered position (`seg`, `off`) and the `pending` batch — its range and idempotency
- *   key, written and fsynced *before* the batch is sent, so a restarted shipper re-sends exactly the same
- *   bytes under the same key and the server answers `duplicate` if it had written them.
- * - `dropped`: how many lines were refused because the spool was full (the server is told once it answers).
- * - `lock`: the pid of the shipper using this spool.
+ * - `state`: the delivered position (`seg`, `off`) and the `pending` batch — its range and idempotency key,
+ *   written and fsynced *before* the batch is sent, so a restarted shipper re-sends exactly the same bytes
+ *   under the same key and the server answers `duplicate` if it had written them. A batch whose record fails
+ *   is not sent (SpoolStateError). Rewritten in place (spool-state.ts): recording needs no free space.
+ * - `dropped`: how many lines were refused (the spool full, or its disk): the server is told once it answers,
+ *   each loss once — a report is recorded in `state` (`from`, `to`) before it is sent, keyed by the spool's id.
+ * - `lock`: flock(2)ed by the shipper using this spool (released by the kernel when it dies); holds its pid.
  *
  * Durability: records are written with one write(2) per chunk read from the command, so a `kill -9` of the
  * shipper loses nothing it had read; they are fsynced only when a batch is cut from them (once per batch,
  * not per line), which is what exactly-once needs across a power loss.
  */
-export interface BatchRange {
-  seg: number;
-  start: number;
-  end: number;
-  lines: number;
-}
-
-export interface Batch extends BatchRange {
-  key: string;
-}
-
-interface State {
-  v: 1;
-  seg: number;
-  off: number;
-  pending: Batch | null;
-  reported: number;
-}
+export type { Batch, BatchRange, DropCause, DropReport } from "./spool-state.ts";
 
 export interface SpoolOptions {
   dir: string;
@@ -64,8 +58,11 @@ export interface SpoolOptions {
 
 export type Spool = ReturnType<typeof openSpool>;
 
-export class SpoolBusyError extends Error {
-  override name = "SpoolBusyError";
+export { SpoolBusyError } from "./lock.ts";
+
+/** The spool could not record a batch before sending it: nothing may be sent until it can. */
+export class SpoolStateError extends Error {
+  override name = "SpoolStateError";
 }
 
 const SEGMENT = /^seg-(\d{12})$/;
@@ -79,15 +76,25 @@ export function spoolDirOf(root: string, job: string, step: string): string {
 }
 
 export function openSpool(opts: SpoolOptions) {
-  const { dir, maxBytes } = opts;
+  const { dir } = opts;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = acquireLock(join(dir, "lock"));
+  try {
+    return openLocked(dir, opts, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
+  const { maxBytes } = opts;
   const segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
   const sync = opts.fsync ?? true;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lockPath = join(dir, "lock");
-  lock(lockPath);
-
-  const statePath = join(dir, "state.json");
-  const state: State = readState(statePath);
+  const statePath = join(dir, "state");
+  const loaded = loadState(statePath, sync);
+  let seq = loaded.seq;
+  const state: State = loaded.state;
   // Segment number → size in bytes, oldest first; the last one is the one written to.
   const segs = new Map<number, number>();
   for (const n of listSegments(dir)) {
@@ -113,35 +120,62 @@ export function openSpool(opts: SpoolOptions) {
   let unsentLines = countLines(dir, segs, state.seg, state.off);
 
   const droppedPath = join(dir, "dropped");
-  let dropped = existsSync(droppedPath) ? Number(readFileSync(droppedPath, "utf8").trim()) || 0 : 0;
+  // The count on disk is best effort (a full disk may refuse it): never behind what was reported.
+  let dropped = Math.max(
+    existsSync(droppedPath) ? Number(readFileSync(droppedPath, "utf8").trim()) || 0 : 0,
+    state.reported,
+    state.report?.to ?? 0,
+  );
+  // What dropped lines since the last report was made, and in this process at all.
+  const causes = new Set<DropCause>();
+  const seen = new Set<DropCause>();
   let droppedFd: number | null = null;
-
-  function persist(durable: boolean): void {
-    const tmp = `${statePath}.tmp`;
-    const tfd = openSync(tmp, "w", 0o600);
+  try {
+    // Made now, while there is room: counting a drop later (the disk full) then rewrites it in place.
+    droppedFd = openSync(droppedPath, "r+");
+  } catch {
     try {
-      writeSync(tfd, JSON.stringify(state));
-      if (durable && sync) fsyncSync(tfd);
-    } finally {
-      closeSync(tfd);
-    }
-    renameSync(tmp, statePath);
-    if (durable && sync) fsyncDir(dir);
+      droppedFd = openSync(droppedPath, "w", 0o600);
+      writeSync(droppedFd, dropCount(dropped), 0);
+    } catch {}
+  }
+
+  /** Throws when the state cannot be written; the memory state is then ahead of the file. */
+  function persist(durable: boolean): void {
+    writeState(statePath, seq + 1, state, durable && sync);
+    seq++;
+  }
+
+  /**
+   * For records that only move the file forward (a batch settled): should one be lost, the file still names
+   * an earlier batch, which a restarted shipper re-sends under its key and the server answers `duplicate`.
+   */
+  function persistLater(): void {
+    try {
+      persist(false);
+    } catch {}
   }
 
   function rotate(): void {
     if (sync) fsyncSync(fd);
+    const next = openSync(join(dir, segName(writer + 1)), "a", 0o600);
     closeSync(fd);
+    fd = next;
     writer++;
     segs.set(writer, 0);
-    fd = openSync(join(dir, segName(writer)), "a", 0o600);
   }
 
-  function countDropped(n: number): void {
+  /** Counts refused lines; the count on disk is best effort (the disk may be what refused them). */
+  function countDropped(n: number, cause: DropCause): void {
+    if (n === 0) return;
     dropped += n;
-    droppedFd ??= openSync(droppedPath, "w", 0o600);
-    // Fixed width, rewritten in place: one small write per refused chunk, never a torn number.
-    writeSync(droppedFd, `${String(dropped).padStart(20, "0")}\n`, 0);
+    causes.add(cause);
+    seen.add(cause);
+    try {
+      droppedFd ??= openSync(droppedPath, "w", 0o600);
+      // Fixed width, rewritten in place: one small write per refused chunk, never a torn number.
+      writeSync(droppedFd, dropCount(dropped), 0);
+    } catch {}
   }
 
   /** Position after the pending batch (or the delivered position): where the next batch starts. */
@@ -188,6 +222,14 @@ export function openSpool(opts: SpoolOptions) {
     get reported() {
       return state.reported;
     },
+    /** What dropped lines while this process had the spool open. */
+    get dropCauses(): ReadonlySet<DropCause> {
+      return seen;
+    },
+    /** This spool's id, made with it and kept across restarts. */
+    get id() {
+      return state.id;
+    },
 
     /**
      * Appends encoded records (no newline) in order; once one does not fit under `maxBytes`, it and the
@@ -207,21 +249,29 @@ export function openSpool(opts: SpoolOptions) {
           room -= size;
           kept++;
         }
-        if (kept < records.length) countDropped(records.length - kept);
+        if (kept < records.length) countDropped(records.length - kept, "spool-max");
         if (kept === 0) return 0;
         text = `${records.slice(0, kept).join("\n")}\n`;
         data = encoder.encode(text);
       }
       if (segs.get(writer)! >= segmentBytes) rotate();
       const before = segs.get(writer)!;
+      let done = 0;
       try {
-        let done = 0;
         while (done < data.length) done += writeSync(fd, data, done, data.length - done);
       } catch (e) {
-        // Disk full or similar: never leave a torn record that would corrupt every later one.
-        ftruncateSync(fd, before);
-        countDropped(kept);
-        throw new Error(`spool write to ${dir} failed, ${kept} lines dropped: ${(e as Error).message}`);
+        // Disk full or similar: the whole records that reached the file are kept; a torn one is cut off,
+        // as it would corrupt every later one.
+        const whole = data.subarray(0, done).lastIndexOf(10) + 1;
+        if (done > whole) ftruncateSync(fd, before + whole);
+        const wrote = countNewlines(data.subarray(0, whole));
+        segs.set(writer, before + whole);
+        unsentBytes += whole;
+        unsentLines += wrote;
+        countDropped(kept - wrote, "disk");
+        throw new Error(
+          `spool write to ${dir} failed, ${kept - wrote} lines dropped: ${(e as Error).message}`,
+        );
       }
       segs.set(writer, before + data.length);
       unsentBytes += data.length;
@@ -258,12 +308,23 @@ export function openSpool(opts: SpoolOptions) {
       return { range: { seg, start: off, end: off + bytes.length, lines: countNewlines(bytes) }, bytes };
     },
 
-    /** Records the batch and its key durably, before it is sent. */
+    /**
+     * Records the batch and its key durably, before it is sent; throws SpoolStateError when it cannot, and
+     * the batch must then not be sent (a crash would lose its key, and its lines be sent again under another).
+     */
     begin(range: BatchRange, key: string): Batch {
-      if (sync && range.seg === writer) fsyncSync(fd);
-      state.pending = { ...range, key };
-      persist(true);
-      return state.pending;
+      const batch = { ...range, key };
+      state.pending = batch;
+      try {
+        if (sync && range.seg === writer) fsyncSync(fd);
+        persist(true);
+      } catch (e) {
+        state.pending = null;
+        throw new SpoolStateError(
+          `cannot record the next batch in the spool state ${statePath}: ${(e as Error).message}`,
+        );
+      }
+      return batch;
     },
 
     /** The bytes of the pending batch (a restarted shipper re-sends them as they were). */
@@ -283,48 +344,60 @@ export function openSpool(opts: SpoolOptions) {
       state.pending = null;
       unsentBytes -= p.end - p.start;
       unsentLines -= p.lines;
-      persist(false);
+      persistLater();
     },
 
     /** The pending batch was not written (413): forget its range so that a smaller one is cut. */
     abandon(): void {
       state.pending = null;
-      persist(false);
+      persistLater(); // should it be lost, the batch is re-sent, refused again and abandoned again
     },
 
-    markReported(n: number): void {
-      state.reported = n;
-      persist(true);
+    /**
+     * The loss report to send: the one recorded earlier and not yet answered, else a new one for the lines
+     * dropped since the last, recorded durably first; null when there is nothing to report. Throws
+     * SpoolStateError when it cannot be recorded (it must then not be sent).
+     */
+    beginReport(): DropReport | null {
+      if (state.report) return state.report;
+      if (dropped <= state.reported) return null;
+      state.report = { from: state.reported, to: dropped, causes: [...causes].sort() };
+      try {
+        persist(true);
+      } catch (e) {
+        state.report = null;
+        throw new SpoolStateError(
+          `cannot record the loss report in the spool state ${statePath}: ${(e as Error).message}`,
+        );
+      }
+      causes.clear();
+      return state.report;
+    },
+
+    /** The server has the loss report (or refused it for good). */
+    settleReport(): void {
+      if (!state.report) return;
+      state.reported = state.report.to;
+      state.report = null;
+      persistLater(); // should it be lost, the report is re-sent under its key and answered `duplicate`
     },
 
     /** Closes the files and releases the lock; removes the directory once nothing is left in it to do. */
     close(): void {
       closeSync(fd);
       if (droppedFd !== null) closeSync(droppedFd);
-      const empty = unsentBytes === 0 && state.pending === null && dropped <= state.reported;
+      const empty =
+        unsentBytes === 0 && state.pending === null && state.report === null && dropped <= state.reported;
+      // Removed while still locked: a shipper waiting on the old lock file sees it gone and starts afresh.
+      if (empty) rmSync(dir, { recursive: true, force: true });
+      unlock();
       if (empty) {
-        rmSync(dir, { recursive: true, force: true });
         try {
           rmdirSync(dirname(dir)); // the job's folder, when no other step of it is spooled
         } catch {}
-      } else {
-        unlinkSync(lockPath);
       }
-      held.delete(lockPath);
     },
   };
-}
-
-function readState(path: string): State {
-  const fresh: State = { v: 1, seg: 1, off: 0, pending: null, reported: 0 };
-  if (!existsSync(path)) return fresh;
-  try {
-    const s = JSON.parse(readFileSync(path, "utf8")) as State;
-    if (s.v !== 1 || !Number.isInteger(s.seg) || !Number.isInteger(s.off)) return fresh;
-    return { v: 1, seg: s.seg, off: s.off, pending: s.pending ?? null, reported: s.reported ?? 0 };
-  } catch {
-    return fresh; // only a torn tmp file could be unreadable, and it is never renamed over state.json
-  }
 }
 
 function listSegments(dir: string): number[] {
@@ -401,50 +474,4 @@ function countNewlines(bytes: Uint8Array): number {
   return n;
 }
 
-function fsyncDir(dir: string): void {
-  const dfd = openSync(dir, "r");
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
-/** Spools open in this process (the pid in `lock` cannot tell them apart). */
-const held = new Set<string>();
-
-/** One shipper per spool: a live pid in `lock` refuses; a dead one (a crashed shipper) is taken over. */
-function lock(path: string): void {
-  if (held.has(path)) throw new SpoolBusyError(`spool ${dirname(path)} is already open in this process`);
-  takeLock(path);
-  held.add(path);
-}
-
-function takeLock(path: string): void {
-  try {
-    const fd = openSync(path, "wx", 0o600);
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-  }
-  const pid = Number(readFileSync(path, "utf8").trim());
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-    throw new SpoolBusyError(`spool ${dirname(path)} is in use by another stroem-logs (pid ${pid})`);
-  }
-  const tmp = `${path}.${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
-  writeSync(fd, `${process.pid}\n`);
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+const dropCount = (n: number): string => `${String(n).padStart(20, "0")}\n`;

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { spoolDirOf } from "../../src/shipper/spool.ts";
 import { startTestServer, tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 import {
@@ -74,4 +75,41 @@ test("kill -9 of push while the server is down: a later run of the same step sen
   await using run = shipper(["run", "--server", server.url, ...args, "--", "echo", "four"]);
   expect((await run.result()).code).toBe(0);
   expect((await jobLines(server.url, "crash-2")).map((l) => l.line)).toEqual(["one", "two", "three", "four"]);
+});
+
+test("a spool held by a live shipper is refused naming its pid; after its kill -9, push takes it over though its pid went to another process", async () => {
+  await using server = await startTestServer();
+  using spool = tempDir();
+  const args = ["--server", server.url, "--job", "locked", "--step", "s", "--spool", spool.path, "--quiet"];
+  await using first = shipper(["push", ...args.slice(0, -1)], { stdin: "pipe" }); // echoes what it spooled
+  const stdin = first.proc.stdin as import("bun").FileSink;
+  stdin.write("one\ntwo\n");
+  await stdin.flush();
+  await waitFor("the first lines delivered", async () => (await lineCount(server.url, "locked")) === 2);
+
+  await using second = shipper(["push", ...args]);
+  const refused = await second.result();
+  expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({
+    code: 1,
+    stderr: expect.stringMatching(
+      new RegExp(`^stroem-logs push: spool .* is in use by another stroem-logs \\(pid ${first.proc.pid}\\)$`),
+    ) as unknown as string,
+  });
+
+  // The first one spools a line it cannot send, then dies; its pid now names a live, unrelated process.
+  stdin.write("three\n");
+  await stdin.flush();
+  await first.waitStdout(/three\n/);
+  first.proc.kill("SIGKILL");
+  await first.exited;
+  const unrelated = Bun.spawn(["sleep", "60"]);
+  try {
+    await Bun.write(join(spoolDirOf(spool.path, "locked", "s"), "lock"), `${unrelated.pid}\n`);
+    await using resume = shipper(["push", ...args]);
+    expect((await resume.result()).code).toBe(0);
+  } finally {
+    unrelated.kill("SIGKILL");
+    await unrelated.exited;
+  }
+  expect((await jobLines(server.url, "locked")).map((l) => l.line)).toEqual(["one", "two", "three"]);
 });

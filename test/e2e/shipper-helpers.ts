@@ -131,7 +131,7 @@ export function pacedPrinter(stopFile: string, perTick = 1, everyMs = 5, max = 1
 export interface Proxy {
   url: string;
   /** true: replies are swallowed (the connection is closed instead of forwarding them). */
-  swallow: (response: number) => boolean;
+  swallow: (response: number, request: string) => boolean;
   /** true: the reply's status line and headers are forwarded, then the connection is cut mid-body. */
   truncate: (response: number) => boolean;
   responses: number;
@@ -139,6 +139,8 @@ export interface Proxy {
   swallowed: number;
   /** Forwarded replies that carried `"duplicate":true`. */
   duplicates: number;
+  /** Every reply from the server: when, to which request (`POST /worker/jobs/j/logs`), and its status. */
+  replies: Array<{ at: number; request: string; status: number }>;
   [Symbol.dispose](): void;
 }
 
@@ -147,11 +149,15 @@ export interface Proxy {
  * new HTTP response), `swallow(n)` decides whether it is forwarded or the client's connection is closed
  * instead — the server has then written the batch but the client never learns it.
  */
-export function replyDroppingProxy(target: string, swallow: (n: number) => boolean = () => false): Proxy {
+export function replyDroppingProxy(
+  target: string,
+  swallow: (n: number, request: string) => boolean = () => false,
+): Proxy {
   const { hostname, port } = new URL(target);
   // Each direction keeps what the socket did not take yet and writes it on `drain`.
   type Side = { socket: Socket<Pair> | null; queue: Uint8Array[] };
-  type Pair = { up: Side; down: Side };
+  // Requests on one connection are answered in order: the oldest unanswered one is what a reply is for.
+  type Pair = { up: Side; down: Side; asked: string[] };
   const flush = (side: Side) => {
     while (side.socket && side.queue.length > 0) {
       const chunk = side.queue[0]!;
@@ -175,6 +181,7 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
     truncated: 0,
     swallowed: 0,
     duplicates: 0,
+    replies: [],
     [Symbol.dispose]: () => server.stop(true),
   };
   const decoder = new TextDecoder();
@@ -183,7 +190,11 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
     port: 0,
     socket: {
       async open(client) {
-        const pair: Pair = { up: { socket: null, queue: [] }, down: { socket: client, queue: [] } };
+        const pair: Pair = {
+          up: { socket: null, queue: [] },
+          down: { socket: client, queue: [] },
+          asked: [],
+        };
         client.data = pair;
         const upstream = await Bun.connect<Pair>({
           hostname,
@@ -193,7 +204,10 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
             data(up, chunk) {
               if (decoder.decode(chunk.subarray(0, 9)) === "HTTP/1.1 ") {
                 state.responses++;
-                if (state.swallow(state.responses)) {
+                const request = pair.asked.shift() ?? "";
+                const status = Number(decoder.decode(chunk.subarray(9, 12)));
+                state.replies.push({ at: Date.now(), request, status });
+                if (state.swallow(state.responses, request)) {
                   state.swallowed++;
                   client.end();
                   up.end();
@@ -223,7 +237,11 @@ export function replyDroppingProxy(target: string, swallow: (n: number) => boole
         pair.up.socket = upstream;
         flush(pair.up);
       },
-      data: (client, chunk) => send(client.data.up, chunk),
+      data: (client, chunk) => {
+        const m = /^([A-Z]+) (\S+) HTTP\/1\.1\r\n/.exec(decoder.decode(chunk.subarray(0, 2100)));
+        if (m) client.data.asked.push(`${m[1]} ${m[2]}`);
+        send(client.data.up, chunk);
+      },
       drain: (client) => flush(client.data.down),
       close: (client) => void client.data.up.socket?.end(),
       error: (client) => void client.data.up.socket?.end(),

@@ -6,6 +6,7 @@ import {
   encodeRecord,
   envelopeBytes,
   retryAfterMs,
+  retryDelay,
 } from "../../src/shipper/batch.ts";
 
 describe("batch body", () => {
@@ -32,6 +33,12 @@ describe("retry delays", () => {
   test("backoff doubles from the base, is capped, and jitters between half and all of the step", () => {
     expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 100, 1000, 1))).toEqual([100, 200, 400, 800, 1000]);
     expect([0, 1, 10].map((a) => backoffDelay(a, 100, 1000, 0))).toEqual([50, 100, 500]);
+  });
+
+  test("the wait after a failure is never below 250 ms, whatever the cap, and doubles up to the cap", () => {
+    expect([0, 1, 2, 3, 10].map((f) => retryDelay(f, 1, 0))).toEqual([250, 250, 250, 250, 250]);
+    expect([0, 1, 2, 3, 10].map((f) => retryDelay(f, 5000, 1))).toEqual([250, 500, 1000, 2000, 5000]);
+    expect([0, 1, 2].map((f) => retryDelay(f, 5000, 0))).toEqual([250, 250, 500]);
   });
 
   test("Retry-After is read in seconds or as a date", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openSpool, SpoolBusyError, spoolDirOf } from "../../src/shipper/spool.ts";
+import { SLOT_BYTES } from "../../src/shipper/spool-state.ts";
 import { tempDir } from "../support/server.ts";
 
 const rec = (i: number) =>
@@ -54,6 +55,49 @@ describe("spool", () => {
     b.close();
   });
 
+  test("a state write torn by a power loss falls back to the state before it (a batch not yet sent is cut again)", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1 << 20 });
+    a.append(recs(0, 4));
+    const one = a.cut(rec(0).length * 2 + 2)!;
+    a.begin(one.range, "key-1");
+    a.settle();
+    const two = a.cut(1 << 20)!;
+    a.begin(two.range, "key-2");
+    a.close();
+    // Tear the newest slot (the one that names key-2) half way.
+    const path = join(dir, "state");
+    const bytes = readFileSync(path);
+    const newest = bytes.indexOf("key-2") < SLOT_BYTES ? 0 : SLOT_BYTES;
+    bytes.fill(0x20, newest + 100, newest + SLOT_BYTES);
+    writeFileSync(path, bytes);
+    const b = openSpool({ dir, maxBytes: 1 << 20 });
+    expect({ pending: b.pending, next: b.cut(1 << 20)!.range }).toEqual({ pending: null, next: two.range });
+    b.close();
+  });
+
+  test("a spool left by an older shipper (state.json) is resumed with its pending batch", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    mkdirSync(dir, { recursive: true });
+    const size = rec(0).length + 1;
+    writeFileSync(join(dir, "seg-000000000001"), `${recs(0, 3).join("\n")}\n`);
+    const pending = { seg: 1, start: size, end: size * 2, lines: 1, key: "old-key" };
+    writeFileSync(join(dir, "state.json"), JSON.stringify({ v: 1, seg: 1, off: size, pending, reported: 0 }));
+    const spool = openSpool({ dir, maxBytes: 1 << 20 });
+    expect({
+      pending: spool.pending,
+      unsent: spool.unsentLines,
+      legacy: existsSync(join(dir, "state.json")),
+    }).toEqual({
+      pending,
+      unsent: 2,
+      legacy: false,
+    });
+    spool.close();
+  });
+
   test("a record torn by a crash mid-write is cut off when the spool is reopened", () => {
     using tmp = tempDir();
     const dir = spoolDirOf(tmp.path, "job-1", "build");
@@ -85,9 +129,51 @@ describe("spool", () => {
       dropped: 2,
       text: `${recs(0, 3).join("\n")}\n`,
     });
-    b.markReported(2);
+    expect(b.beginReport()).toEqual({ from: 0, to: 2, causes: [] }); // counted by an earlier shipper
+    b.settleReport();
     b.close();
     expect(openSpool({ dir, maxBytes: 100 }).reported).toBe(2);
+  });
+
+  test("a loss report is recorded before it is sent: reopened unanswered it comes back the same; a later loss is a report of its own", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const size = rec(0).length + 1;
+    const a = openSpool({ dir, maxBytes: size * 2 });
+    const id = a.id;
+    a.append(recs(0, 5));
+    expect(a.beginReport()).toEqual({ from: 0, to: 3, causes: ["spool-max"] });
+    a.close(); // a crash before the server answered
+    const b = openSpool({ dir, maxBytes: size * 2 });
+    b.append(recs(5, 1)); // dropped too, after the report was made
+    expect({ id: b.id, report: b.beginReport(), dropped: b.dropped }).toEqual({
+      id,
+      report: { from: 0, to: 3, causes: ["spool-max"] },
+      dropped: 4,
+    });
+    b.settleReport();
+    expect([b.beginReport(), b.reported]).toEqual([{ from: 3, to: 4, causes: ["spool-max"] }, 3]);
+    b.settleReport();
+    expect(b.beginReport()).toBeNull();
+    b.close();
+  });
+
+  test("every spool has an id of its own, kept while it lives", () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1000 });
+    const first = a.id;
+    a.append([rec(0)]);
+    a.close();
+    const b = openSpool({ dir, maxBytes: 1000 });
+    expect(b.id).toBe(first);
+    const c = b.cut(1000)!;
+    b.begin(c.range, "k");
+    b.settle();
+    b.close(); // empty: removed
+    const d = openSpool({ dir, maxBytes: 1000 });
+    expect(d.id).not.toBe(first);
+    d.close();
   });
 
   test("segments rotate, a batch never spans two, and a delivered segment is deleted", () => {
@@ -139,4 +225,30 @@ describe("spool", () => {
     expect(b.unsentLines).toBe(1);
     b.close();
   });
+
+  test("the lock of a crashed shipper is taken over even when its pid now belongs to a live, unrelated process", async () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1000 });
+    a.append([rec(0)]);
+    a.close();
+    // What a `kill -9` leaves once the kernel gave the dead shipper's pid to another process.
+    await using unrelated = spawnSleeper();
+    writeFileSync(join(dir, "lock"), `${unrelated.pid}\n`);
+    const b = openSpool({ dir, maxBytes: 1000 });
+    expect(b.unsentLines).toBe(1);
+    b.close();
+  });
 });
+
+/** A live process that is not a shipper, killed on dispose. */
+function spawnSleeper() {
+  const proc = Bun.spawn(["sleep", "60"]);
+  return {
+    pid: proc.pid,
+    async [Symbol.asyncDispose]() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}
