@@ -104,6 +104,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     reader,
     log,
     maxFrameBytes: config.stream.max_frame_bytes,
+    maxBufferedBytes: config.stream.max_buffered_bytes,
     maxViewersPerJob: config.limits.max_streams_per_job,
     maxViewers: config.limits.max_streams,
   });
@@ -121,6 +122,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     stats: [
       ["archive", () => archiver?.stats() ?? null],
       ["retention", retention.stats],
+      ["stream", live.stats],
     ],
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.

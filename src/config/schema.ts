@@ -203,6 +203,11 @@ export const ConfigSchema = v.strictObject({
       ),
       /** Largest frame sent to a viewer (a single longer line is a frame of its own). */
       max_frame_bytes: v.optional(Size, 256 * 1024),
+      /**
+       * What the server buffers for all viewers that do not keep up, together; past half of it the ones
+       * stalled longest are closed (src/live/budget.ts).
+       */
+      max_buffered_bytes: v.optional(Size, 256 * 1024 * 1024),
     }),
     {},
   ),

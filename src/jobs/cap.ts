@@ -1,12 +1,13 @@
-// The per-job size cap: past half of max_job_bytes new lines go to a rolling window (two segment files);
-// when the job ends, an elision event and the window are appended, so the end of a runaway log survives.
+// The per-job size cap: past half of max_job_bytes new lines go to a rolling window (two segment files),
+// batches split at line boundaries; when the job ends, an elision event and the window are appended, so the
+// end of a runaway log survives and the log ends within one line of the cap.
 import { existsSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "../logs/store.ts";
 import { addMissingColumns, type Db, type JobRow } from "./db.ts";
 
 /** Segment n's size, lines and how much of it was already moved into the log at release. */
-type CapRow = {
+export type CapRow = {
   job_id: string;
   cur: number;
   seg0_bytes: number;
@@ -19,7 +20,7 @@ type CapRow = {
   elided_bytes: number;
   event_done: number;
 };
-type Seg = 0 | 1;
+export type Seg = 0 | 1;
 
 export type Cap = ReturnType<typeof createCap>;
 
@@ -35,6 +36,72 @@ function setSegment(r: CapRow, n: Seg, bytes: number, lines: number): void {
 }
 
 const CHUNK = 4 * 1024 * 1024;
+
+/** Byte offset just past each line of an encoded batch. */
+export function lineEnds(data: Uint8Array): number[] {
+  const ends: number[] = [];
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+  return ends;
+}
+
+export interface WindowPlan {
+  /** Segments whose recorded lines the batch elides whole: emptied before anything is written. */
+  emptied: Seg[];
+  /** Byte ranges of the batch appended to a segment at `at`, its recorded size once emptied. */
+  writes: Array<{ n: Seg; start: number; end: number; at: number }>;
+  /** The window once the batch is in it. */
+  row: CapRow;
+}
+
+/**
+ * Where a batch's lines land in the window, line by line: a segment takes lines while they fit under
+ * `segmentLimit`; the next line starts the other segment, whose lines (older ones, or earlier ones of this
+ * batch) are elided. A line larger than a segment sits alone in one, and two such lines together larger
+ * than the window are not both kept — so the window never exceeds two segments by more than one line.
+ * Lines elided within the batch are counted, never written. Pure: the same window and batch give the same
+ * plan.
+ */
+export function planWindow(start: CapRow, ends: readonly number[], segmentLimit: number): WindowPlan {
+  const windowLimit = 2 * segmentLimit;
+  const row = { ...start };
+  // Each segment's share of the batch is one run of lines [from, to): lines go in order.
+  const from = [0, 0];
+  const to = [0, 0];
+  const emptied = new Set<Seg>();
+  const lineStart = (i: number) => (i === 0 ? 0 : ends[i - 1]!);
+  const batchBytes = (n: Seg) => (from[n] === to[n] ? 0 : ends[to[n]! - 1]! - lineStart(from[n]!));
+  const size = (n: Seg) => bytesOf(row, n) + batchBytes(n);
+  const elide = (n: Seg, next: number) => {
+    row.elided_bytes += size(n);
+    row.elided_lines += linesOf(row, n) + to[n]! - from[n]!;
+    if (bytesOf(row, n) > 0) emptied.add(n);
+    setSegment(row, n, 0, 0);
+    from[n] = to[n] = next;
+  };
+  let cur = row.cur as Seg;
+  for (let i = 0; i < ends.length; i++) {
+    const len = ends[i]! - lineStart(i);
+    if (size(cur) > 0 && size(cur) + len > segmentLimit) {
+      cur = cur === 0 ? 1 : 0;
+      elide(cur, i);
+    }
+    if (from[cur] === to[cur]) from[cur] = i;
+    to[cur] = i + 1;
+    const older: Seg = cur === 0 ? 1 : 0;
+    if (len > segmentLimit && size(older) > segmentLimit && size(older) + len > windowLimit) {
+      elide(older, i + 1);
+    }
+  }
+  row.cur = cur;
+  const writes: WindowPlan["writes"] = [];
+  for (const n of [0, 1] as const) {
+    if (from[n] === to[n]) continue;
+    const at = bytesOf(row, n);
+    writes.push({ n, start: lineStart(from[n]!), end: ends[to[n]! - 1]!, at });
+    setSegment(row, n, at + batchBytes(n), linesOf(row, n) + to[n]! - from[n]!);
+  }
+  return { emptied: [...emptied], writes, row };
+}
 
 export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }) {
   const { db, store, maxJobBytes } = opts;
@@ -62,18 +129,23 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
        $elided_bytes, $event_done)`,
   );
   const drop = db.sqlite.query<null, [string]>("DELETE FROM job_caps WHERE job_id = ?");
+  // Every job that may have a window (a superset: an id is added before its row commits, removed after
+  // its row is dropped): most pushes are far from any cap and are answered without a query.
+  const windows = new Set(
+    db.sqlite
+      .query<{ job_id: string }, []>("SELECT job_id FROM job_caps")
+      .all()
+      .map((r) => r.job_id),
+  );
+  const hasWindow = (id: string) => windows.has(id) && get.get(id) !== null;
   /** Releases run one at a time: each holds a few chunks of memory, and many can resume at start-up. */
   let releasing: Promise<unknown> = Promise.resolve();
 
   return {
     headLimit,
-    /** Whether a batch for this running job goes to the rolling window instead of the log. */
-    engaged(job: JobRow): boolean {
-      return job.byte_count >= headLimit;
-    },
     /** A late push to an ended job: refused while its window is being appended, and past the cap. */
     checkLate(job: JobRow, bytes: number): void {
-      if (get.get(job.id) !== null) {
+      if (hasWindow(job.id)) {
         throw new AppError(
           503,
           "finishing",
@@ -90,29 +162,48 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
       }
     },
     /** Whether the job has a window (it hit the cap); the first hold makes one. */
-    started: (id: string) => get.get(id) !== null,
-    /** Appends a batch to the window; the older segment is dropped (elided) when the current one is full. */
-    hold(job: JobRow, data: Uint8Array, lines: number, recordKey: () => void): void {
+    started: hasWindow,
+    /**
+     * How many of a batch's first lines still go to the log: those that fit under the head limit, none
+     * once the window has started (a later line must never land before a held one).
+     */
+    headLines(job: JobRow, ends: readonly number[]): number {
+      if (job.byte_count >= headLimit || hasWindow(job.id)) return 0;
+      let n = 0;
+      while (n < ends.length && job.byte_count + ends[n]! <= headLimit) n++;
+      return n;
+    },
+    /**
+     * Writes a batch's share of the window to the segment files; the returned `commit` records it and must
+     * run in the transaction that records the batch (its key, the head part), so a batch is held whole or
+     * not at all. Until then the files hold bytes past their recorded ends, which no read serves and the
+     * next write cuts; a retry of an uncommitted batch therefore lands as if it were the first try.
+     */
+    hold(job: JobRow, data: Uint8Array, ends: readonly number[] = lineEnds(data)): { commit(): void } {
       const row = get.get(job.id) ?? emptyRow(job.id);
-      let cur = row.cur as Seg;
-      if (bytesOf(row, cur) > 0 && bytesOf(row, cur) + data.length > segmentLimit) {
-        // Switch segments: the other one's lines are elided for good. The switch is committed before the
-        // old file is emptied, so a crash in between leaves a file longer than recorded (cut on reopen),
-        // never a recorded segment without its file.
-        const next: Seg = cur === 0 ? 1 : 0;
-        row.elided_bytes += bytesOf(row, next);
-        row.elided_lines += linesOf(row, next);
-        setSegment(row, next, 0, 0);
-        row.cur = cur = next;
-        put.run(row);
-        store.remove(segment(job.id, next));
+      const plan = planWindow(row, ends, segmentLimit);
+      if (plan.emptied.length > 0) {
+        // Segments whose recorded lines the batch elides are emptied first, committed before their files
+        // are removed: a crash in between leaves a file longer than recorded (cut on reopen), never a
+        // recorded segment without its file. This commit holds none of the batch's lines, so a retry
+        // after it writes each of them once.
+        const emptied = { ...row };
+        for (const n of plan.emptied) {
+          emptied.elided_bytes += bytesOf(emptied, n);
+          emptied.elided_lines += linesOf(emptied, n);
+          setSegment(emptied, n, 0, 0);
+        }
+        windows.add(job.id);
+        put.run(emptied);
+        for (const n of plan.emptied) store.remove(segment(job.id, n));
       }
-      store.append(segment(job.id, cur), data, bytesOf(row, cur));
-      setSegment(row, cur, bytesOf(row, cur) + data.length, linesOf(row, cur) + lines);
-      db.sqlite.transaction(() => {
-        put.run(row);
-        recordKey();
-      })();
+      for (const w of plan.writes) store.append(segment(job.id, w.n), data.subarray(w.start, w.end), w.at);
+      return {
+        commit: () => {
+          windows.add(job.id);
+          put.run(plan.row);
+        },
+      };
     },
     /**
      * Moves the window into the log when the job ends: an elision event (when anything was dropped), then
@@ -194,6 +285,7 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
       store.remove(name);
     }
     drop.run(id);
+    windows.delete(id);
   }
 }
 

@@ -31,6 +31,8 @@ export interface BatchRow {
   first: number;
   next: number;
   truncated: number;
+  /** Lines of the batch that went to the size-cap window. */
+  held: number;
 }
 
 export type Db = ReturnType<typeof openDb>;
@@ -64,9 +66,10 @@ export function openDb(path: string, opts: { fsync?: boolean } = {}) {
   db.run("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, last_activity_at)");
   db.run(`CREATE TABLE IF NOT EXISTS batches (
     job_id TEXT NOT NULL, key TEXT NOT NULL, first INTEGER NOT NULL, next INTEGER NOT NULL,
-    truncated INTEGER NOT NULL DEFAULT 0,
+    truncated INTEGER NOT NULL DEFAULT 0, held INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, key)
   ) WITHOUT ROWID`);
+  addMissingColumns(db, "batches", { held: "INTEGER NOT NULL DEFAULT 0" });
   db.run(`CREATE TABLE IF NOT EXISTS line_index (
     job_id TEXT NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL,
     PRIMARY KEY (job_id, line)
@@ -119,10 +122,10 @@ export function openDb(path: string, opts: { fsync?: boolean } = {}) {
        WHERE id = $id RETURNING *`,
     ),
     batch: db.query<BatchRow, [string, string]>(
-      "SELECT first, next, truncated FROM batches WHERE job_id = ? AND key = ?",
+      "SELECT first, next, truncated, held FROM batches WHERE job_id = ? AND key = ?",
     ),
-    addBatch: db.query<null, [string, string, number, number, number]>(
-      "INSERT INTO batches (job_id, key, first, next, truncated) VALUES (?, ?, ?, ?, ?)",
+    addBatch: db.query<null, [string, string, number, number, number, number]>(
+      "INSERT INTO batches (job_id, key, first, next, truncated, held) VALUES (?, ?, ?, ?, ?, ?)",
     ),
     addCheckpoint: db.query<null, [string, number, number]>(
       "INSERT OR REPLACE INTO line_index (job_id, line, offset) VALUES (?, ?, ?)",

@@ -3,7 +3,7 @@ import { AppError, conflict, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
-import { createCap } from "./cap.ts";
+import { createCap, lineEnds } from "./cap.ts";
 import { type Db, type JobRow, type JobStatus, TERMINAL, type TerminalStatus } from "./db.ts";
 
 /** A line as the route hands it over: `ts` already normalised, or absent for "now". */
@@ -95,18 +95,20 @@ export function createJobs(opts: JobsOptions) {
     return row;
   }
 
-  /** Appends pre-encoded lines as one contiguous run; the row is the commit point. */
+  /**
+   * Appends pre-encoded lines as one contiguous run; the row is the commit point. `within` runs inside
+   * that commit with the run's line numbers (it records the batch's key, and a held part of the batch).
+   */
   function appendEncoded(
     job: JobRow,
-    text: string,
+    encoded: string | Uint8Array,
     count: number,
-    key: string | null,
-    truncated: number,
+    within: ((first: number, next: number) => void) | null,
     /** Lines pushed after the job ended count as late; the size-cap window released at the end does not. */
     countLate = true,
   ) {
     for (const fn of appendGuards) fn(job);
-    const data = encoder.encode(text);
+    const data = typeof encoded === "string" ? encoder.encode(encoded) : encoded;
     const offset = job.byte_count;
     store.append(job.id, data, offset);
     const first = job.line_count;
@@ -125,12 +127,12 @@ export function createJobs(opts: JobsOptions) {
     try {
       // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
       updated =
-        !ckpt && key === null
+        !ckpt && within === null
           ? q.appended.get(row)!
           : db.sqlite.transaction(() => {
               const r = q.appended.get(row)!;
               if (ckpt) q.addCheckpoint.run(job.id, first, offset);
-              if (key !== null) q.addBatch.run(job.id, key, first, next, truncated);
+              within?.(first, next);
               return r;
             })();
     } catch (e) {
@@ -143,11 +145,20 @@ export function createJobs(opts: JobsOptions) {
     return { first, next };
   }
 
+  /** Records a batch's key with its answer, so a retry is answered the same and written nowhere. */
+  const keyRecorder = (id: string, key: string | null, truncated: number, held = 0) =>
+    key === null
+      ? null
+      : (first: number, next: number) => q.addBatch.run(id, key, first, next, truncated, held);
+
   function push(id: string, step: string, lines: IncomingLine[], key: string | null): PushResult {
     const job = ensure(id);
     if (key !== null) {
       const seen = q.batch.get(id, key);
-      if (seen) return { first: seen.first, next: seen.next, truncated: seen.truncated, duplicate: true };
+      if (seen) {
+        const { first, next, truncated, held } = seen;
+        return { first, next, truncated, duplicate: true, ...(held > 0 ? { held } : {}) };
+      }
     }
     const now = isoNow(clock());
     const stepJson = JSON.stringify(step);
@@ -164,27 +175,79 @@ export function createJobs(opts: JobsOptions) {
     }
     if (cap !== null) {
       if (isTerminal(job.status)) cap.checkLate(job, Buffer.byteLength(text));
-      else if (cap.engaged(job)) return hold(job, text, lines.length, key, truncated);
+      // A UTF-16 unit is at most 3 bytes of UTF-8: a batch within that bound fits without counting.
+      else if (job.byte_count + 3 * text.length > cap.headLimit || cap.started(id)) {
+        return capped(job, encoder.encode(text), lines.length, key, truncated);
+      }
     }
-    const { first, next } = appendEncoded(job, text, lines.length, key, truncated);
+    const { first, next } = appendEncoded(job, text, lines.length, keyRecorder(id, key, truncated));
     return { first, next, truncated, duplicate: false };
   }
 
-  /** A running job past half its cap: the batch goes to the rolling window, numbered when the job ends. */
-  function hold(job: JobRow, text: string, count: number, key: string | null, truncated: number): PushResult {
-    if (!cap!.started(job.id)) {
-      event(
-        job.id,
-        `[limits] log reached ${cap!.headLimit} bytes, half of limits.max_job_bytes ${opts.maxJobBytes}; ` +
-          "later lines are kept in a rolling window of the most recent ones and added here when the job ends",
-      );
+  /**
+   * A running job at its size cap: the lines that fit under the head limit go to the log, the rest to the
+   * rolling window, numbered when the job ends. Both parts and the key commit together: a retry of the
+   * batch is answered the same and writes nothing.
+   */
+  function capped(
+    job: JobRow,
+    data: Uint8Array,
+    count: number,
+    key: string | null,
+    truncated: number,
+  ): PushResult {
+    const ends = lineEnds(data);
+    const headCount = cap!.headLines(job, ends);
+    const record = keyRecorder(job.id, key, truncated, count - headCount);
+    if (headCount === count) {
+      const { first, next } = appendEncoded(job, data, count, record);
+      return { first, next, truncated, duplicate: false };
     }
-    const at = get(job.id)!.line_count;
-    cap!.hold(job, encoder.encode(text), count, () => {
-      if (key !== null) q.addBatch.run(job.id, key, at, at, truncated);
-      q.touch.run({ id: job.id, now: clock() });
+    const headEnd = headCount === 0 ? 0 : ends[headCount - 1]!;
+    const reach = cap!.started(job.id)
+      ? null
+      : eventText(
+          `[limits] log reached ${cap!.headLimit} bytes, half of limits.max_job_bytes ${opts.maxJobBytes}; ` +
+            "later lines are kept in a rolling window of the most recent ones and added here when the job ends",
+        );
+    const pending = cap!.hold(
+      job,
+      data.subarray(headEnd),
+      ends.slice(headCount).map((e) => e - headEnd),
+    );
+    const held = count - headCount;
+    if (headCount === 0 && reach === null) {
+      const at = job.line_count;
+      try {
+        db.sqlite.transaction(() => {
+          pending.commit();
+          record?.(at, at);
+          q.touch.run({ id: job.id, now: clock() });
+        })();
+      } catch (e) {
+        throw commitError(e, job.id);
+      }
+      return { first: at, next: at, truncated, duplicate: false, held };
+    }
+    // The head's share and the event that the window started go to the log as one run.
+    const head =
+      reach === null ? data.subarray(0, headEnd) : Buffer.concat([data.subarray(0, headEnd), reach.data]);
+    const { first } = appendEncoded(job, head, headCount + (reach?.count ?? 0), (first) => {
+      pending.commit();
+      record?.(first, first + headCount);
     });
-    return { first: at, next: at, truncated, duplicate: false, held: count };
+    return { first, next: first + headCount, truncated, duplicate: false, held };
+  }
+
+  /** Encodes a server event (one line per line of `message`). */
+  function eventText(message: string): { data: Uint8Array; count: number } {
+    const stepJson = JSON.stringify(SERVER_STEP);
+    const ts = isoNow(clock());
+    const lines = message.split(/\r?\n/);
+    const text = lines
+      .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
+      .join("");
+    return { data: encoder.encode(text), count: lines.length };
   }
 
   /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
@@ -199,13 +262,8 @@ export function createJobs(opts: JobsOptions) {
       const seen = q.batch.get(id, key);
       if (seen) return { first: seen.first, next: seen.next, duplicate: true };
     }
-    const stepJson = JSON.stringify(SERVER_STEP);
-    const ts = isoNow(clock());
-    const lines = message.split(/\r?\n/);
-    const text = lines
-      .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
-      .join("");
-    return appendEncoded(job, text, lines.length, key, 0);
+    const { data, count } = eventText(message);
+    return appendEncoded(job, data, count, keyRecorder(id, key, 0));
   }
 
   function complete(
@@ -247,7 +305,7 @@ export function createJobs(opts: JobsOptions) {
         await cap!.release(
           id,
           (message) => event(id, message),
-          (text, count) => appendEncoded(get(id)!, text, count, null, 0, false),
+          (text, count) => appendEncoded(get(id)!, text, count, null, false),
         );
         return;
       } catch (e) {

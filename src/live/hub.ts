@@ -5,6 +5,7 @@ import type { Logger } from "../log.ts";
 import { type LineFilter, makeMatcher } from "../logs/line.ts";
 import type { Reader, Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
+import { createBudget, type Holder } from "./budget.ts";
 import {
   afterSend,
   closeReason,
@@ -12,6 +13,8 @@ import {
   filteredFrame,
   isDone,
   liveAction,
+  OVER_BUDGET,
+  overBudgetReason,
   splitRun,
   startCursor,
 } from "./frames.ts";
@@ -21,6 +24,8 @@ export interface LiveSocket {
   /** > 0 written, -1 accepted but buffered (back-pressure), 0 dropped. */
   send(data: string): number;
   close(code?: number, reason?: string): void;
+  /** Closes at once without a close frame, dropping what is buffered. */
+  terminate(): void;
   getBufferedAmount(): number;
 }
 
@@ -46,6 +51,10 @@ export interface LiveHubOptions {
   /** Viewers of one job, and in total, past which new ones are refused. */
   maxViewersPerJob?: number;
   maxViewers?: number;
+  /** stream.max_buffered_bytes: what Bun may buffer for all viewers together (see budget.ts). */
+  maxBufferedBytes?: number;
+  /** Milliseconds, for the budget's accounting of closed sockets. */
+  now?: () => number;
 }
 
 export type LiveHub = ReturnType<typeof createLiveHub>;
@@ -57,7 +66,7 @@ export type LiveHub = ReturnType<typeof createLiveHub>;
  */
 type State = "live" | "queued" | "reading" | "blocked" | "closed";
 
-interface Viewer {
+interface Viewer extends Holder {
   socket: LiveSocket;
   job: string;
   /** Global number of the next line this viewer must receive. */
@@ -81,6 +90,8 @@ interface Held {
 }
 
 const KiB = 1024;
+/** A closed socket's buffer is counted this long (Bun frees it within 16 s, measured). */
+const LINGER_MS = 20_000;
 
 export function createLiveHub(opts: LiveHubOptions) {
   const { jobs, reader, log } = opts;
@@ -90,6 +101,10 @@ export function createLiveHub(opts: LiveHubOptions) {
   const sliceBytes = opts.readSliceBytes ?? 1024 * KiB;
   const maxPerJob = opts.maxViewersPerJob ?? Number.POSITIVE_INFINITY;
   const maxTotal = opts.maxViewers ?? Number.POSITIVE_INFINITY;
+  const maxBuffered = opts.maxBufferedBytes ?? 256 * KiB * KiB;
+  const now = opts.now ?? (() => performance.now());
+  const budget = createBudget<Viewer>({ maxBytes: maxBuffered, lingerMs: LINGER_MS, now });
+  let lastBudgetWarning = Number.NEGATIVE_INFINITY;
   const byJob = new Map<string, Set<Viewer>>();
   const bySocket = new Map<LiveSocket, Viewer>();
   const queue: Viewer[] = [];
@@ -139,12 +154,41 @@ export function createLiveHub(opts: LiveHubOptions) {
     }
   }
 
-  /** Sends a frame covering lines up to `end`; false when the viewer must stop (blocked). */
+  /** Sends a frame covering lines up to `end`; false when the viewer must stop (blocked or closed). */
   function deliver(v: Viewer, frame: string, end: number): boolean {
-    const r = afterSend(v.socket.send(frame), v.cursor, end);
+    const status = v.socket.send(frame);
+    const r = afterSend(status, v.cursor, end);
     v.cursor = r.cursor;
-    if (r.blocked) v.state = "blocked";
-    return !r.blocked;
+    if (!r.blocked) {
+      if (v.buffered > 0) budget.set(v, 0);
+      return true;
+    }
+    v.state = "blocked";
+    budget.set(v, v.socket.getBufferedAmount());
+    evictOverBudget();
+    return false;
+  }
+
+  /** Past the budget, closes the viewers stalled longest: with a reason to resume from, or cut off. */
+  function evictOverBudget(): void {
+    const out = budget.evictions();
+    if (out.length === 0) return;
+    for (const { holder: v, how } of out) {
+      if (how === "close") close(v, OVER_BUDGET, overBudgetReason(maxBuffered, v.cursor));
+      else {
+        forget(v);
+        v.socket.terminate();
+      }
+    }
+    if (now() - lastBudgetWarning >= 60_000) {
+      lastBudgetWarning = now();
+      const s = budget.stats();
+      log.warn(
+        `live streams: viewers that do not read held more than stream.max_buffered_bytes ${maxBuffered}; ` +
+          `closed ${out.length} now (${s.closed_over_budget.resumable} with a reason to resume, ` +
+          `${s.closed_over_budget.cut} cut off since start)`,
+      );
+    }
   }
 
   /** Decides what a viewer does next from its cursor and the job's committed end. */
@@ -259,6 +303,7 @@ export function createLiveHub(opts: LiveHubOptions) {
   }
 
   function close(v: Viewer, code: number, reason: string): void {
+    budget.release(v, true); // the close frame waits behind what is buffered, which stays until then
     forget(v);
     v.socket.close(code, reason.slice(0, 123)); // a close reason holds at most 123 bytes
   }
@@ -271,6 +316,7 @@ export function createLiveHub(opts: LiveHubOptions) {
 
   function forget(v: Viewer): void {
     if (v.state === "closed") return;
+    budget.release(v, false);
     v.state = "closed";
     bySocket.delete(v.socket);
     const set = byJob.get(v.job);
@@ -310,6 +356,7 @@ export function createLiveHub(opts: LiveHubOptions) {
         state: "queued",
         held: null,
         pending: false,
+        buffered: 0,
       };
       bySocket.set(socket, v);
       let set = byJob.get(spec.job);
@@ -330,8 +377,10 @@ export function createLiveHub(opts: LiveHubOptions) {
     /** The socket drained: a blocked viewer resumes from its cursor once little is buffered. */
     drain(socket: LiveSocket): void {
       const v = bySocket.get(socket);
-      if (v === undefined || v.state !== "blocked") return;
-      if (socket.getBufferedAmount() > resumeBelow) return;
+      if (v === undefined) return;
+      const buffered = socket.getBufferedAmount();
+      budget.set(v, buffered);
+      if (v.state !== "blocked" || buffered > resumeBelow) return;
       advance(v);
     },
     /** Closes every stream (graceful shutdown: clients reconnect with `from`). */
@@ -341,7 +390,7 @@ export function createLiveHub(opts: LiveHubOptions) {
     stats() {
       const states: Record<State, number> = { live: 0, queued: 0, reading: 0, blocked: 0, closed: 0 };
       for (const v of bySocket.values()) states[v.state]++;
-      return { jobs: byJob.size, viewers: bySocket.size, ...states };
+      return { jobs: byJob.size, viewers: bySocket.size, ...states, ...budget.stats() };
     },
   };
 }

@@ -330,6 +330,19 @@ describe("retention with an archive", () => {
         },
         objects_pending: 0,
       },
+      stream: {
+        jobs: 0,
+        viewers: 0,
+        live: 0,
+        queued: 0,
+        reading: 0,
+        blocked: 0,
+        closed: 0,
+        max_buffered_bytes: 256 * 1024 * 1024,
+        buffered_bytes: 0,
+        closing_bytes: 0,
+        closed_over_budget: { resumable: 0, cut: 0 },
+      },
     });
   });
 });

@@ -1,8 +1,8 @@
-// The size-cap window on real files and a real database: segment rotation, and a release that resumes.
+// The size-cap window on real files and a real database: segment rotation, its bounds, and a release that resumes.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createCap } from "../../src/jobs/cap.ts";
+import { type CapRow, createCap, lineEnds, planWindow, type Seg } from "../../src/jobs/cap.ts";
 import { type JobRow, openDb } from "../../src/jobs/db.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { tempDir } from "../support/server.ts";
@@ -10,11 +10,11 @@ import { tempDir } from "../support/server.ts";
 const line = (i: number) =>
   `{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"w-${i} ${"p".repeat(1000)}"}\n`;
 
-function setup(dir: string) {
+/** 24 MiB cap by default: segments of 6 MiB, so a release takes several 4 MiB chunks. */
+function setup(dir: string, maxJobBytes = 24 * 1024 * 1024) {
   const db = openDb(join(dir, "db"));
   const store = createLogStore({ dir, maxOpenFiles: 8, fsync: false });
-  // 24 MiB cap: segments of 6 MiB, so a release takes several 4 MiB chunks.
-  const cap = createCap({ db, store, maxJobBytes: 24 * 1024 * 1024 });
+  const cap = createCap({ db, store, maxJobBytes });
   const job = { id: "j", byte_count: 12 * 1024 * 1024 } as JobRow;
   return { db, store, cap, job };
 }
@@ -26,7 +26,7 @@ describe("size-cap window", () => {
     let n = 0;
     for (let b = 0; b < 160; b++) {
       const text = Array.from({ length: 100 }, () => line(n++)).join("");
-      cap.hold(job, new TextEncoder().encode(text), 100, () => {});
+      cap.hold(job, new TextEncoder().encode(text)).commit();
     }
     const got: string[] = [];
     const events: string[] = [];
@@ -60,7 +60,7 @@ describe("size-cap window", () => {
   test("a segment recorded but missing on disk is reported, not fatal", async () => {
     using dir = tempDir();
     const { cap, store, job } = setup(dir.path);
-    cap.hold(job, new TextEncoder().encode(line(0) + line(1)), 2, () => {});
+    cap.hold(job, new TextEncoder().encode(line(0) + line(1))).commit();
     store.remove("~ring0~j");
     expect(existsSync(join(dir.path, "~ring0~j.jsonl"))).toBe(false);
     const events: string[] = [];
@@ -76,10 +76,11 @@ describe("size-cap window", () => {
 
   test("a line longer than a release read (control characters JSON-escaped past 4 MiB) is released whole", async () => {
     using dir = tempDir();
-    const { cap, job } = setup(dir.path);
+    // Segments of 12 MiB: the long line shares one with the lines around it.
+    const { cap, job } = setup(dir.path, 48 * 1024 * 1024);
     const long = `${JSON.stringify({ ts: "2025-02-12T10:56:45.123Z", stream: "stdout", step: "s", line: "\u0001".repeat(1024 * 1024) })}\n`;
     expect(Buffer.byteLength(long)).toBeGreaterThan(6 * 1024 * 1024);
-    cap.hold(job, new TextEncoder().encode(line(0) + long + line(2)), 3, () => {});
+    cap.hold(job, new TextEncoder().encode(line(0) + long + line(2))).commit();
     const got: string[] = [];
     await cap.release(
       "j",
@@ -105,12 +106,9 @@ describe("size-cap window", () => {
     ) WITHOUT ROWID`);
     const store = createLogStore({ dir: dir.path, maxOpenFiles: 8, fsync: false });
     const cap = createCap({ db, store, maxJobBytes: 24 * 1024 * 1024 });
-    cap.hold(
-      { id: "j", byte_count: 12 * 1024 * 1024 } as JobRow,
-      new TextEncoder().encode(line(0) + line(1)),
-      2,
-      () => {},
-    );
+    cap
+      .hold({ id: "j", byte_count: 12 * 1024 * 1024 } as JobRow, new TextEncoder().encode(line(0) + line(1)))
+      .commit();
     const got: string[] = [];
     await cap.release(
       "j",
@@ -118,5 +116,114 @@ describe("size-cap window", () => {
       (text) => got.push(...text.split("\n").filter(Boolean)),
     );
     expect(got).toEqual([line(0).trimEnd(), line(1).trimEnd()]);
+  });
+
+  test("a batch written to the window but never committed (a crash) is retried as if it were the first try", async () => {
+    using dir = tempDir();
+    // Segments of 10,000 bytes, lines of ~1 KB: the second batch switches segments twice, eliding the first.
+    const first = setup(dir.path, 40_000);
+    const batch = (from: number, n: number) =>
+      new TextEncoder().encode(Array.from({ length: n }, (_, i) => line(from + i)).join(""));
+    first.cap.hold(first.job, batch(0, 9)).commit();
+    first.cap.hold(first.job, batch(9, 25)); // written, not committed: the process dies here
+    first.store.closeAll();
+    first.db.close();
+    const again = setup(dir.path, 40_000);
+    again.cap.hold(again.job, batch(9, 25)).commit();
+    const got: string[] = [];
+    const events: string[] = [];
+    await again.cap.release(
+      "j",
+      (m) => events.push(m),
+      (text) => got.push(...text.split("\n").filter(Boolean)),
+    );
+    const numbers = got.map((l) => Number(/"w-(\d+) /.exec(l)![1]));
+    expect(numbers.at(-1)).toBe(33);
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => 34 - numbers.length + i));
+    const elided = 34 - numbers.length;
+    const elidedBytes = Array.from({ length: elided }, (_, i) => line(i).length).reduce((a, b) => a + b);
+    expect(events).toEqual([
+      `[limits] log exceeded limits.max_job_bytes 40000: elided ${elided} lines (${elidedBytes} bytes) ` +
+        `here; the last ${numbers.length} lines follow`,
+    ]);
+  });
+});
+
+describe("window plan", () => {
+  /** Seeded PRNG (mulberry32): a failure names the seed that reproduces it. */
+  const random = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    test(`random batches (seed ${seed}): the window keeps the newest lines in order, within two segments plus one line`, () => {
+      const next = random(seed);
+      const S = 1000;
+      let row: CapRow = {
+        job_id: "j",
+        cur: 0,
+        seg0_bytes: 0,
+        seg0_lines: 0,
+        seg1_bytes: 0,
+        seg1_lines: 0,
+        rel0: 0,
+        rel1: 0,
+        elided_lines: 0,
+        elided_bytes: 0,
+        event_done: 0,
+      };
+      // What each segment file holds, as [line number, size] pairs.
+      const segs: Array<Array<[number, number]>> = [[], []];
+      let pushed = 0;
+      let pushedBytes = 0;
+      let largest = 0;
+      for (let b = 0; b < 300; b++) {
+        // Batch sizes from one line to several windows; lines from 1 byte to three segments.
+        const count = 1 + Math.floor(next() ** 3 * 60);
+        const sizes = Array.from({ length: count }, () =>
+          next() < 0.05 ? 1 + Math.floor(next() * 3 * S) : 1 + Math.floor(next() * 200),
+        );
+        const ends: number[] = [];
+        for (const size of sizes) ends.push((ends.at(-1) ?? 0) + size);
+        const plan = planWindow(row, ends, S);
+        for (const n of plan.emptied) segs[n] = [];
+        for (const w of plan.writes) {
+          expect(w.at).toBe(segs[w.n]!.reduce((sum, [, size]) => sum + size, 0));
+          for (let i = 0; i < count; i++) {
+            const start = i === 0 ? 0 : ends[i - 1]!;
+            if (start >= w.start && ends[i]! <= w.end) segs[w.n]!.push([pushed + i, sizes[i]!]);
+          }
+        }
+        row = plan.row;
+        pushed += count;
+        pushedBytes += ends.at(-1)!;
+        largest = Math.max(largest, ...sizes);
+
+        const bytes = (n: Seg) => segs[n]!.reduce((sum, [, size]) => sum + size, 0);
+        for (const n of [0, 1] as const) {
+          // A segment stays within its limit unless it holds a single larger line.
+          expect(bytes(n) <= S || segs[n]!.length === 1).toBe(true);
+          expect([
+            n === 0 ? row.seg0_bytes : row.seg1_bytes,
+            n === 0 ? row.seg0_lines : row.seg1_lines,
+          ]).toEqual([bytes(n), segs[n]!.length]);
+        }
+        expect(bytes(0) + bytes(1)).toBeLessThanOrEqual(2 * S + largest);
+        const older = (row.cur === 0 ? 1 : 0) as Seg;
+        const kept = [...segs[older]!, ...segs[row.cur as Seg]!].map(([n]) => n);
+        expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => pushed - kept.length + i));
+        expect([row.elided_lines + kept.length, row.elided_bytes + bytes(0) + bytes(1)]).toEqual([
+          pushed,
+          pushedBytes,
+        ]);
+      }
+    });
+  }
+
+  test("lineEnds finds the end of every line of a batch", () => {
+    expect(lineEnds(new TextEncoder().encode("a\nbb\n\nccc\n"))).toEqual([2, 5, 6, 10]);
   });
 });

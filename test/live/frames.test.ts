@@ -7,6 +7,8 @@ import {
   filteredFrame,
   isDone,
   liveAction,
+  overBudgetReason,
+  resumeFromOf,
   splitRun,
   startCursor,
   statusOfReason,
@@ -81,5 +83,23 @@ describe("frames", () => {
     frames.push(b.take());
     expect(frames).toEqual(["aaa\nbbb\nccc\n", "dddddddddddddd\n", "é\n"]);
     expect(b.empty).toBe(true);
+  });
+});
+
+describe("over-budget close reason", () => {
+  test("says where to resume, fits a close frame at the largest values, and is read back", () => {
+    const reason = overBudgetReason(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
+    expect([
+      overBudgetReason(268435456, 1200),
+      resumeFromOf(overBudgetReason(268435456, 1200)),
+      resumeFromOf(reason),
+      resumeFromOf("job completed"),
+    ]).toEqual([
+      "too slow: over stream.max_buffered_bytes 268435456; resume with from=1200",
+      1200,
+      Number.MAX_SAFE_INTEGER,
+      null,
+    ]);
   });
 });
