@@ -50,6 +50,12 @@ export function createApp(deps: AppDeps): Hono {
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
   app.use("*", authMiddleware(deps.tokens));
+  // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
+  // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
+  });
   mountHealthRoutes(app, {
     db: deps.db,
     localDir: deps.localDir,

@@ -66,12 +66,22 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       filter: { step, stream: q.stream },
     };
     const job = jobs.get(id);
-    const selection = reader.select(id, query);
     const ndjson = q.format === "ndjson" || (q.format === undefined && acceptsNdjson(c));
+    // Hono answers HEAD by running this GET route and dropping the body it returns: a streamed body
+    // would never be pulled nor cancelled, and the file it opened stayed open (one descriptor per HEAD).
+    // A streamed answer's headers do not depend on its lines, so HEAD does not open the log at all.
+    if (ndjson && c.req.method === "HEAD") {
+      const source = reader.sourceOf(id, job);
+      if (source === "none" && !job)
+        throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
+      // Its length is known only by streaming it: say so, or Bun would announce an empty body.
+      return new Response(null, { headers: { ...ndjsonHeaders(source), "transfer-encoding": "chunked" } });
+    }
+    const selection = reader.select(id, query);
     if (selection === null) {
       if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
-      return c.json({
+      return json(c, {
         logs: "",
         from: query.from,
         next: query.from,
@@ -94,7 +104,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
 
     const { text, from, next, truncated } = await collect(selection, query.from, deps.maxReadBytes);
     const fresh = jobs.get(id);
-    return c.json({
+    return json(c, {
       logs: text,
       // A forward read starts at the cursor it was given; a tail read at the first line it returns.
       from: query.tail === undefined ? query.from : from,
@@ -104,6 +114,19 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       truncated,
     });
   }
+}
+
+/**
+ * A JSON answer whose length is stated: the same headers for HEAD as for GET (Hono drops the body of a
+ * HEAD, and Bun would otherwise announce `content-length: 0`). The read behind it is bounded by
+ * `max_read_bytes` and closed before this is built.
+ */
+function json(c: Context, body: object): Response {
+  const text = JSON.stringify(body);
+  return c.body(text, 200, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+  });
 }
 
 function acceptsNdjson(c: Context): boolean {
