@@ -3,7 +3,7 @@ import type { Context, Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
-import type { Reader, Selection } from "../logs/read.ts";
+import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
 import {
   type BodyLimits,
@@ -157,6 +157,12 @@ async function collect(
         size += Buffer.byteLength(text) + 1;
         if (size > maxBytes) {
           await it.return?.(undefined);
+          // A line larger than a whole answer comes alone, cut: a page without it would answer
+          // `next == from` for ever. The streamed form has no size limit and gives it whole.
+          if (parts.length === 0) {
+            const cut = `${cutLine(text, maxBytes - 1)}\n`;
+            return { text: cut, from: nums[i]!, next: nums[i]! + 1, truncated: true };
+          }
           return { text: joinLines(parts), from: first ?? nums[i]!, next: nums[i]!, truncated: true };
         }
         first ??= nums[i]!;
