@@ -5,6 +5,7 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
+import { pathForMessage } from "./target.ts";
 import {
   type BodyLimits,
   idempotencyKey,
@@ -97,7 +98,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       const first = await it.next();
       const failed = (e: unknown) =>
         deps.log?.warn(
-          `GET ${new URL(c.req.url).pathname}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
+          `GET ${pathForMessage(c)}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
         );
       return new Response(ndjsonBody(it, first, failed), { headers: ndjsonHeaders(selection.source) });
     }
