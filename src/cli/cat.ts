@@ -2,6 +2,7 @@
 import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
 import { createClient, failOf } from "./client.ts";
 import { prettyLine } from "./format.ts";
+import { exitOnClosedStdout, writeOut } from "./output.ts";
 
 const USAGE = "stroem-logs cat JOB [--step S] [--stream stdout|stderr] [--from N] [--tail N] [--raw]";
 
@@ -19,6 +20,7 @@ export async function cat(argv: string[]): Promise<number> {
     USAGE,
   );
   const job = oneJob(positionals, USAGE);
+  exitOnClosedStdout();
   const stream = streamFlag(values.stream);
   const client = createClient(values);
   const params = new URLSearchParams({ format: "ndjson" });
@@ -41,14 +43,10 @@ export async function cat(argv: string[]): Promise<number> {
     const lines = text.split("\n");
     rest = lines.pop()!;
     if (lines.length > 0)
-      await write(
+      await writeOut(
         values.raw ? `${lines.join("\n")}\n` : `${lines.map((l) => prettyLine(l, color)).join("\n")}\n`,
       );
   }
-  if (rest.length > 0) await write(values.raw ? `${rest}\n` : `${prettyLine(rest, color)}\n`);
+  if (rest.length > 0) await writeOut(values.raw ? `${rest}\n` : `${prettyLine(rest, color)}\n`);
   return 0;
-}
-
-async function write(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once("drain", r));
 }

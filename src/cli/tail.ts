@@ -3,6 +3,7 @@ import { statusOfReason } from "../live/frames.ts";
 import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
 import { type Client, createClient, failOf, ServerError } from "./client.ts";
 import { prettyLine } from "./format.ts";
+import { exitOnClosedStdout, flushOut } from "./output.ts";
 
 const USAGE =
   "stroem-logs tail JOB [--step S] [--stream stdout|stderr] [--from N] [--raw] [--retry-for SECONDS]";
@@ -64,6 +65,7 @@ export async function tail(argv: string[]): Promise<number> {
     USAGE,
   );
   const job = oneJob(positionals, USAGE);
+  exitOnClosedStdout();
   const stream = streamFlag(values.stream);
   const client = createClient(values);
   const retryForMs = (intFlag(values["retry-for"], "retry-for") ?? 60) * 1000;
@@ -96,14 +98,14 @@ export async function tail(argv: string[]): Promise<number> {
     }
     const status = end.code === 1000 ? statusOfReason(end.reason) : null;
     if (status !== null) {
-      await flush();
+      await flushOut();
       if (status !== "completed") process.stderr.write(`stroem-logs tail: job ${job} ${status}\n`);
       return exitCodeFor(status);
     }
     if (end.code === 1011) throw new ServerError(`the server ended the stream: ${end.reason}`);
     if (!end.opened) await refusal(client, path); // a 4xx answer is final; anything else is retried
     if (Date.now() - lastProgress > retryForMs) {
-      await flush();
+      await flushOut();
       throw new ServerError(
         `lost the stream of job ${job} and could not reconnect for ${retryForMs / 1000} s`,
       );
@@ -143,8 +145,4 @@ async function refusal(client: Client, path: string): Promise<void> {
   if (res.status >= 400 && res.status < 500 && res.status !== 426 && res.status !== 429)
     throw await failOf(res);
   await res.body?.cancel();
-}
-
-function flush(): Promise<void> {
-  return new Promise((r) => process.stdout.write("", () => r()));
 }

@@ -13,6 +13,7 @@ import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStreamRoutes } from "./stream.ts";
+import { pathForMessage, routePath, targetGuard } from "./target.ts";
 import type { JobExtra } from "./view.ts";
 
 export interface AppDeps {
@@ -36,22 +37,30 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+  // Routing reads the path through a parse that never throws: Bun hands odd targets over as is.
+  const app = new Hono({ getPath: routePath });
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json({ error: err.message, code: err.code }, err.status as 400);
     }
-    deps.log.error(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
+    deps.log.error(`${c.req.method} ${pathForMessage(c)} failed`, err);
     return c.json({ error: "internal server error", code: "internal" }, 500);
   });
   app.notFound((c) =>
-    c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, code: "no_route" }, 404),
+    c.json({ error: `no route for ${c.req.method} ${pathForMessage(c)}`, code: "no_route" }, 404),
   );
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
+  app.use("*", targetGuard());
   app.use("*", authMiddleware(deps.tokens));
+  // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
+  // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
+  });
   mountHealthRoutes(app, {
     db: deps.db,
     localDir: deps.localDir,

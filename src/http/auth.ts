@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { accessOf, type Tokens } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
+import { urlOf } from "./target.ts";
 
 const STREAM_PATH = /^\/api\/jobs\/[^/]+\/logs\/stream$/;
 
@@ -29,7 +30,7 @@ export function presentedToken(path: string, headers: Headers, url: URL): string
 export function authMiddleware(tokens: Tokens): MiddlewareHandler {
   return async (c, next) => {
     if (!tokens.enabled) return next();
-    const url = new URL(c.req.url);
+    const url = urlOf(c);
     // c.req.path is the decoded path Hono routes on: classing the raw pathname would let `/%77orker/…` in.
     const path = c.req.path;
     const access = accessOf(c.req.method, path);

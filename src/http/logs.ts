@@ -3,8 +3,9 @@ import type { Context, Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
-import type { Reader, Selection } from "../logs/read.ts";
+import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
+import { pathForMessage } from "./target.ts";
 import {
   type BodyLimits,
   idempotencyKey,
@@ -66,12 +67,22 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       filter: { step, stream: q.stream },
     };
     const job = jobs.get(id);
-    const selection = reader.select(id, query);
     const ndjson = q.format === "ndjson" || (q.format === undefined && acceptsNdjson(c));
+    // Hono answers HEAD by running this GET route and dropping the body it returns: a streamed body
+    // would never be pulled nor cancelled, and the file it opened stayed open (one descriptor per HEAD).
+    // A streamed answer's headers do not depend on its lines, so HEAD does not open the log at all.
+    if (ndjson && c.req.method === "HEAD") {
+      const source = reader.sourceOf(id, job);
+      if (source === "none" && !job)
+        throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
+      // Its length is known only by streaming it: say so, or Bun would announce an empty body.
+      return new Response(null, { headers: { ...ndjsonHeaders(source), "transfer-encoding": "chunked" } });
+    }
+    const selection = reader.select(id, query);
     if (selection === null) {
       if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
-      return c.json({
+      return json(c, {
         logs: "",
         from: query.from,
         next: query.from,
@@ -87,14 +98,14 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       const first = await it.next();
       const failed = (e: unknown) =>
         deps.log?.warn(
-          `GET ${new URL(c.req.url).pathname}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
+          `GET ${pathForMessage(c)}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
         );
       return new Response(ndjsonBody(it, first, failed), { headers: ndjsonHeaders(selection.source) });
     }
 
     const { text, from, next, truncated } = await collect(selection, query.from, deps.maxReadBytes);
     const fresh = jobs.get(id);
-    return c.json({
+    return json(c, {
       logs: text,
       // A forward read starts at the cursor it was given; a tail read at the first line it returns.
       from: query.tail === undefined ? query.from : from,
@@ -104,6 +115,19 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       truncated,
     });
   }
+}
+
+/**
+ * A JSON answer whose length is stated: the same headers for HEAD as for GET (Hono drops the body of a
+ * HEAD, and Bun would otherwise announce `content-length: 0`). The read behind it is bounded by
+ * `max_read_bytes` and closed before this is built.
+ */
+function json(c: Context, body: object): Response {
+  const text = JSON.stringify(body);
+  return c.body(text, 200, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+  });
 }
 
 function acceptsNdjson(c: Context): boolean {
@@ -134,6 +158,12 @@ async function collect(
         size += Buffer.byteLength(text) + 1;
         if (size > maxBytes) {
           await it.return?.(undefined);
+          // A line larger than a whole answer comes alone, cut: a page without it would answer
+          // `next == from` for ever. The streamed form has no size limit and gives it whole.
+          if (parts.length === 0) {
+            const cut = `${cutLine(text, maxBytes - 1)}\n`;
+            return { text: cut, from: nums[i]!, next: nums[i]! + 1, truncated: true };
+          }
           return { text: joinLines(parts), from: first ?? nums[i]!, next: nums[i]!, truncated: true };
         }
         first ??= nums[i]!;

@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
-import { type LineFilter, makeMatcher } from "./line.ts";
+import { type LineFilter, makeMatcher, parseLine, truncateLine } from "./line.ts";
 import { type Batch, countSelected, selectForward, splitLines, tailStart } from "./scan.ts";
 import type { LogStore } from "./store.ts";
 
@@ -211,4 +211,29 @@ async function* drain(
 
 export function archiveUnreadable(id: string, reason: string): AppError {
   return new AppError(502, "archive_unreadable", `archive of job ${id} could not be read: ${reason}`);
+}
+
+/** Room for `…[truncated N bytes]` (21 bytes and the digits of N). */
+const MARKER_ROOM = 40;
+
+/**
+ * A stored line cut to at most `maxBytes` of UTF-8, for an answer that must stay within a size: a log-line
+ * object keeps its fields and is cut in its `line` (so the answer is still valid JSONL); other text (a
+ * legacy line) is cut as text. The cut never splits a character and ends with `…[truncated N bytes]`, N
+ * counting the bytes of the text left out, as a line truncated at ingest does.
+ */
+export function cutLine(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const parsed = parseLine(text);
+  if (parsed === null) return truncateLine(text, Math.max(0, maxBytes - MARKER_ROOM)).line;
+  const fields = Buffer.byteLength(JSON.stringify({ ...parsed, line: "" }));
+  // Escapes (quotes, control characters) make the encoded text longer than the raw one: shrink until it fits.
+  let keep = maxBytes - fields - MARKER_ROOM;
+  for (let i = 0; i < 8 && keep > 0; i++) {
+    const encoded = JSON.stringify({ ...parsed, line: truncateLine(parsed.line, keep).line });
+    const over = Buffer.byteLength(encoded) - maxBytes;
+    if (over <= 0) return encoded;
+    keep = Math.floor((keep * maxBytes) / (maxBytes + over)) - 1;
+  }
+  return JSON.stringify({ ...parsed, line: truncateLine(parsed.line, 0).line });
 }

@@ -2,6 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeBigLog } from "../support/biglog.ts";
+import { pipedToHead } from "../support/pipe.ts";
 import { MAIN } from "../support/process.ts";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
 
@@ -114,6 +116,20 @@ describe("cli", () => {
     );
     const from = await cli(["cat", "j", "--from", "3"], env);
     expect(from.stdout).toBe("10:56:45.123  test  t-1\n");
+  });
+
+  test("cat piped into a reader that closes after one line exits at once, quietly, as a Unix tool does", async () => {
+    await using s = await startTestServer();
+    // 20 MB: far more than a pipe holds, so cat is still writing when head goes away.
+    writeBigLog(join(s.dir, "big.jsonl"), 20 * 1024 * 1024);
+    const pretty = await pipedToHead(["cat", "big", "--server", s.url]);
+    expect(pretty).toEqual({
+      head: `10:56:45.123  rare  line-0 ${"x".repeat(40)}\n`,
+      code: 141, // 128 + SIGPIPE, what the shell reports for a tool ended by a closed pipe
+      stderr: "",
+    });
+    const raw = await pipedToHead(["cat", "big", "--raw", "--server", s.url]);
+    expect([raw.code, raw.stderr, JSON.parse(raw.head).line]).toEqual([141, "", `line-0 ${"x".repeat(40)}`]);
   });
 
   test("cat of an unknown job exits 1 with the server's message; an unreachable server exits 1 too", async () => {

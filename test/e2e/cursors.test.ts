@@ -116,6 +116,51 @@ describe("cursors on a 200,000-line log", () => {
     expect(await accept.text()).toBe(`${all.slice(199990).join("\n")}\n`);
   });
 
+  test("HEAD answers the headers of the GET, without a body, for JSON and ndjson and an unknown job", async () => {
+    const heads = async (path: string, headers: Record<string, string> = {}) => {
+      const [get, head] = await Promise.all([
+        s.fetch(path, { headers }),
+        s.fetch(path, { method: "HEAD", headers }),
+      ]);
+      const pick = (r: Response) => ({
+        status: r.status,
+        type: r.headers.get("content-type"),
+        source: r.headers.get("x-stroem-source"),
+      });
+      const getBytes = (await get.arrayBuffer()).byteLength;
+      return {
+        get: pick(get),
+        head: pick(head),
+        // A JSON answer states its length; a streamed one cannot before it is read.
+        length: head.headers.get("content-length") ?? head.headers.get("transfer-encoding"),
+        getBytes,
+        headBody: await head.text(),
+      };
+    };
+    const json = await heads("/api/jobs/big/logs?from=10&limit=3");
+    expect(json).toEqual({
+      get: { status: 200, type: "application/json", source: null },
+      head: json.get,
+      length: String(json.getBytes),
+      getBytes: json.getBytes,
+      headBody: "",
+    });
+    const ndjson = await heads("/api/jobs/big/logs?format=ndjson&tail=3");
+    expect(ndjson).toEqual({
+      get: { status: 200, type: "application/x-ndjson; charset=utf-8", source: "local" },
+      head: ndjson.get,
+      length: "chunked",
+      getBytes: ndjson.getBytes,
+      headBody: "",
+    });
+    const accept = await heads("/api/jobs/big/logs", { accept: "application/x-ndjson" });
+    expect([accept.head, accept.length]).toEqual([ndjson.get, "chunked"]);
+    const unknown = await heads("/api/jobs/nope/logs?format=ndjson");
+    expect([unknown.get.status, unknown.head.status, unknown.headBody]).toEqual([404, 404, ""]);
+    const bad = await heads("/api/jobs/big/logs?format=ndjson&tail=x");
+    expect([bad.get.status, bad.head.status]).toEqual([400, 400]);
+  });
+
   test("reading from line 190,000 costs about the same as from line 0 (no scan from the start)", async () => {
     const time = async (path: string) => {
       const t = performance.now();

@@ -1,6 +1,7 @@
 // `stroem-logs tail` as a real child process: pretty and raw output, exit codes by job status, reconnect across a server kill.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { pipedToHead } from "../support/pipe.ts";
 import { MAIN, spawnServer } from "../support/process.ts";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
 
@@ -119,6 +120,21 @@ describe("tail", () => {
       { code: 1, out: await file("cancelled"), err: "stroem-logs tail: job cancelled cancelled\n" },
       { code: 0, out: await file("skipped"), err: "stroem-logs tail: job skipped skipped\n" },
     ]);
+  });
+
+  test("tail of a live job piped into a reader that closes after one line exits at once, quietly", async () => {
+    await using s = await startTestServer();
+    // ~5 MB of backfill, far more than a pipe holds; the job stays running, so only the closed pipe ends tail.
+    for (let b = 0; b < 50; b++)
+      await s.post("/worker/jobs/live/logs", {
+        step_name: "s",
+        lines: makeLines(1000, "l", "stdout", b * 1000),
+      });
+    expect(await pipedToHead(["tail", "live", "--raw", "--server", s.url])).toEqual({
+      head: `${(await Bun.file(join(s.dir, "live.jsonl")).text()).split("\n")[0]}\n`,
+      code: 141, // 128 + SIGPIPE, as the shell reports a tool ended by a closed pipe
+      stderr: "",
+    });
   });
 
   test("a refused stream exits 1 with the server's message; bad flags exit 2", async () => {

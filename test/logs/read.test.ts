@@ -1,11 +1,12 @@
-// The reader on real files: a log removed between choosing its tier and reading it is a retryable 503.
+// The reader on real files (a log removed between choosing its tier and reading it is a retryable 503), and cutLine.
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../../src/errors.ts";
 import { openDb } from "../../src/jobs/db.ts";
 import { createJobs } from "../../src/jobs/registry.ts";
-import { createReader } from "../../src/logs/read.ts";
+import { encodeLine } from "../../src/logs/line.ts";
+import { createReader, cutLine } from "../../src/logs/read.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { tempDir } from "../support/server.ts";
 
@@ -29,5 +30,51 @@ describe("reader", () => {
       { "Retry-After": "1" },
     ]);
     db.close();
+  });
+});
+
+describe("cutLine: a stored line cut for a size-bound answer", () => {
+  const stored = (line: string) =>
+    encodeLine("2025-02-12T10:56:45.123Z", "stderr", '"build"', line).trimEnd();
+
+  test("a log line of any text is cut within the size, keeps its fields, a prefix of its text and the count cut", () => {
+    const texts = [
+      "a".repeat(10_000),
+      '"'.repeat(10_000), // every character escaped: twice as long encoded
+      "\u0001".repeat(10_000), // six bytes a character encoded
+      "é€😀".repeat(2_000), // two, three and four bytes a character
+      `${"x".repeat(4_000)}\n${"\\".repeat(4_000)}`,
+    ];
+    for (const text of texts) {
+      for (const max of [200, 1_000, 4_096]) {
+        const cut = cutLine(stored(text), max);
+        const o = JSON.parse(cut) as Record<string, string>;
+        const m = /…\[truncated (\d+) bytes\]$/.exec(o.line!);
+        const kept = o.line!.slice(0, m?.index ?? 0);
+        expect({
+          fits: Buffer.byteLength(cut) <= max,
+          fields: { ...o, line: "cut" } as Record<string, string>,
+          prefix: text.startsWith(kept),
+          counted: Buffer.byteLength(kept) + Number(m?.[1]),
+        }).toEqual({
+          fits: true,
+          fields: { ts: "2025-02-12T10:56:45.123Z", stream: "stderr", step: "build", line: "cut" },
+          prefix: true,
+          counted: Buffer.byteLength(text),
+        });
+      }
+    }
+  });
+
+  test("a line that fits is unchanged; plain text (a legacy line) is cut as text", () => {
+    expect(cutLine(stored("short"), 1_000)).toBe(stored("short"));
+    const legacy = `plain ${"é".repeat(1_000)}`;
+    const cut = cutLine(legacy, 500);
+    const m = /…\[truncated (\d+) bytes\]$/.exec(cut)!;
+    expect([
+      Buffer.byteLength(cut) <= 500,
+      legacy.startsWith(cut.slice(0, m.index)),
+      Number(m[1]) + Buffer.byteLength(cut.slice(0, m.index)),
+    ]).toEqual([true, true, Buffer.byteLength(legacy)]);
   });
 });
