@@ -1,4 +1,4 @@
-// The S3 target: lazily loaded SDK, multipart uploads through lib-storage, HeadObject for verification.
+// The S3 target: lazily loaded SDK, multipart uploads through lib-storage, streamed downloads.
 import { Readable } from "node:stream";
 import { type ArchiveTarget, reason, TargetError } from "./target.ts";
 
@@ -100,18 +100,6 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
         throw classify(e, `uploading ${key}`);
       } finally {
         signal.removeEventListener("abort", onAbort);
-      }
-    },
-
-    async size(key) {
-      const { s3, client } = await load();
-      try {
-        const head = await client.send(new s3.HeadObjectCommand({ Bucket: cfg.bucket, Key: key }));
-        return head.ContentLength ?? null;
-      } catch (e) {
-        const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (err.$metadata?.httpStatusCode === 404 || err.name === "NotFound") return null;
-        throw classify(e, `verifying ${key}`);
       }
     },
 
