@@ -292,7 +292,12 @@ export function createArchiver(opts: ArchiverOptions) {
 
     /** The `archive` section of `GET /api/stats`. */
     stats(): Record<string, unknown> {
-      return { target: target.where, queue: state.counts(), problem: trouble };
+      return {
+        target: target.where,
+        queue: state.counts(),
+        problem: trouble,
+        ...(target.readStats ? { reads: target.readStats() } : {}),
+      };
     },
 
     /** For /readyz: null while the target answers. */

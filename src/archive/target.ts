@@ -12,6 +12,8 @@ export interface ArchiveTarget {
    * a client's read of the log, or the archiver itself (verification, restoring a local file).
    */
   get(key: string, use?: ReadUse): Promise<AsyncIterable<Uint8Array>>;
+  /** Client reads of the archive: holding a connection, waiting for one, stalled reads dropped and resumed. */
+  readStats?(): Record<string, number>;
   /** Removes the object under `key` (retention); resolves also when there was none. */
   delete(key: string): Promise<void>;
   /** Tests that the target is reachable and (with `write`) writable: null when fine, else what is wrong. */

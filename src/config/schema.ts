@@ -130,6 +130,19 @@ export const ConfigSchema = v.strictObject({
       ),
       /** Quiet time after a late line (a late flush, a late server event) before the archive is re-uploaded. */
       rearchive_delay: v.optional(Duration, "5s"),
+      /**
+       * Client reads of archived logs (S3): GETs open at once, on a connection pool of their own; a reader that
+       * takes nothing for `stall_timeout` gives its connection back (and resumes with a ranged GET); a read
+       * that gets no connection within `wait_timeout` is a 503.
+       */
+      archive_reads: v.optional(
+        v.strictObject({
+          max_open: v.optional(Int(1, 1024), 32),
+          stall_timeout: v.optional(Duration, "10s"),
+          wait_timeout: v.optional(Duration, "30s"),
+        }),
+        {},
+      ),
     }),
     {},
   ),
