@@ -23,6 +23,8 @@ export interface AppDeps {
   tokens: Tokens;
   localDir: string;
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
+  /** `server.idle_timeout` in ms: reads turn it off while they work (http/idle.ts). */
+  idleTimeout?: number;
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
   /** Degraded dependencies: listed under `warnings` by /readyz, which stays 200. */
@@ -68,6 +70,7 @@ export function createApp(deps: AppDeps): Hono {
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,
+    ...(deps.idleTimeout === undefined ? {} : { idleTimeout: deps.idleTimeout }),
     log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
