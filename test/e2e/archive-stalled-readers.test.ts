@@ -156,10 +156,10 @@ describe("stalled readers of archived logs", () => {
       // All at once, as a crowd opening one job would; each gets a bounded time to start.
       const started = performance.now();
       const [v, r] = await Promise.all([
-        Promise.all(Array.from({ length: WS_READERS }, () => stalledViewer(p.url, "big", 60_000))),
+        Promise.all(Array.from({ length: WS_READERS }, () => stalledViewer(p.url, "big", 120_000))),
         Promise.all(
           Array.from({ length: HTTP_READERS }, () =>
-            stalledHttpReader(p.url, "/api/jobs/big/logs?format=ndjson", 60_000),
+            stalledHttpReader(p.url, "/api/jobs/big/logs?format=ndjson", 120_000),
           ),
         ),
       ]);
@@ -177,13 +177,13 @@ describe("stalled readers of archived logs", () => {
         ).toBe(200);
         expect((await post(p.url, `/worker/jobs/${id}/complete`, { status: "completed" })).status).toBe(200);
       }
-      await Promise.all(fresh.map((id) => archived(p, id, 10_000)));
+      await Promise.all(fresh.map((id) => archived(p, id, 20_000)));
       const archivedMs = performance.now() - completing;
 
       // Other archived jobs are read (from the archive) while the stalled readers stay.
       const reads = await Promise.all(
         ["other-0", "other-1", "other-0"].map(async (id) => {
-          const res = await within(`a read of ${id}`, fetch(`${p.url}/api/jobs/${id}/logs`), 10_000);
+          const res = await within(`a read of ${id}`, fetch(`${p.url}/api/jobs/${id}/logs`), 20_000);
           const body = (await res.json()) as { source?: string; logs?: string; error?: string };
           return {
             status: res.status,
@@ -238,5 +238,5 @@ describe("stalled readers of archived logs", () => {
       asking = false;
       for (const x of [...viewers, ...readers]) x.close();
     }
-  }, 240_000);
+  }, 300_000);
 });
