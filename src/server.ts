@@ -117,6 +117,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     localDir: dir,
     limits: config.limits,
     staleAfterMs: config.recovery.stale_after,
+    idleTimeout: config.server.idle_timeout,
     live,
     extras: archiver ? [archiver.view] : [],
     stats: [
@@ -136,6 +137,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       port,
       fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
+      idleTimeout: config.server.idle_timeout / 1000,
       websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {

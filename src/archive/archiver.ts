@@ -1,4 +1,4 @@
-// The archiver: durable queue → gzip → upload → verify → (maybe) delete local; retried until it succeeds.
+// The archiver: durable queue → gzip → upload → verify content → (maybe) delete local; retried until it succeeds.
 import { open, rename, rm } from "node:fs/promises";
 import { formatDuration } from "../config/units.ts";
 import { AppError, conflict } from "../errors.ts";
@@ -11,6 +11,7 @@ import { archiveKey } from "./key.ts";
 import { type ArchiveRow, openArchiveState } from "./state.ts";
 import { type ArchiveTarget, reason, TargetError } from "./target.ts";
 import { createArchiveTier, gunzip } from "./tier.ts";
+import { createDigester, verifyStored } from "./verify.ts";
 
 export interface ArchiverOptions {
   db: Db;
@@ -105,25 +106,20 @@ export function createArchiver(opts: ArchiverOptions) {
       if (end > 0 && (size === null || size < end)) {
         throw new Error(`local log holds ${size ?? 0} bytes but ${end} were committed`);
       }
-      let bytes = 0;
-      const counted = (async function* () {
+      const sent = createDigester();
+      const hashed = (async function* () {
         for await (const part of gzipFile(store.jsonlPath(id), end)) {
-          bytes += part.length;
+          sent.update(part);
           yield part;
         }
       })();
-      await target.put(key, counted, abort.signal);
-      const stored = await target.size(key);
-      if (stored !== bytes) {
-        throw new TargetError(
-          `verification failed: ${target.locate(key)} holds ${stored ?? "no"} bytes, ${bytes} were uploaded`,
-          "other",
-        );
-      }
+      await target.put(key, hashed, abort.signal);
+      // Counts as uploaded only once the stored bytes are the compressed bytes: a mismatch is a failed attempt.
+      const { bytes, sha256 } = await verifyStored(target, key, sent.digest(), abort.signal);
       const now = clock();
       const fresh = jobs.get(id) ?? job;
       const complete = fresh.byte_count === end;
-      state.uploaded(id, { complete, bytes, log_bytes: end, now });
+      state.uploaded(id, { complete, bytes, sha256, log_bytes: end, now });
       trouble = null;
       const secs = Math.max(now - started, 1) / 1000;
       log.info(
@@ -184,7 +180,7 @@ export function createArchiver(opts: ArchiverOptions) {
       const fh = await open(tmp, "w");
       try {
         try {
-          const body = await target.get(row.key);
+          const body = await target.get(row.key, "archiver");
           const why = (w: string) =>
             new Error(`restoring the local log of job ${id} from ${target.locate(row.key)}: ${w}`);
           for await (const chunk of gunzip(body, row.log_bytes, why)) {
@@ -283,6 +279,7 @@ export function createArchiver(opts: ArchiverOptions) {
           last_error: row.last_error,
           uploaded_at: iso(row.uploaded_at),
           bytes: row.bytes,
+          sha256: row.sha256,
           log_bytes: row.log_bytes,
           next_attempt_at: row.state === "retrying" ? iso(row.next_attempt_at) : null,
           local_deleted: row.local_deleted === 1,
@@ -295,7 +292,12 @@ export function createArchiver(opts: ArchiverOptions) {
 
     /** The `archive` section of `GET /api/stats`. */
     stats(): Record<string, unknown> {
-      return { target: target.where, queue: state.counts(), problem: trouble };
+      return {
+        target: target.where,
+        queue: state.counts(),
+        problem: trouble,
+        ...(target.readStats ? { reads: target.readStats() } : {}),
+      };
     },
 
     /** For /readyz: null while the target answers. */

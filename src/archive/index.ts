@@ -11,7 +11,12 @@ export function archiveFromConfig(
   if (a === undefined) return null;
   if (a.type === "local") return { target: createLocalTarget(a.path), prefix: a.prefix };
   return {
-    target: createS3Target({ bucket: a.bucket, region: a.region, endpoint: a.endpoint }),
+    target: createS3Target({
+      bucket: a.bucket,
+      region: a.region,
+      endpoint: a.endpoint,
+      reads: ls.archive_reads,
+    }),
     prefix: a.prefix,
   };
 }

@@ -1,5 +1,5 @@
 // The `type: local` target: the same keys as files under a directory, written atomically.
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { type ArchiveTarget, reason, TargetError } from "./target.ts";
 
@@ -56,15 +56,6 @@ export function createLocalTarget(root: string): ArchiveTarget {
         await rm(tmp, { force: true });
         if (e instanceof TargetError) throw e;
         throw new TargetError(`writing ${path} failed: ${reason(e)}`, "other");
-      }
-    },
-
-    async size(key) {
-      try {
-        return (await stat(pathOf(key))).size;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-        throw new TargetError(`checking ${pathOf(key)} failed: ${reason(e)}`, "other");
       }
     },
 

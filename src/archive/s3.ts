@@ -1,40 +1,72 @@
-// The S3 target: lazily loaded SDK, multipart uploads through lib-storage, HeadObject for verification.
+// The S3 target: lazily loaded SDK, multipart uploads through lib-storage, streamed downloads on their own pool.
 import { Readable } from "node:stream";
-import { type ArchiveTarget, reason, TargetError } from "./target.ts";
+import { createReadGate } from "./read-gate.ts";
+import { type ArchiveTarget, type ReadUse, reason, TargetError } from "./target.ts";
 
 export interface S3TargetConfig {
   bucket: string;
   region: string;
   endpoint?: string | undefined;
+  /** Client reads of archived logs (see `log_storage.archive_reads`). */
+  reads?: ArchiveReadLimits;
 }
 
+export interface ArchiveReadLimits {
+  max_open: number;
+  stall_timeout: number;
+  wait_timeout: number;
+}
+
+type Client = import("@aws-sdk/client-s3").S3Client;
 type Sdk = {
   s3: typeof import("@aws-sdk/client-s3");
   Upload: typeof import("@aws-sdk/lib-storage").Upload;
-  client: import("@aws-sdk/client-s3").S3Client;
+  /** Uploads, verification, restores, deletes and probes: the archiver's own work. */
+  client: Client;
+  /** Client reads of archived logs only: however they stall, the archiver's pool stays free. */
+  reader: Client;
 };
 
 /** 8 MiB parts, two in flight: the upload holds ~16-24 MiB whatever the log's size. */
 const PART_BYTES = 8 * 1024 * 1024;
 const QUEUE = 2;
+export const DEFAULT_READS: ArchiveReadLimits = { max_open: 32, stall_timeout: 10_000, wait_timeout: 30_000 };
+/** A stalled read gives its connection to a waiting one after this long (or stall_timeout, if shorter). */
+const GRACE_MS = 1_000;
 
 export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
   const where = `s3://${cfg.bucket}${cfg.endpoint ? ` at ${cfg.endpoint}` : ` in ${cfg.region}`}`;
+  const reads = cfg.reads ?? DEFAULT_READS;
   let sdk: Promise<Sdk> | null = null;
+  const gate = createReadGate({
+    slots: reads.max_open,
+    stallMs: reads.stall_timeout,
+    graceMs: Math.min(GRACE_MS, reads.stall_timeout),
+    waitMs: reads.wait_timeout,
+    setting: "log_storage.archive_reads.max_open",
+  });
 
   // The SDK is most of the start-up cost of the binary: load it on first use.
   function load(): Promise<Sdk> {
     sdk ??= (async () => {
       const [s3, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
-      const client = new s3.S3Client({
-        region: cfg.region,
-        ...(cfg.endpoint ? { endpoint: cfg.endpoint, forcePathStyle: true } : {}),
-        // Default checksums make some S3-compatible stores keep aws-chunked framing inside the object.
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-        requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
-      });
-      return { s3, Upload: storage.Upload, client };
+      // Two clients, two socket pools (the SDK's default pool is 50 sockets): ~60 viewers of an archived log
+      // that never read held every socket of a shared pool, and uploads, verification and probes then timed out.
+      const make = (requestTimeout: number, maxSockets?: number) =>
+        new s3.S3Client({
+          region: cfg.region,
+          ...(cfg.endpoint ? { endpoint: cfg.endpoint, forcePathStyle: true } : {}),
+          // Default checksums make some S3-compatible stores keep aws-chunked framing inside the object.
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+          requestHandler: {
+            connectionTimeout: 5_000,
+            requestTimeout,
+            ...(maxSockets === undefined ? {} : { httpAgent: { maxSockets }, httpsAgent: { maxSockets } }),
+          },
+        });
+      // The read gate is the real bound; the pool has room for sockets still closing after a drop.
+      return { s3, Upload: storage.Upload, client: make(120_000), reader: make(30_000, reads.max_open * 2) };
     })();
     return sdk;
   }
@@ -73,6 +105,7 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
 
   const target: ArchiveTarget = {
     where,
+    readStats: gate.stats,
     locate: (key) => `s3://${cfg.bucket}/${key}`,
 
     async put(key, body, signal) {
@@ -103,29 +136,40 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       }
     },
 
-    async size(key) {
-      const { s3, client } = await load();
-      try {
-        const head = await client.send(new s3.HeadObjectCommand({ Bucket: cfg.bucket, Key: key }));
-        return head.ContentLength ?? null;
-      } catch (e) {
-        const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (err.$metadata?.httpStatusCode === 404 || err.name === "NotFound") return null;
-        throw classify(e, `verifying ${key}`);
-      }
-    },
-
-    async get(key) {
-      const { s3, client } = await load();
-      try {
-        const out = await client.send(new s3.GetObjectCommand({ Bucket: cfg.bucket, Key: key }));
-        return out.Body as unknown as AsyncIterable<Uint8Array>;
-      } catch (e) {
-        const err = e as { name?: string };
-        if (err.name === "NoSuchKey")
-          throw new TargetError(`object ${key} is missing from ${where}`, "missing");
-        throw classify(e, `downloading ${key}`);
-      }
+    async get(key, use: ReadUse = "read") {
+      const { s3, client, reader } = await load();
+      const getObject = async (c: Client, offset: number, etag: string | undefined) => {
+        try {
+          const out = await c.send(
+            new s3.GetObjectCommand({
+              Bucket: cfg.bucket,
+              Key: key,
+              ...(offset > 0 ? { Range: `bytes=${offset}-`, ...(etag ? { IfMatch: etag } : {}) } : {}),
+            }),
+          );
+          const body = out.Body as unknown as Readable;
+          // A store that ignores If-Match or Range must not splice another object (a re-archive) or repeat bytes.
+          if (offset > 0 && (out.ETag !== etag || !out.ContentRange?.startsWith(`bytes ${offset}-`))) {
+            body.destroy();
+            throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
+          }
+          return { body, etag: out.ETag };
+        } catch (e) {
+          const err = e as { name?: string };
+          if (err.name === "NoSuchKey")
+            throw new TargetError(`object ${key} is missing from ${where}`, "missing");
+          if (err.name === "PreconditionFailed")
+            throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
+          throw classify(e, `downloading ${key}`);
+        }
+      };
+      if (use === "archiver") return (await getObject(client, 0, undefined)).body;
+      let etag: string | undefined;
+      return gate.open(async (offset) => {
+        const out = await getObject(reader, offset, etag);
+        etag ??= out.etag;
+        return out.body;
+      });
     },
 
     async delete(key) {

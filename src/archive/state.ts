@@ -1,9 +1,9 @@
 // The durable archive queue: one row per job in its own SQLite table, written before every attempt.
-import type { Db } from "../jobs/db.ts";
+import { addMissingColumns, type Db } from "../jobs/db.ts";
 
 /**
  * `pending`: waiting for its first (or a new) upload; `uploading`: an attempt is running; `retrying`:
- * the last attempt failed, the next waits for its backoff; `uploaded`: verified and covering every line.
+ * the last attempt failed, the next waits for its backoff; `uploaded`: its content verified and covering every line.
  */
 export type ArchiveStateName = "pending" | "uploading" | "retrying" | "uploaded";
 
@@ -20,6 +20,8 @@ export interface ArchiveRow {
   uploaded_at: number | null;
   /** Size of the stored (compressed) object, as verified. */
   bytes: number;
+  /** SHA-256 (hex) of the stored object, read back and compared with the bytes compressed; null until verified. */
+  sha256: string | null;
   /** Log bytes the stored object holds: the job's committed bytes when the upload started. */
   log_bytes: number;
   next_attempt_at: number;
@@ -42,8 +44,10 @@ export function openArchiveState(db: Db) {
     bytes INTEGER NOT NULL DEFAULT 0,
     log_bytes INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
-    local_deleted INTEGER NOT NULL DEFAULT 0
+    local_deleted INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT
   ) WITHOUT ROWID`);
+  addMissingColumns(sqlite, "archives", { sha256: "TEXT" });
   sqlite.run("CREATE INDEX IF NOT EXISTS archives_state ON archives (state)");
 
   const q = {
@@ -60,8 +64,8 @@ export function openArchiveState(db: Db) {
     ),
     uploaded: sqlite.query<
       null,
-      { id: string; state: string; bytes: number; log_bytes: number; now: number }
-    >(`UPDATE archives SET state = $state, bytes = $bytes, log_bytes = $log_bytes, uploaded_at = $now,
+      { id: string; state: string; bytes: number; sha256: string; log_bytes: number; now: number }
+    >(`UPDATE archives SET state = $state, bytes = $bytes, sha256 = $sha256, log_bytes = $log_bytes, uploaded_at = $now,
          failures = 0, last_error = NULL, next_attempt_at = $now WHERE job_id = $id`),
     failed: sqlite.query<null, { id: string; error: string; next: number }>(
       `UPDATE archives SET state = 'retrying', failures = failures + 1, last_error = $error,
@@ -92,11 +96,15 @@ export function openArchiveState(db: Db) {
     insert: (id: string, key: string, now: number) => q.insert.run({ id, key, now }),
     setState: (id: string, state: ArchiveStateName) => q.setState.run({ id, state }),
     begin: (id: string, key: string) => q.begin.run({ id, key }),
-    uploaded: (id: string, r: { complete: boolean; bytes: number; log_bytes: number; now: number }) =>
+    uploaded: (
+      id: string,
+      r: { complete: boolean; bytes: number; sha256: string; log_bytes: number; now: number },
+    ) =>
       q.uploaded.run({
         id,
         state: r.complete ? "uploaded" : "pending",
         bytes: r.bytes,
+        sha256: r.sha256,
         log_bytes: r.log_bytes,
         now: r.now,
       }),

@@ -7,15 +7,20 @@ export interface ArchiveTarget {
   locate(key: string): string;
   /** Stores `body` under `key`, replacing what was there; resolves once the store acknowledged all of it. */
   put(key: string, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void>;
-  /** Size of the stored object in bytes, or null when there is none. */
-  size(key: string): Promise<number | null>;
-  /** The stored (compressed) bytes, streamed. Rejects when the object cannot be opened. */
-  get(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * The stored (compressed) bytes, streamed. Rejects when the object cannot be opened. `use` says who reads:
+   * a client's read of the log, or the archiver itself (verification, restoring a local file).
+   */
+  get(key: string, use?: ReadUse): Promise<AsyncIterable<Uint8Array>>;
+  /** Client reads of the archive: holding a connection, waiting for one, stalled reads dropped and resumed. */
+  readStats?(): Record<string, number>;
   /** Removes the object under `key` (retention); resolves also when there was none. */
   delete(key: string): Promise<void>;
   /** Tests that the target is reachable and (with `write`) writable: null when fine, else what is wrong. */
   check(opts: { write: boolean }): Promise<string | null>;
 }
+
+export type ReadUse = "read" | "archiver";
 
 /** A failure of the archive target (network, permissions, missing bucket), as opposed to a local one. */
 export class TargetError extends Error {

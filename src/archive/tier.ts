@@ -1,6 +1,7 @@
 // The archive as a read tier: streamed download and decompression of a job's archived log.
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
 import { type ArchiveTier, archiveUnreadable } from "../logs/read.ts";
 import type { ArchiveState } from "./state.ts";
@@ -30,6 +31,8 @@ export function createArchiveTier(deps: { state: ArchiveState; target: ArchiveTa
     try {
       body = await target.get(row.key);
     } catch (e) {
+      // archive_busy (every read connection taken) is a 503 to retry, not a broken archive.
+      if (e instanceof AppError) throw e;
       throw archiveUnreadable(job.id, reason(e));
     }
     yield* gunzip(body, row.log_bytes, (why) =>
@@ -47,9 +50,14 @@ export async function* gunzip(
   expectedBytes: number,
   fail: (why: string) => Error,
 ): AsyncGenerator<Uint8Array> {
-  const source = body instanceof Readable ? body : Readable.from(body);
+  // One chunk read ahead: a stalled reader holds little, and stops pulling from the target soon.
+  const source = body instanceof Readable ? body : Readable.from(body, { highWaterMark: 1 });
   const inflate = createGunzip({ chunkSize: 256 * 1024 });
-  source.on("error", (e) => inflate.destroy(e));
+  let broken: unknown = null;
+  source.on("error", (e) => {
+    broken = e;
+    inflate.destroy(e);
+  });
   source.pipe(inflate);
   let total = 0;
   try {
@@ -58,6 +66,8 @@ export async function* gunzip(
       yield chunk as Buffer;
     }
   } catch (e) {
+    // A download that broke (S3 gone, no connection free) is not a corrupt archive.
+    if (broken !== null) throw fail(`reading the archive failed (${reason(broken)})`);
     throw fail(`corrupt or unreadable archive (${reason(e)})`);
   } finally {
     source.destroy();

@@ -110,6 +110,20 @@ export const ConfigSchema = v.strictObject({
       listen: v.optional(Listen, "127.0.0.1:8080"),
       /** How long a graceful shutdown waits for in-flight requests before closing them. */
       shutdown_timeout: v.optional(Duration, "10s"),
+      /**
+       * A connection whose client sends and reads nothing for this long is closed (Bun's idleTimeout, whole
+       * seconds, at most 255 s). Never while the server itself is still working on the request.
+       */
+      idle_timeout: v.optional(
+        v.pipe(
+          Duration,
+          v.check(
+            (ms) => ms >= 1000 && ms <= 255_000 && ms % 1000 === 0,
+            (i) => `expected whole seconds from 1s to 255s (got ${i.input} ms)`,
+          ),
+        ),
+        "10s",
+      ),
     }),
     {},
   ),
@@ -130,6 +144,19 @@ export const ConfigSchema = v.strictObject({
       ),
       /** Quiet time after a late line (a late flush, a late server event) before the archive is re-uploaded. */
       rearchive_delay: v.optional(Duration, "5s"),
+      /**
+       * Client reads of archived logs (S3): GETs open at once, on a connection pool of their own; a reader that
+       * takes nothing for `stall_timeout` gives its connection back (and resumes with a ranged GET); a read
+       * that gets no connection within `wait_timeout` is a 503.
+       */
+      archive_reads: v.optional(
+        v.strictObject({
+          max_open: v.optional(Int(1, 1024), 32),
+          stall_timeout: v.optional(Duration, "10s"),
+          wait_timeout: v.optional(Duration, "30s"),
+        }),
+        {},
+      ),
     }),
     {},
   ),

@@ -26,6 +26,8 @@ export interface AppDeps {
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
   /** `recovery.stale_after`, told to workers in the heartbeat's answer. */
   staleAfterMs: number;
+  /** `server.idle_timeout` in ms: reads turn it off while they work (http/idle.ts). */
+  idleTimeout?: number;
   extras?: readonly JobExtra[];
   readyChecks?: readonly ReadyCheck[];
   /** Degraded dependencies: listed under `warnings` by /readyz, which stays 200. */
@@ -80,6 +82,7 @@ export function createApp(deps: AppDeps): Hono {
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,
+    ...(deps.idleTimeout === undefined ? {} : { idleTimeout: deps.idleTimeout }),
     log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });

@@ -5,6 +5,7 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { Batch } from "../logs/scan.ts";
+import { type IdleControl, idleControl } from "./idle.ts";
 import { pathForMessage } from "./target.ts";
 import {
   type BodyLimits,
@@ -22,6 +23,8 @@ export interface LogRoutesDeps {
   reader: Reader;
   body: BodyLimits;
   maxReadBytes: number;
+  /** `server.idle_timeout`: restored whenever a read waits on its client (see idle.ts). */
+  idleTimeout?: number;
   log?: Logger;
 }
 
@@ -67,6 +70,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       filter: { step, stream: q.stream },
     };
     const job = jobs.get(id);
+    const idle = idleControl(c, deps.idleTimeout ?? 10_000);
     const ndjson = q.format === "ndjson" || (q.format === undefined && acceptsNdjson(c));
     // Hono answers HEAD by running this GET route and dropping the body it returns: a streamed body
     // would never be pulled nor cancelled, and the file it opened stayed open (one descriptor per HEAD).
@@ -95,15 +99,28 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       const it = selection.batches[Symbol.asyncIterator]();
       // Pulled before the status is sent: a failure at open time (missing object, unreachable S3, a corrupt
       // gzip header) is still an honest JSON 502 rather than a 200 that breaks.
-      const first = await it.next();
+      idle.working();
+      let first: IteratorResult<Batch>;
+      try {
+        first = await it.next();
+      } finally {
+        idle.waiting();
+      }
       const failed = (e: unknown) =>
         deps.log?.warn(
           `GET ${pathForMessage(c)}: streamed read of job ${id} broke after it started: ${(e as Error).message}`,
         );
-      return new Response(ndjsonBody(it, first, failed), { headers: ndjsonHeaders(selection.source) });
+      return new Response(ndjsonBody(it, first, failed, idle), { headers: ndjsonHeaders(selection.source) });
     }
 
-    const { text, from, next, truncated } = await collect(selection, query.from, deps.maxReadBytes);
+    idle.working();
+    let collected: Awaited<ReturnType<typeof collect>>;
+    try {
+      collected = await collect(selection, query.from, deps.maxReadBytes);
+    } finally {
+      idle.waiting();
+    }
+    const { text, from, next, truncated } = collected;
     const fresh = jobs.get(id);
     return json(c, {
       logs: text,
@@ -188,6 +205,7 @@ function ndjsonBody(
   it: AsyncIterator<Batch>,
   first: IteratorResult<Batch>,
   failed: (e: unknown) => void,
+  idle: IdleControl,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let pending: IteratorResult<Batch> | null = first;
@@ -195,12 +213,16 @@ function ndjsonBody(
     async pull(controller) {
       let r: IteratorResult<Batch>;
       try {
+        // A filtered read of a big log may scan for long between two matching lines.
+        idle.working();
         r = pending ?? (await it.next());
       } catch (e) {
         failed(e);
         // No reason passed: Bun prints an errored response stream's reason with its stack; we logged one line.
         controller.error();
         return;
+      } finally {
+        idle.waiting();
       }
       pending = null;
       if (r.done) {

@@ -33,7 +33,7 @@ describe("config", () => {
         max_read_bytes: config.limits.max_read_bytes,
       },
     }).toEqual({
-      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000 },
+      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000, idle_timeout: 10_000 },
       local_dir: "/tmp/stroem/logs",
       archive: null,
       limits: {
@@ -129,7 +129,7 @@ describe("config", () => {
 
   test("an unknown key names its path and the keys allowed there", () => {
     expect(errorOf(() => validateConfig({ server: { lisen: "127.0.0.1:1" } }, "c.yaml"))).toBe(
-      "invalid config (c.yaml):\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout)",
+      "invalid config (c.yaml):\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)",
     );
   });
 

@@ -17,6 +17,7 @@ type ArchiveView = {
   last_error: string | null;
   uploaded_at: string | null;
   bytes: number;
+  sha256: string | null;
   log_bytes: number;
   local_deleted: boolean;
 };
@@ -92,6 +93,7 @@ describe("archive to S3", () => {
           last_error: null,
           uploaded_at: "string",
           bytes: raw.bytes.length,
+          sha256: new Bun.CryptoHasher("sha256").update(raw.bytes).digest("hex"),
           log_bytes: local.length,
           local_deleted: false,
           next_attempt_at: null,

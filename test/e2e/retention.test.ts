@@ -314,6 +314,7 @@ describe("retention with an archive", () => {
         target: `s3://${s3.bucket} at ${s3.endpoint}`,
         queue: { pending: 0, uploading: 0, retrying: 0, uploaded: 3 },
         problem: null,
+        reads: { open: 0, waiting: 0, dropped: 0, resumed: 0, refused: 0 },
       },
       retention: {
         local_days: 0,

@@ -1,0 +1,118 @@
+// Content verification of archives: a byte flipped on the way to S3 is caught, retried, and never costs the local copy.
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { startS3 } from "../support/s3.ts";
+import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
+import { startTcpProxy } from "../support/tcp-proxy.ts";
+import { waitFor } from "../support/wait.ts";
+
+type Archive = {
+  state: string;
+  key: string;
+  attempts: number;
+  last_error: string | null;
+  log_bytes: number;
+  local_deleted: boolean;
+};
+type JobView = { bytes: number; archive: Archive | null };
+
+const view = async (s: TestServer, id: string) =>
+  (await (await s.fetch(`/api/jobs/${id}`)).json()) as JobView;
+
+async function readLog(s: TestServer, id: string): Promise<{ status: number; source: string; logs: string }> {
+  const res = await s.fetch(`/api/jobs/${id}/logs`);
+  const body = (await res.json()) as { source: string; logs: string };
+  return { status: res.status, source: body.source, logs: body.logs };
+}
+
+describe("archive content verification", () => {
+  test("a PUT body with one byte flipped in transit is not verified: retried, the local file kept, reads correct, archived intact once the path is clean", async () => {
+    await using s3 = await startS3();
+    await using proxy = await startTcpProxy({ host: "127.0.0.1", port: s3.port });
+    proxy.corruptPuts = true;
+    await using s = await startTestServer({
+      log_storage: {
+        archive: { ...s3.archive(), endpoint: proxy.endpoint },
+        delete_local_after_archive: true,
+        archive_retry: { initial: "50ms", max: "200ms" },
+      },
+    });
+    const push = await s.post("/worker/jobs/flip/logs", { step_name: "build", lines: makeLines(3000, "f") });
+    expect(push.status).toBe(200);
+    expect((await s.post("/worker/jobs/flip/complete", { status: "completed" })).status).toBe(200);
+
+    // Settles either way: today a corrupted upload would count as verified at its first attempt.
+    const failing = await waitFor(
+      "the archive to be verified, or refused twice",
+      async () => {
+        const j = await view(s, "flip");
+        const a = j.archive;
+        return a?.state === "uploaded" || (a?.state === "retrying" && a.attempts >= 2) ? j : undefined;
+      },
+      20_000,
+    );
+    const path = join(s.dir, "flip.jsonl");
+    const kept = existsSync(path);
+    const local = kept ? readFileSync(path, "utf8") : "";
+    const during = await readLog(s, "flip");
+    const key = failing.archive!.key;
+    const where = `s3://${s3.bucket}/${key}`;
+    expect({
+      state: failing.archive!.state,
+      local_deleted: failing.archive!.local_deleted,
+      last_error: failing.archive!.last_error,
+      kept,
+      during,
+      corrupted: proxy.corrupted >= 2,
+      unframed: proxy.unframed,
+    }).toEqual({
+      state: "retrying",
+      local_deleted: false,
+      last_error: expect.stringMatching(
+        new RegExp(
+          `^verification failed: ${where.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} holds (\\d+) bytes with sha-256 [0-9a-f]{64}, but the \\1 bytes compressed locally have sha-256 [0-9a-f]{64}$`,
+        ),
+      ) as unknown as string,
+      kept: true,
+      during: { status: 200, source: "local", logs: local },
+      corrupted: true,
+      unframed: 0,
+    });
+
+    // The path is clean again: the next attempt is verified, and only then is the local file removed.
+    proxy.corruptPuts = false;
+    const done = await waitFor(
+      "the verified archive",
+      async () => {
+        const j = await view(s, "flip");
+        return j.archive?.state === "uploaded" && j.archive.local_deleted ? j : undefined;
+      },
+      20_000,
+    );
+    const stored = gunzipSync((await s3.getRaw(key))!.bytes).toString();
+    const after = await readLog(s, "flip");
+    expect({
+      attempts: done.archive!.attempts > failing.archive!.attempts,
+      last_error: done.archive!.last_error,
+      log_bytes: done.archive!.log_bytes,
+      fileGone: !existsSync(path),
+      stored: stored === local,
+      after,
+      events: parseJsonl(local)
+        .filter((l) => l.step === "_server")
+        .map((l) => l.line!.replace(/sha-256 [0-9a-f]{64}/g, "sha-256 H").replace(/\d+ bytes/g, "N bytes")),
+    }).toEqual({
+      attempts: true,
+      last_error: null,
+      log_bytes: Buffer.byteLength(local),
+      fileGone: true,
+      stored: true,
+      after: { status: 200, source: "archive", logs: local },
+      events: [
+        `[archive] upload to ${where} failed: verification failed: ${where} holds N bytes with sha-256 H, but the N bytes compressed locally have sha-256 H; retrying with backoff (at most 200ms apart) until it succeeds`,
+      ],
+    });
+  });
+});
