@@ -1,0 +1,282 @@
+// Masking secrets in log text: one multi-pattern search over every form of every value, overlaps merged — pure.
+import { secretForms, secretProblem } from "./mask-forms.ts";
+
+export const MASK = "***";
+
+export interface Masker {
+  /** `text` with every form of every value replaced by `***`; the same string when nothing matched. */
+  mask(text: string): string;
+  /**
+   * The longest cut ≤ `want` after which `text` may be split without splitting a form: no match crosses it
+   * and nothing from it on could still become one when more text follows. What lies before the cut can be
+   * masked and let go; what follows must wait for the rest of the text.
+   */
+  safeCut(text: string, want?: number): number;
+  /** Number of values (each has several forms). */
+  readonly values: number;
+  /** Number of distinct forms searched for. */
+  readonly forms: number;
+}
+
+/** A masker that masks nothing (no values). */
+export const NO_MASK: Masker = {
+  mask: (text) => text,
+  safeCut: (text, want = text.length) => Math.min(want, text.length),
+  values: 0,
+  forms: 0,
+};
+
+/**
+ * Builds the masker for `values`; throws a RangeError naming the first refused value by its position (never
+ * the value itself). Rebuild to add values: a masker never changes.
+ */
+export function createMasker(values: Iterable<string>): Masker {
+  const list = [...values];
+  list.forEach((v, i) => {
+    const problem = secretProblem(v);
+    if (problem !== null) throw new RangeError(`secret ${i + 1} of ${list.length}: ${problem}`);
+  });
+  const forms = new Set<string>();
+  for (const v of list) for (const f of secretForms(v)) forms.add(f);
+  if (forms.size === 0) return NO_MASK;
+  const ac = buildAutomaton([...forms]);
+  const filter = buildFilter([...forms]);
+  return {
+    values: list.length,
+    forms: forms.size,
+    mask(text) {
+      if (!filter(text)) return text;
+      const spans = ac.spans(text);
+      if (spans.length === 0) return text;
+      let out = "";
+      let at = 0;
+      for (let i = 0; i < spans.length; i += 2) {
+        out += text.slice(at, spans[i]) + MASK;
+        at = spans[i + 1]!;
+      }
+      return out + text.slice(at);
+    },
+    safeCut(text, want = text.length) {
+      let cut = Math.min(want, text.length - ac.pendingAt(text));
+      const spans = filter(text) ? ac.spans(text) : [];
+      for (let i = 0; i < spans.length; i += 2) {
+        if (spans[i]! < cut && cut < spans[i + 1]!) cut = spans[i]!;
+      }
+      return Math.max(0, cut);
+    },
+  };
+}
+
+/**
+ * Masks text that arrives in pieces (a terminal echo): what could be the start of a form is held back until
+ * the text that follows decides, or until `flush`.
+ */
+export function createStreamMasker(masker: Masker) {
+  let held = "";
+  return {
+    /** The masked text that can be let go now. */
+    push(text: string): string {
+      const all = held + text;
+      const cut = masker.safeCut(all);
+      held = all.slice(cut);
+      return masker.mask(all.slice(0, cut));
+    },
+    /** Everything held back, masked as it stands (the stream ended or went quiet). */
+    flush(): string {
+      const out = masker.mask(held);
+      held = "";
+      return out;
+    },
+    get holding(): boolean {
+      return held.length > 0;
+    },
+  };
+}
+
+// ---- Pre-filter: 4-character grams of the forms in a bitset, sampled along the text --------------------------
+//
+// A form of length L ≥ m contains a gram at each of its offsets 0..m-4, so sampling the text's grams every
+// m-3 characters finds one of them wherever the form sits. Each group of forms (short ones, long ones) keeps
+// its own stride, so one short value does not slow the scan for all the long ones. A line none of whose
+// sampled grams is in the set holds no form and is returned untouched (most lines, by far); the rest go to
+// the automaton. About one sampled gram in 256 hits by chance.
+
+const GRAM = 4;
+/** Forms at least this long share the long stride (a value of 20 characters: a stride of 17). */
+const LONG = 16;
+
+const gramAt = (t: string, i: number): number =>
+  ((t.charCodeAt(i) << 21) ^ (t.charCodeAt(i + 1) << 14) ^ (t.charCodeAt(i + 2) << 7) ^ t.charCodeAt(i + 3)) &
+  0x0fffffff;
+
+function buildFilter(forms: string[]): (text: string) => boolean {
+  const groups = [forms.filter((f) => f.length < LONG), forms.filter((f) => f.length >= LONG)]
+    .filter((g) => g.length > 0)
+    .map(gramSet);
+  if (groups.length === 1) return groups[0]!;
+  const [a, b] = groups as [(t: string) => boolean, (t: string) => boolean];
+  return (text) => b(text) || a(text);
+}
+
+function gramSet(forms: string[]): (text: string) => boolean {
+  let min = Number.POSITIVE_INFINITY;
+  for (const f of forms) min = Math.min(min, f.length);
+  const stride = min - GRAM + 1;
+  let bits = 12;
+  while (bits < 22 && 1 << bits < forms.length * stride * 256) bits++;
+  const shift = 32 - bits;
+  const table = new Uint8Array(1 << (bits - 3));
+  for (const f of forms) {
+    for (let at = 0; at < stride; at++) {
+      const slot = Math.imul(gramAt(f, at), 0x9e3779b1) >>> shift;
+      table[slot >>> 3]! |= 1 << (slot & 7);
+    }
+  }
+  return (text) => {
+    // A form at p has a sample q with p ≤ q ≤ p + stride - 1 ≤ p + length - 4: never past the last gram.
+    const last = text.length - GRAM;
+    for (let i = 0; i <= last; i += stride) {
+      const slot = Math.imul(gramAt(text, i), 0x9e3779b1) >>> shift;
+      if ((table[slot >>> 3]! & (1 << (slot & 7))) !== 0) return true;
+    }
+    return false;
+  };
+}
+
+// ---- Aho–Corasick automaton over UTF-16 units -----------------------------------------------------------
+//
+// Run only on lines the filter let through. Edges are kept per node, sorted by character, in flat arrays
+// (most nodes of a trie of random strings have one child); ASCII edges of the root in a direct table.
+
+interface Automaton {
+  /** Merged [start, end) spans of every match, flattened; overlapping and touching matches are one span. */
+  spans(text: string): number[];
+  /** Length of the longest suffix of `text` that is the start of some form (0 when none). */
+  pendingAt(text: string): number;
+}
+
+function buildAutomaton(forms: string[]): Automaton {
+  // The trie: while it is built, edges live in one Map keyed by node·65536 + character.
+  const edgeOf = new Map<number, number>();
+  const own: number[] = [0];
+  const depthOf: number[] = [0];
+  const from: number[] = [];
+  const chars: number[] = [];
+  for (const f of forms) {
+    let node = 0;
+    for (let i = 0; i < f.length; i++) {
+      const c = f.charCodeAt(i);
+      const key = node * 65536 + c;
+      let next = edgeOf.get(key);
+      if (next === undefined) {
+        next = own.length;
+        own.push(0);
+        depthOf.push(depthOf[node]! + 1);
+        edgeOf.set(key, next);
+        from.push(node);
+        chars.push(c);
+      }
+      node = next;
+    }
+    own[node] = f.length;
+  }
+  const count = own.length;
+  // Edges grouped by node (counting sort), each group sorted by character for a binary search.
+  const first = new Int32Array(count + 1);
+  for (const n of from) first[n + 1]!++;
+  for (let n = 0; n < count; n++) first[n + 1]! += first[n]!;
+  const label = new Uint16Array(from.length);
+  const target = new Int32Array(from.length);
+  const fill = first.slice(0, count);
+  // Node ids are given in insertion order, so edge e leads to node e + 1.
+  from.forEach((n, e) => {
+    let at = fill[n]!++;
+    const c = chars[e]!;
+    while (at > first[n]! && label[at - 1]! > c) {
+      label[at] = label[at - 1]!;
+      target[at] = target[at - 1]!;
+      at--;
+    }
+    label[at] = c;
+    target[at] = e + 1;
+  });
+  const rootAscii = new Int32Array(128).fill(-1);
+  for (let e = first[0]!; e < first[1]!; e++) if (label[e]! < 128) rootAscii[label[e]!] = target[e]!;
+
+  const child = (node: number, c: number): number => {
+    if (node === 0 && c < 128) return rootAscii[c]!;
+    let lo = first[node]!;
+    let hi = first[node + 1]! - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const l = label[mid]!;
+      if (l === c) return target[mid]!;
+      if (l < c) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  };
+
+  // Failure links breadth first; `longest[n]`: the longest form ending at n, its own or via failure links.
+  // Every shorter form ending at the same place lies inside that one, so it is the only one a mask needs.
+  const fail = new Int32Array(count);
+  const longest = new Int32Array(count);
+  const depth = Int32Array.from(depthOf);
+  const queue = new Int32Array(count);
+  let tail = 0;
+  for (let e = first[0]!; e < first[1]!; e++) queue[tail++] = target[e]!;
+  for (let head = 0; head < tail; head++) {
+    const u = queue[head]!;
+    longest[u] = Math.max(own[u]!, longest[fail[u]!]!);
+    for (let e = first[u]!; e < first[u + 1]!; e++) {
+      const c = label[e]!;
+      const v = target[e]!;
+      let f = fail[u]!;
+      let t = child(f, c);
+      while (t < 0 && f !== 0) {
+        f = fail[f]!;
+        t = child(f, c);
+      }
+      fail[v] = Math.max(t, 0);
+      queue[tail++] = v;
+    }
+  }
+
+  const step = (s: number, c: number): number => {
+    for (;;) {
+      const t = child(s, c);
+      if (t >= 0) return t;
+      if (s === 0) return 0;
+      s = fail[s]!;
+    }
+  };
+
+  let maxForm = 0;
+  for (const f of forms) maxForm = Math.max(maxForm, f.length);
+
+  return {
+    spans(text) {
+      const spans: number[] = [];
+      let s = 0;
+      for (let i = 0; i < text.length; i++) {
+        s = step(s, text.charCodeAt(i));
+        const len = longest[s]!;
+        if (len === 0) continue;
+        let start = i + 1 - len;
+        // Ends only grow: a new match merges with the spans it reaches back to (overlapping or touching).
+        while (spans.length > 0 && start <= spans[spans.length - 1]!) {
+          spans.pop();
+          start = Math.min(start, spans.pop()!);
+        }
+        spans.push(start, i + 1);
+      }
+      return spans;
+    },
+    pendingAt(text) {
+      // Only the last maxForm - 1 units can hold the start of a form that the text does not finish.
+      let s = 0;
+      for (let i = Math.max(0, text.length - maxForm); i < text.length; i++) s = step(s, text.charCodeAt(i));
+      return depth[s]!;
+    },
+  };
+}
