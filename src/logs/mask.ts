@@ -93,18 +93,21 @@ export function createStreamMasker(masker: Masker) {
   };
 }
 
-// ---- Pre-filter: 4-character grams of the forms in a bitset, sampled along the text --------------------------
+// ---- Pre-filter: 4-character grams of the forms, sampled along the text ----------------------------------
 //
 // A form of length L ≥ m contains a gram at each of its offsets 0..m-4, so sampling the text's grams every
-// m-3 characters finds one of them wherever the form sits. Each group of forms (short ones, long ones) keeps
-// its own stride, so one short value does not slow the scan for all the long ones. A line none of whose
-// sampled grams is in the set holds no form and is returned untouched (most lines, by far); the rest go to
-// the automaton. About one sampled gram in 256 hits by chance.
+// m-3 characters meets one of them wherever the form sits. A sampled gram is looked up in a bitset (about
+// one in 64 hits by chance); a hit is confirmed by comparing the forms that have that gram at some offset
+// with the text where they would start. So the pre-filter says exactly whether some form occurs: a line
+// without one (most lines, by far) costs a few look-ups and is returned untouched; only a line that holds a
+// form goes through the automaton, which finds every match and their union. Each group of forms (short
+// ones, long ones) keeps its own stride, so one short value does not slow the scan for the long ones.
 
 const GRAM = 4;
 /** Forms at least this long share the long stride (a value of 20 characters: a stride of 17). */
 const LONG = 16;
 
+/** A gram's key: exact for ASCII (7 bits a character), a hash otherwise (the comparison decides). */
 const gramAt = (t: string, i: number): number =>
   ((t.charCodeAt(i) << 21) ^ (t.charCodeAt(i + 1) << 14) ^ (t.charCodeAt(i + 2) << 7) ^ t.charCodeAt(i + 3)) &
   0x0fffffff;
@@ -118,26 +121,64 @@ function buildFilter(forms: string[]): (text: string) => boolean {
   return (text) => b(text) || a(text);
 }
 
+/** Every (gram, form, offset) for the first `stride` offsets of each form, sorted by gram. */
+function gramIndex(forms: string[], stride: number) {
+  const count = forms.length * stride;
+  // gram · 2^24 + entry is exact in a double (28 + 24 bits) and sorts by gram without a comparator.
+  const packed = new Float64Array(count);
+  for (let e = 0; e < count; e++) packed[e] = gramAt(forms[(e / stride) | 0]!, e % stride) * 2 ** 24 + e;
+  packed.sort();
+  const grams = new Int32Array(count);
+  const formOf = new Int32Array(count);
+  const offsetOf = new Int32Array(count);
+  for (let k = 0; k < count; k++) {
+    const e = packed[k]! % 2 ** 24;
+    grams[k] = Math.floor(packed[k]! / 2 ** 24);
+    formOf[k] = (e / stride) | 0;
+    offsetOf[k] = e % stride;
+  }
+  return { count, grams, formOf, offsetOf };
+}
+
 function gramSet(forms: string[]): (text: string) => boolean {
-  let min = Number.POSITIVE_INFINITY;
+  let min = forms[0]!.length;
   for (const f of forms) min = Math.min(min, f.length);
-  const stride = min - GRAM + 1;
+  // Integers, so the index arithmetic of the scan stays in int32 (a double index is a slow charCodeAt).
+  const stride = (min - GRAM + 1) | 0;
+  const { count, grams, formOf, offsetOf } = gramIndex(forms, stride);
+
   let bits = 12;
-  while (bits < 22 && 1 << bits < forms.length * stride * 256) bits++;
+  while (bits < 22 && 1 << bits < count * 64) bits++;
   const shift = 32 - bits;
   const table = new Uint8Array(1 << (bits - 3));
-  for (const f of forms) {
-    for (let at = 0; at < stride; at++) {
-      const slot = Math.imul(gramAt(f, at), 0x9e3779b1) >>> shift;
-      table[slot >>> 3]! |= 1 << (slot & 7);
-    }
+  for (let e = 0; e < count; e++) {
+    const slot = Math.imul(grams[e]!, 0x9e3779b1) >>> shift;
+    table[slot >>> 3]! |= 1 << (slot & 7);
   }
+
+  /** Whether a form with gram `g` at some offset starts where that offset puts it (gram at `i`). */
+  function confirm(text: string, g: number, i: number): boolean {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (grams[mid]! < g) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let e = lo; e < count && grams[e] === g; e++) {
+      const start = i - offsetOf[e]!;
+      if (start >= 0 && text.startsWith(forms[formOf[e]!]!, start)) return true;
+    }
+    return false;
+  }
+
   return (text) => {
     // A form at p has a sample q with p ≤ q ≤ p + stride - 1 ≤ p + length - 4: never past the last gram.
     const last = text.length - GRAM;
     for (let i = 0; i <= last; i += stride) {
-      const slot = Math.imul(gramAt(text, i), 0x9e3779b1) >>> shift;
-      if ((table[slot >>> 3]! & (1 << (slot & 7))) !== 0) return true;
+      const g = gramAt(text, i);
+      const slot = Math.imul(g, 0x9e3779b1) >>> shift;
+      if ((table[slot >>> 3]! & (1 << (slot & 7))) !== 0 && confirm(text, g, i)) return true;
     }
     return false;
   };
@@ -188,8 +229,10 @@ function buildAutomaton(forms: string[]): Automaton {
   const label = new Uint16Array(from.length);
   const target = new Int32Array(from.length);
   const fill = first.slice(0, count);
-  // Node ids are given in insertion order, so edge e leads to node e + 1.
-  from.forEach((n, e) => {
+  // Node ids are given in insertion order, so edge e leads to node e + 1. (Plain loops, no callbacks: a
+  // closure here would keep these build-time arrays alive as long as the masker.)
+  for (let e = 0; e < from.length; e++) {
+    const n = from[e]!;
     let at = fill[n]!++;
     const c = chars[e]!;
     while (at > first[n]! && label[at - 1]! > c) {
@@ -199,7 +242,7 @@ function buildAutomaton(forms: string[]): Automaton {
     }
     label[at] = c;
     target[at] = e + 1;
-  });
+  }
   const rootAscii = new Int32Array(128).fill(-1);
   for (let e = first[0]!; e < first[1]!; e++) if (label[e]! < 128) rootAscii[label[e]!] = target[e]!;
 
