@@ -189,6 +189,43 @@ describe("stroem-logs run --mask-env", () => {
   });
 });
 
+describe("stroem-logs push --mask-env", () => {
+  test("lines read from stdin are masked before they are spooled, and so is the copy on stdout", async () => {
+    await using server = await startTestServer();
+    using spool = tempDir();
+    await using push = shipper(
+      [
+        "push",
+        ...[
+          "--server",
+          server.url,
+          "--job",
+          "piped",
+          "--step",
+          "s",
+          "--spool",
+          spool.path,
+          "--mask-env",
+          "TOKEN",
+        ],
+      ],
+      { stdin: "pipe", env: { TOKEN } },
+    );
+    const stdin = push.proc.stdin as import("bun").FileSink;
+    stdin.write(`curl -H "Authorization: Bearer ${TOKEN}"\nok\n`);
+    await stdin.end();
+    expect(await push.result()).toEqual({
+      code: 0,
+      stdout: 'curl -H "Authorization: Bearer ***"\nok\n',
+      stderr: "",
+    });
+    expect((await jobLines(server.url, "piped")).map((l) => l.line)).toEqual([
+      'curl -H "Authorization: Bearer ***"',
+      "ok",
+    ]);
+  });
+});
+
 describe("stroem-logs run --mask-file", () => {
   test("each line of a multi-line secret file is masked, and the whole file in its encodings", async () => {
     await using server = await startTestServer();

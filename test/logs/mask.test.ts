@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { truncateLine } from "../../src/logs/line.ts";
 import { createMasker, createStreamMasker, MASK, NO_MASK } from "../../src/logs/mask.ts";
 import { base64Forms, secretForms, secretProblem, secretUnits } from "../../src/logs/mask-forms.ts";
 
@@ -305,6 +306,19 @@ describe("many values", () => {
     const line = `${values[0]}${filler}${values[1]}${filler}${values[2]}`;
     expect(line.length).toBeGreaterThan(1024 * 1024);
     expect(m.mask(line)).toBe(`${MASK}${filler}${MASK}${filler}${MASK}`);
+  });
+});
+
+describe("masking and truncation", () => {
+  test("masked before truncation, a value cut by max_line_bytes leaves no prefix; the other order would", () => {
+    const secret = "0123456789-secret-value-ABCDEFGHIJ";
+    const m = createMasker([secret]);
+    const line = `${"x".repeat(90)}${secret}${"y".repeat(50)}`;
+    // The limit falls inside the value: 90 bytes of x, then 10 of it.
+    expect(truncateLine(m.mask(line), 100).line).toBe(
+      `${"x".repeat(90)}***${"y".repeat(7)}…[truncated 43 bytes]`,
+    );
+    expect(m.mask(truncateLine(line, 100).line)).toContain(secret.slice(0, 10));
   });
 });
 
