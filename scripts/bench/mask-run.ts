@@ -74,9 +74,9 @@ const avgChars = LINES.reduce((s, l) => s + l.length, 0) / LINES.length;
  * Lines per CPU-second of each variant over LINES: rounds of ~50 ms, the variants interleaved (a busy machine
  * slows them alike), best round of each, after one warm-up round.
  */
-function rates<K extends string>(variants: Record<K, (line: string) => unknown>): Record<K, number> {
-  const best = {} as Record<K, number>;
+function rates<K extends string>(variants: Record<K, (line: string) => unknown>): Record<K, number[]> {
   const keys = Object.keys(variants) as K[];
+  const samples = Object.fromEntries(keys.map((k) => [k, []])) as unknown as Record<K, number[]>;
   // Each variant gets its own copy of the loop (compiled from source): one shared loop would call every variant
   // through one megamorphic call site, which costs more than the work measured and hides the differences.
   // CPU time of this process, not wall time: on a shared machine a round may be descheduled midway.
@@ -98,8 +98,18 @@ function rates<K extends string>(variants: Record<K, (line: string) => unknown>)
   const round = (k: K) => rounds[k](variants[k], LINES);
   for (const k of keys) round(k);
   const until = performance.now() + durationMs;
-  while (performance.now() < until) for (const k of keys) best[k] = Math.max(best[k] ?? 0, round(k));
-  return best;
+  while (performance.now() < until) for (const k of keys) samples[k].push(round(k));
+  return samples;
+}
+
+const best = (xs: number[]) => Math.max(...xs);
+/**
+ * The median over rounds of with[i] / without[i]: a round of one variant and the same round of the other ran
+ * a few milliseconds apart, so a load that comes and goes cancels out of each ratio.
+ */
+function pairedRatio(without: number[], withMask: number[]): number {
+  const r = without.map((w, i) => withMask[i]! / w).sort((a, b) => a - b);
+  return r[Math.floor(r.length / 2)]!;
 }
 
 const t0 = performance.now();
@@ -153,7 +163,7 @@ function ingest(m: Masker): (line: string) => unknown {
 let leaked = 0;
 for (const l of LINES) if (masker.mask(l) !== l) leaked++;
 
-const r =
+const samples =
   mode === "server"
     ? rates({
         mask0: (l) => NO_MASK.mask(l),
@@ -165,6 +175,18 @@ const r =
         ingest100: ingest(masker),
       })
     : rates({ split0: splitter(NO_MASK), split100: splitter(masker) });
+const r = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, best(v as number[])])) as Partial<
+  Record<RateName, number>
+>;
+const s = samples as Partial<Record<RateName, number[]>>;
+const ratios: Partial<Record<"mask" | "encode" | "ingest" | "split", number>> =
+  mode === "server"
+    ? {
+        mask: pairedRatio(s.regex100!, s.mask100!),
+        encode: pairedRatio(s.encode0!, s.encode100!),
+        ingest: pairedRatio(s.ingest0!, s.ingest100!),
+      }
+    : { split: pairedRatio(s.split0!, s.split100!) };
 const result = {
   secrets: SECRETS.length,
   forms: masker.forms,
@@ -172,10 +194,12 @@ const result = {
   avgChars,
   maskedLines: leaked,
   buildMs,
+  rounds: Math.min(...Object.values(samples).map((v) => (v as number[]).length)),
+  ratios,
   ...r,
 };
-/** What one mode prints: the common figures and its own rates (lines per CPU-second). */
-export type Result = Omit<typeof result, keyof typeof r> & Partial<Record<RateName, number>>;
+/** What one mode prints: the common figures, its best rates (lines per CPU-second) and paired ratios. */
+export type Result = typeof result;
 export type RateName =
   | "mask0"
   | "mask100"

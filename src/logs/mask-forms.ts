@@ -1,6 +1,11 @@
 // A secret value → the literal strings it may be printed as (raw, base64, URL-, JSON-encoded, per line) — pure.
 
 export const MIN_SECRET_CHARS = 4;
+/**
+ * A key or a kubeconfig fits. A value's forms add up to ~16 times its size (base64 at three alignments and
+ * base64url, URL-encodings, JSON), each character a state of the automaton (~22 bytes).
+ */
+export const MAX_SECRET_BYTES = 16 * 1024;
 
 const LINE_BREAK = /\r\n|\r|\n/;
 const codePoints = (s: string): number => {
@@ -15,6 +20,10 @@ const codePoints = (s: string): number => {
  * every indentation of every line.
  */
 export function secretProblem(value: string): string | null {
+  const bytes = Buffer.byteLength(value, "utf8");
+  if (bytes > MAX_SECRET_BYTES) {
+    return `a secret may be at most ${MAX_SECRET_BYTES} bytes of UTF-8 (got ${bytes})`;
+  }
   const n = codePoints(value.trim());
   if (n < MIN_SECRET_CHARS) {
     return (
@@ -26,46 +35,60 @@ export function secretProblem(value: string): string | null {
 }
 
 /**
- * The pieces of a value that are masked on their own: the value, the value without its surrounding
- * whitespace (a token read from a file with its newline, then printed alone), and each line of a multi-line
- * value (trimmed: its indentation is not secret) of at least MIN_SECRET_CHARS.
- * A log line never holds a line break, so a multi-line value is only ever seen whole in an encoded form
- * (JSON `\n`, base64); printed as is it arrives one line at a time.
+ * The pieces of a value that are masked on their own. Whole: the value, and the value without its
+ * surrounding whitespace (a token read from a file with its newline, then printed alone). Lines: each line
+ * of a multi-line value (trimmed: its indentation is not secret) of at least MIN_SECRET_CHARS. A log line
+ * never holds a line break, so a multi-line value is only ever seen whole in an encoded form (JSON `\n`,
+ * base64); printed as is it arrives one line at a time.
  */
-export function secretUnits(value: string): { units: string[]; shortLines: number[] } {
-  const whole = value.trim();
-  const units = whole === value ? [whole] : [value, whole];
+export function secretUnits(value: string): { whole: string[]; lines: string[]; shortLines: number[] } {
+  const trimmed = value.trim();
+  const whole = trimmed === value ? [value] : [value, trimmed];
+  const lines: string[] = [];
   const shortLines: number[] = [];
-  if (LINE_BREAK.test(whole)) {
-    whole.split(LINE_BREAK).forEach((raw, i) => {
+  if (LINE_BREAK.test(trimmed)) {
+    trimmed.split(LINE_BREAK).forEach((raw, i) => {
       const line = raw.trim();
       if (line.length === 0) return;
-      if (codePoints(line) >= MIN_SECRET_CHARS) units.push(line);
+      if (codePoints(line) >= MIN_SECRET_CHARS) lines.push(line);
       else shortLines.push(i + 1);
     });
   }
-  return { units, shortLines };
+  return { whole, lines, shortLines };
 }
 
-/** Every literal form of every unit of `value`, without duplicates (the value itself first). */
+/**
+ * Every literal form of every unit of `value`, without duplicates (the value itself first): the whole value
+ * in every encoding; a line of a multi-line value as printed and JSON-escaped (a line encoded on its own is
+ * unlikely, and its encodings would multiply the masker's size by the number of lines).
+ */
 export function secretForms(value: string): string[] {
   const out = new Set<string>();
-  for (const unit of secretUnits(value).units) for (const f of unitForms(unit)) out.add(f);
+  const { whole, lines } = secretUnits(value);
+  for (const unit of whole) for (const f of unitForms(unit)) out.add(f);
+  for (const line of lines) for (const f of jsonForms(line)) out.add(f);
   return [...out];
 }
 
-function unitForms(unit: string): string[] {
+/** The unit as printed and JSON-escaped, as JSON.stringify writes it; with non-ASCII as \uXXXX (Python's
+ * json.dumps, Jackson), in either case of hex; with `/` as `\/` (PHP's json_encode); with <, >, & escaped
+ * (Go's encoding/json). */
+function jsonForms(unit: string): string[] {
   const json = JSON.stringify(unit).slice(1, -1);
-  const url = encodeURIComponent(unit);
-  const forms = [
+  return [
     unit,
-    // JSON, as JSON.stringify writes it; with non-ASCII as \uXXXX (Python's json.dumps, Jackson), in either
-    // case of hex; with `/` as `\/` (PHP's json_encode); with <, >, & escaped (Go's encoding/json).
     json,
     asciiJson(json, false),
     asciiJson(json, true),
     json.replaceAll("/", "\\/"),
     json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${hex4(c.charCodeAt(0), false)}`),
+  ].filter((f) => f.length >= MIN_SECRET_CHARS);
+}
+
+function unitForms(unit: string): string[] {
+  const url = encodeURIComponent(unit);
+  const forms = [
+    ...jsonForms(unit),
     // URL-encoded: encodeURIComponent (RFC 3986 escapes in upper case), with spaces as `+` (form bodies),
     // and as application/x-www-form-urlencoded encodes (URLSearchParams: also !'()~); each with lower-case
     // hex as some encoders write it.

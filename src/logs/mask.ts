@@ -196,75 +196,63 @@ interface Automaton {
   pendingAt(text: string): number;
 }
 
-function buildAutomaton(forms: string[]): Automaton {
-  // The trie: while it is built, edges live in one Map keyed by node·65536 + character.
-  const edgeOf = new Map<number, number>();
-  const own: number[] = [0];
-  const depthOf: number[] = [0];
-  const from: number[] = [];
-  const chars: number[] = [];
-  for (const f of forms) {
-    let node = 0;
-    for (let i = 0; i < f.length; i++) {
-      const c = f.charCodeAt(i);
-      const key = node * 65536 + c;
-      let next = edgeOf.get(key);
-      if (next === undefined) {
-        next = own.length;
-        own.push(0);
-        depthOf.push(depthOf[node]! + 1);
-        edgeOf.set(key, next);
-        from.push(node);
-        chars.push(c);
-      }
-      node = next;
-    }
-    own[node] = f.length;
+/**
+ * The trie, built from the forms in sorted order: a form shares the path of its common prefix with the one
+ * before it and adds a chain for the rest, so no lookup structure is needed, and the children of a node are
+ * made in increasing character order. Then failure links, breadth first. Its own function, so that none of
+ * the build-time arrays outlives it.
+ */
+function buildTrie(forms: string[]) {
+  const sorted = [...forms].sort();
+  let total = 0;
+  let maxForm = 0;
+  for (const f of sorted) {
+    total += f.length;
+    maxForm = Math.max(maxForm, f.length);
   }
-  const count = own.length;
-  // Edges grouped by node (counting sort), each group sorted by character for a binary search.
-  const first = new Int32Array(count + 1);
-  for (const n of from) first[n + 1]!++;
-  for (let n = 0; n < count; n++) first[n + 1]! += first[n]!;
-  const label = new Uint16Array(from.length);
-  const target = new Int32Array(from.length);
-  const fill = first.slice(0, count);
-  // Node ids are given in insertion order, so edge e leads to node e + 1. (Plain loops, no callbacks: a
-  // closure here would keep these build-time arrays alive as long as the masker.)
-  for (let e = 0; e < from.length; e++) {
-    const n = from[e]!;
-    let at = fill[n]!++;
-    const c = chars[e]!;
-    while (at > first[n]! && label[at - 1]! > c) {
-      label[at] = label[at - 1]!;
-      target[at] = target[at - 1]!;
-      at--;
+  // Node n > 0 is reached by edge n - 1, from parent[n - 1].
+  const parent = new Int32Array(total);
+  const label = new Uint16Array(total);
+  const own = new Int32Array(total + 1);
+  const depthAt = new Int32Array(total + 1);
+  const path = new Int32Array(maxForm + 1);
+  let count = 1;
+  let prev = "";
+  for (const f of sorted) {
+    let common = 0;
+    while (common < f.length && common < prev.length && f.charCodeAt(common) === prev.charCodeAt(common))
+      common++;
+    for (let d = common; d < f.length; d++) {
+      const node = count++;
+      parent[node - 1] = path[d]!;
+      label[node - 1] = f.charCodeAt(d);
+      depthAt[node] = d + 1;
+      path[d + 1] = node;
     }
-    label[at] = c;
+    own[path[f.length]!] = f.length;
+    prev = f;
+  }
+  const edges = count - 1;
+  // Edges grouped by parent (a stable counting sort keeps each group in character order).
+  const first = new Int32Array(count + 1);
+  for (let e = 0; e < edges; e++) first[parent[e]! + 1]!++;
+  for (let n = 0; n < count; n++) first[n + 1]! += first[n]!;
+  const labels = new Uint16Array(edges);
+  const target = new Int32Array(edges);
+  const fill = first.slice(0, count);
+  for (let e = 0; e < edges; e++) {
+    const at = fill[parent[e]!]!++;
+    labels[at] = label[e]!;
     target[at] = e + 1;
   }
   const rootAscii = new Int32Array(128).fill(-1);
-  for (let e = first[0]!; e < first[1]!; e++) if (label[e]! < 128) rootAscii[label[e]!] = target[e]!;
+  for (let e = first[0]!; e < first[1]!; e++) if (labels[e]! < 128) rootAscii[labels[e]!] = target[e]!;
+  const trie = { first, labels, target, rootAscii };
 
-  const child = (node: number, c: number): number => {
-    if (node === 0 && c < 128) return rootAscii[c]!;
-    let lo = first[node]!;
-    let hi = first[node + 1]! - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const l = label[mid]!;
-      if (l === c) return target[mid]!;
-      if (l < c) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  };
-
-  // Failure links breadth first; `longest[n]`: the longest form ending at n, its own or via failure links.
-  // Every shorter form ending at the same place lies inside that one, so it is the only one a mask needs.
+  // `longest[n]`: the longest form ending at n, its own or via failure links. Every shorter form ending at
+  // the same place lies inside that one, so it is the only one a mask needs.
   const fail = new Int32Array(count);
   const longest = new Int32Array(count);
-  const depth = Int32Array.from(depthOf);
   const queue = new Int32Array(count);
   let tail = 0;
   for (let e = first[0]!; e < first[1]!; e++) queue[tail++] = target[e]!;
@@ -272,18 +260,53 @@ function buildAutomaton(forms: string[]): Automaton {
     const u = queue[head]!;
     longest[u] = Math.max(own[u]!, longest[fail[u]!]!);
     for (let e = first[u]!; e < first[u + 1]!; e++) {
-      const c = label[e]!;
-      const v = target[e]!;
+      const c = labels[e]!;
       let f = fail[u]!;
-      let t = child(f, c);
+      let t = childOf(trie, f, c);
       while (t < 0 && f !== 0) {
         f = fail[f]!;
-        t = child(f, c);
+        t = childOf(trie, f, c);
       }
-      fail[v] = Math.max(t, 0);
-      queue[tail++] = v;
+      fail[target[e]!] = Math.max(t, 0);
+      queue[tail++] = target[e]!;
     }
   }
+  return { ...trie, fail, longest, depth: depthAt.slice(0, count), maxForm };
+}
+
+type Trie = { first: Int32Array; labels: Uint16Array; target: Int32Array; rootAscii: Int32Array };
+
+/** The child of `node` by character `c`, or -1. */
+function childOf(t: Trie, node: number, c: number): number {
+  if (node === 0 && c < 128) return t.rootAscii[c]!;
+  let lo = t.first[node]!;
+  let hi = t.first[node + 1]! - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const l = t.labels[mid]!;
+    if (l === c) return t.target[mid]!;
+    if (l < c) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+function buildAutomaton(forms: string[]): Automaton {
+  const { first, labels, target, rootAscii, fail, longest, depth, maxForm } = buildTrie(forms);
+  // The scan's own copy of the look-up, over locals: the hot path reads no object fields.
+  const child = (node: number, c: number): number => {
+    if (node === 0 && c < 128) return rootAscii[c]!;
+    let lo = first[node]!;
+    let hi = first[node + 1]! - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const l = labels[mid]!;
+      if (l === c) return target[mid]!;
+      if (l < c) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  };
 
   const step = (s: number, c: number): number => {
     for (;;) {
@@ -293,9 +316,6 @@ function buildAutomaton(forms: string[]): Automaton {
       s = fail[s]!;
     }
   };
-
-  let maxForm = 0;
-  for (const f of forms) maxForm = Math.max(maxForm, f.length);
 
   return {
     spans(text) {

@@ -63,6 +63,13 @@ describe("secret registration", () => {
     expect(secretProblem("ключ")).toBeNull();
   });
 
+  test("a value larger than 16 KiB is refused: its masker would hold ~16 automaton states per byte", () => {
+    expect(secretProblem("k".repeat(16 * 1024))).toBeNull();
+    expect(secretProblem("é".repeat(8 * 1024 + 1))).toBe(
+      "a secret may be at most 16384 bytes of UTF-8 (got 16386)",
+    );
+  });
+
   test("building a masker with a refused value fails naming its position, never the value", () => {
     expect(() => createMasker(["long-enough-1", "xyz"])).toThrow(
       new RangeError(
@@ -74,12 +81,8 @@ describe("secret registration", () => {
 
   test("a multi-line value is masked whole and line by line; short lines are named, indentation is not secret", () => {
     expect(secretUnits("  first-line\n  ab\n\n  third line  \n")).toEqual({
-      units: [
-        "  first-line\n  ab\n\n  third line  \n",
-        "first-line\n  ab\n\n  third line",
-        "first-line",
-        "third line",
-      ],
+      whole: ["  first-line\n  ab\n\n  third line  \n", "first-line\n  ab\n\n  third line"],
+      lines: ["first-line", "third line"],
       shortLines: [2],
     });
   });
