@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
-// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,...` (a subset);
+// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,mask,...` (a subset);
 // STROEM_BENCH_BIN=path measures another build of the binary.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { type BenchOptions, type Figure, ROOT, type Row } from "./bench/common.t
 import { benchIdle } from "./bench/idle.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import { benchLive } from "./bench/live.ts";
+import { benchMask } from "./bench/mask.ts";
 import { type BigLog, benchRead } from "./bench/read.ts";
 import { benchStartup } from "./bench/startup.ts";
 import { benchWorker } from "./bench/worker.ts";
@@ -48,6 +49,7 @@ try {
   await run("live", () => benchLive(o));
   await run("idle", () => benchIdle(o));
   await run("worker", () => benchWorker(o));
+  await run("mask", () => benchMask(o));
   if (want("read") || want("archive")) {
     const path = join(dir, "big.jsonl");
     const log: BigLog = { path, ...writeBenchLog(path, quick ? 256 * 1024 ** 2 : 1024 ** 3) };
