@@ -17,6 +17,7 @@ import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
+import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 
 export interface RunningServer {
@@ -107,6 +108,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxViewersPerJob: config.limits.max_streams_per_job,
     maxViewers: config.limits.max_streams,
   });
+  const metrics = createServiceMetrics({
+    onAppend: jobs.onAppend,
+    onTerminal: jobs.onTerminal,
+    liveStats: live.stats,
+    onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
+  });
   const app = createApp({
     db,
     jobs,
@@ -124,6 +131,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
     readyWarnings: archiver ? [archiver.readyCheck] : [],
+    metrics: metrics.registry,
   });
 
   let server: ReturnType<typeof Bun.serve>;
@@ -136,6 +144,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {
+    metrics.stop();
     store.closeAll();
     db.close();
     throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
@@ -165,6 +174,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           await server.stop(true);
         }
         recovery.stop();
+        metrics.stop();
         // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
         await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 
-export type Access = "open" | "read" | "write";
+export type Access = "open" | "metrics" | "read" | "write";
 export type Verdict = "ok" | "missing" | "wrong";
 
 export interface Tokens {
@@ -23,16 +23,23 @@ function matchesAny(presented: string, accepted: readonly Buffer[]): boolean {
   return hit;
 }
 
-export function createTokens(worker: string | undefined, readers: readonly string[]): Tokens {
+/** `metrics` tokens open `GET /metrics` only; every read token (the worker's included) opens it too. */
+export function createTokens(
+  worker: string | undefined,
+  readers: readonly string[],
+  metrics: readonly string[] = [],
+): Tokens {
   const workerDigests = worker === undefined ? [] : [digest(worker)];
   const readDigests = [...workerDigests, ...readers.map(digest)];
+  const metricsDigests = [...readDigests, ...metrics.map(digest)];
   const enabled = readDigests.length > 0;
+  const accepted = { write: workerDigests, read: readDigests, metrics: metricsDigests };
   return {
     enabled,
     check(access, presented) {
       if (access === "open" || !enabled) return "ok";
       if (presented === null || presented === "") return "missing";
-      return matchesAny(presented, access === "write" ? workerDigests : readDigests) ? "ok" : "wrong";
+      return matchesAny(presented, accepted[access]) ? "ok" : "wrong";
     },
   };
 }
@@ -75,7 +82,23 @@ export function tokensFromConfig(config: Config, hostname: string): Tokens {
       "auth.worker_token: required when read tokens are set (otherwise nobody could write)",
     );
   }
-  const tokens = createTokens(worker, readers);
+  if (auth.metrics_token !== undefined && auth.metrics_token_file !== undefined) {
+    throw new UsageError("auth: set metrics_token or metrics_token_file, not both");
+  }
+  const metrics =
+    auth.metrics_token !== undefined
+      ? [auth.metrics_token]
+      : auth.metrics_token_file !== undefined
+        ? readTokenFile(auth.metrics_token_file, "metrics_token_file").slice(0, 1)
+        : [];
+  if (auth.metrics_token_file !== undefined && metrics.length === 0) {
+    throw new UsageError(`auth.metrics_token_file: ${auth.metrics_token_file} holds no token`);
+  }
+  if (metrics.length > 0 && worker === undefined) {
+    // Without a worker token the server is open, /metrics included: a metrics token would guard nothing.
+    throw new UsageError("auth.worker_token: required when a metrics token is set (auth is off without it)");
+  }
+  const tokens = createTokens(worker, readers, metrics);
   if (!tokens.enabled && !auth.allow_anonymous && !isLoopback(hostname)) {
     throw new UsageError(
       `refusing to serve on ${hostname} without tokens: anyone on the network could read and write logs.\n` +
@@ -91,12 +114,14 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /**
- * What a request needs, deny by default: only the health probes are open; anything under /worker/ and
- * every non-GET needs the worker token; every other GET needs a read token. `path` must be the decoded
+ * What a request needs, deny by default: only the health probes are open; `GET /metrics` takes a metrics or
+ * a read token; anything under /worker/ and every non-GET needs the worker token; every other GET needs a
+ * read token. `path` must be the decoded
  * path the router matches on (a percent-encoded `/%77orker/` is the same route as `/worker/`).
  */
 export function accessOf(method: string, path: string): Access {
   if ((method === "GET" || method === "HEAD") && (path === "/healthz" || path === "/readyz")) return "open";
+  if ((method === "GET" || method === "HEAD") && path === "/metrics") return "metrics";
   if (path.startsWith("/worker/")) return "write";
   return method === "GET" || method === "HEAD" ? "read" : "write";
 }

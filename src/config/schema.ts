@@ -182,6 +182,10 @@ export const ConfigSchema = v.strictObject({
       read_tokens: v.optional(v.array(NonEmpty, "expected a list of tokens"), []),
       /** A file with one read token per line. */
       read_tokens_file: v.optional(NonEmpty),
+      /** A token that opens `GET /metrics` only (a read token opens it too), for the Prometheus scraper. */
+      metrics_token: v.optional(NonEmpty),
+      /** A file holding the metrics token (first line). */
+      metrics_token_file: v.optional(NonEmpty),
       /** Serve without tokens on a non-loopback address. Deliberately insecure. */
       allow_anonymous: v.optional(Bool, false),
     }),

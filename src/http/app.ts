@@ -7,10 +7,13 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { Registry } from "../metrics/registry.ts";
 import { authMiddleware } from "./auth.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
+import { mountMetricsRoutes } from "./metrics.ts";
+import { observeRequests } from "./observe.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import type { JobExtra } from "./view.ts";
@@ -31,6 +34,8 @@ export interface AppDeps {
   stats?: readonly StatsSection[];
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
+  /** The metrics registry: requests are counted into it and `GET /metrics` serves it. */
+  metrics?: Registry;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -49,7 +54,10 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
+  // Before auth, so refusals are counted too.
+  if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
   app.use("*", authMiddleware(deps.tokens));
+  if (deps.metrics) mountMetricsRoutes(app, { registry: deps.metrics });
   mountHealthRoutes(app, {
     db: deps.db,
     localDir: deps.localDir,

@@ -46,6 +46,21 @@ describe("tokens", () => {
     ]).toEqual(["ok", "ok", "ok", "wrong", "wrong", "missing", "missing", "ok"]);
   });
 
+  test("GET /metrics needs the metrics token or a read token; the metrics token reads and writes nothing else", () => {
+    const t = createTokens("w", ["r"], ["m"]);
+    expect([
+      accessOf("GET", "/metrics"),
+      accessOf("HEAD", "/metrics"),
+      accessOf("POST", "/metrics"),
+      t.check("metrics", "m"),
+      t.check("metrics", "r"),
+      t.check("metrics", "w"),
+      t.check("metrics", "x"),
+      t.check("read", "m"),
+      t.check("write", "m"),
+    ]).toEqual(["metrics", "metrics", "write", "ok", "ok", "ok", "wrong", "wrong", "wrong"]);
+  });
+
   test("with no token configured everything is open", () => {
     const t = createTokens(undefined, []);
     expect([t.enabled, t.check("write", null)]).toEqual([false, "ok"]);
