@@ -191,6 +191,26 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  /** The server's own log on stderr (reloaded on SIGHUP). */
+  log: v.optional(
+    v.strictObject({
+      /** text: `info: msg key=value`; json: one object a line (time, level, msg, fields, error). */
+      format: v.optional(
+        v.picklist(["text", "json"], (i) => `expected text or json (got ${i.received})`),
+        "text",
+      ),
+      level: v.optional(
+        v.picklist(
+          ["debug", "info", "warn", "error"],
+          (i) => `expected debug, info, warn or error (got ${i.received})`,
+        ),
+        "info",
+      ),
+      /** One line per request: method, route pattern, status, bytes, duration, job id, client. */
+      access: v.optional(Bool, false),
+    }),
+    {},
+  ),
   /** The live WebSocket stream (`GET /api/jobs/{id}/logs/stream`). */
   stream: v.optional(
     v.strictObject({
