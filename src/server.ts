@@ -28,6 +28,21 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Bun's listen errors, said plainly ("Failed to start server. Is port 8080 in use?" names no cause). */
+function listenProblem(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use (EADDRINUSE): another process listens there";
+    case "EADDRNOTAVAIL":
+      return "address not available on this host (EADDRNOTAVAIL)";
+    case "EACCES":
+      return "permission denied (EACCES): ports below 1024 need CAP_NET_BIND_SERVICE";
+    default:
+      return code !== undefined ? `${(e as Error).message} (${code})` : (e as Error).message;
+  }
+}
+
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { hostname, port } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
@@ -147,7 +162,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metrics.stop();
     store.closeAll();
     db.close();
-    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
+    // One line, exit 1 (not 2: a port taken by another process may be free at the next restart).
+    throw new UsageError(`cannot listen on ${config.server.listen}: ${listenProblem(e)}`, 1);
   }
   void jobs.resumeUnsettled();
   archiver?.resume();

@@ -1,6 +1,6 @@
 // Who may do what: the configured tokens (inline or from files), route classes and constant-time checks.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 
@@ -107,6 +107,32 @@ export function tokensFromConfig(config: Config, hostname: string): Tokens {
     );
   }
   return tokens;
+}
+
+const SECRET_FILES = ["worker_token_file", "read_tokens_file", "metrics_token_file"] as const;
+
+/**
+ * Secret files other users may read: `auth.worker_token_file: /etc/stroem-logs/worker-token is readable by
+ * group and others (mode 0644): chmod 600 it`. Missing files are the token loader's error, not a warning.
+ */
+export function secretFileWarnings(config: Config): string[] {
+  const out: string[] = [];
+  for (const field of SECRET_FILES) {
+    const path = config.auth[field];
+    if (path === undefined) continue;
+    let mode: number;
+    try {
+      mode = statSync(path).mode & 0o777;
+    } catch {
+      continue;
+    }
+    const who = [mode & 0o040 ? "group" : null, mode & 0o004 ? "others" : null].filter((w) => w !== null);
+    if (who.length === 0) continue;
+    out.push(
+      `auth.${field}: ${path} is readable by ${who.join(" and ")} (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it`,
+    );
+  }
+  return out;
 }
 
 export function isLoopback(hostname: string): boolean {

@@ -1,4 +1,5 @@
 // `stroem-logs serve`: load the config, start the server, shut down gracefully on SIGTERM/SIGINT.
+import { secretFileWarnings } from "../auth/tokens.ts";
 import { loadConfig } from "../config/load.ts";
 import { createLogger, stderrIsJournal } from "../log.ts";
 import { type RunningServer, startServer } from "../server.ts";
@@ -16,8 +17,10 @@ export async function serve(argv: string[]): Promise<number> {
     file: values.config ?? process.env.STROEM_CONFIG,
     env: process.env,
     flags: { "server.listen": values.listen },
+    flagNames: { "server.listen": "--listen" },
   });
   const log = createLogger({ settings: config.log, journal: stderrIsJournal(process.env) });
+  for (const w of secretFileWarnings(config)) log.warn(w);
 
   // The handlers go in before the server starts: a supervisor may signal as soon as it reads `listening on`,
   // and a signal with no handler yet takes the default action (exit 143, nothing flushed).
