@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createArchiver } from "./archive/archiver.ts";
 import { archiveFromConfig } from "./archive/index.ts";
-import { tokensFromConfig } from "./auth/tokens.ts";
+import { describeTokenChange, swappableTokens, tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
@@ -25,6 +25,12 @@ export interface RunningServer {
   port: number;
   /** The retention sweep (tests call `sweep(now)` with a later time instead of waiting days). */
   retention: Retention;
+  /**
+   * A SIGHUP reload: `load()` reads the new config; its tokens and hooks replace the running ones at once
+   * and what changed is returned in words that name no secret. A config that fails to load, or tokens that
+   * serve would refuse, throw and leave everything as it was. Counted in the reload metrics either way.
+   */
+  reload(load: () => Config): { config: Config; changes: string[] };
   stop(): Promise<void>;
 }
 
@@ -46,7 +52,7 @@ function listenProblem(e: unknown): string {
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { hostname, port } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
-  const tokens = tokensFromConfig(config, hostname);
+  const tokens = swappableTokens(tokensFromConfig(config, hostname));
   const dir = config.log_storage.local_dir;
   const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
   let db: Db;
@@ -74,7 +80,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
   });
   // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
-  if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));
+  let hooks = config.hooks;
+  jobs.addFinisher(createHooks({ hooks: () => hooks, event: jobs.event, log }));
   const archiveTarget = archiveFromConfig(config.log_storage);
   const archiver =
     archiveTarget &&
@@ -176,6 +183,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     url,
     port: server.port!,
     retention,
+    reload(load) {
+      let next: Config;
+      let nextTokens: ReturnType<typeof tokensFromConfig>;
+      try {
+        next = load();
+        // The address the server listens on, not the new file's: a listen change waits for a restart.
+        nextTokens = tokensFromConfig(next, hostname);
+      } catch (e) {
+        metrics.reloaded("refused");
+        throw e;
+      }
+      const changes = describeTokenChange(tokens, nextTokens);
+      tokens.swap(nextTokens);
+      if (JSON.stringify(next.hooks) !== JSON.stringify(hooks))
+        changes.push(`hooks replaced (${next.hooks.length} now)`);
+      hooks = next.hooks;
+      metrics.reloaded("ok");
+      return { config: next, changes };
+    },
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).

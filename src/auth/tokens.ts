@@ -9,8 +9,59 @@ export type Verdict = "ok" | "missing" | "wrong";
 
 export interface Tokens {
   /** False when no token is configured: every route is open (loopback only, or allow_anonymous). */
-  enabled: boolean;
+  readonly enabled: boolean;
   check(access: Access, presented: string | null): Verdict;
+  /** SHA-256 digests (hex) of the tokens of each kind, to tell what a reload changed without the tokens. */
+  readonly digests: {
+    readonly worker: readonly string[];
+    readonly read: readonly string[];
+    readonly metrics: readonly string[];
+  };
+}
+
+/** Tokens that a SIGHUP reload replaces at once; requests already past auth are not affected. */
+export interface SwappableTokens extends Tokens {
+  swap(next: Tokens): void;
+}
+
+export function swappableTokens(initial: Tokens): SwappableTokens {
+  let current = initial;
+  return {
+    get enabled() {
+      return current.enabled;
+    },
+    get digests() {
+      return current.digests;
+    },
+    check: (access, presented) => current.check(access, presented),
+    swap(next) {
+      current = next;
+    },
+  };
+}
+
+/** What changed between two token sets, in words that name no token: `read tokens: 2 → 3 (1 added)`. */
+export function describeTokenChange(before: Tokens, after: Tokens): string[] {
+  const out: string[] = [];
+  if (before.enabled !== after.enabled) out.push(after.enabled ? "auth turned on" : "auth turned off");
+  const kinds = [
+    ["worker", "worker token"],
+    ["read", "read tokens"],
+    ["metrics", "metrics tokens"],
+  ] as const;
+  for (const [kind, name] of kinds) {
+    const a = new Set(before.digests[kind]);
+    const b = new Set(after.digests[kind]);
+    const added = [...b].filter((d) => !a.has(d)).length;
+    const removed = [...a].filter((d) => !b.has(d)).length;
+    if (added === 0 && removed === 0) continue;
+    if (kind === "worker")
+      out.push(
+        b.size === 0 ? "worker token removed" : a.size === 0 ? "worker token set" : "worker token changed",
+      );
+    else out.push(`${name}: ${a.size} → ${b.size} (${added} added, ${removed} removed)`);
+  }
+  return out;
 }
 
 const digest = (token: string) => createHash("sha256").update(token).digest();
@@ -34,8 +85,10 @@ export function createTokens(
   const metricsDigests = [...readDigests, ...metrics.map(digest)];
   const enabled = readDigests.length > 0;
   const accepted = { write: workerDigests, read: readDigests, metrics: metricsDigests };
+  const hex = (ts: readonly string[]) => [...new Set(ts.map((t) => digest(t).toString("hex")))];
   return {
     enabled,
+    digests: { worker: hex(worker === undefined ? [] : [worker]), read: hex(readers), metrics: hex(metrics) },
     check(access, presented) {
       if (access === "open" || !enabled) return "ok";
       if (presented === null || presented === "") return "missing";

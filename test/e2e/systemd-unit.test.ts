@@ -46,6 +46,7 @@ describe("systemd unit", () => {
         "LoadCredential=worker-token:/etc/stroem-logs/worker-token",
         "LoadCredential=read-tokens:/etc/stroem-logs/read-tokens",
         "ExecStart=/usr/local/bin/stroem-logs serve --config /etc/stroem-logs/config.yaml",
+        "ExecReload=/bin/kill -HUP $MAINPID",
       ]),
     );
   });
