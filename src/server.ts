@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createArchiver } from "./archive/archiver.ts";
 import { archiveFromConfig } from "./archive/index.ts";
-import { tokensFromConfig } from "./auth/tokens.ts";
+import { describeTokenChange, swappableTokens, tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
@@ -17,6 +17,7 @@ import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
+import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 
 export interface RunningServer {
@@ -24,13 +25,34 @@ export interface RunningServer {
   port: number;
   /** The retention sweep (tests call `sweep(now)` with a later time instead of waiting days). */
   retention: Retention;
+  /**
+   * A SIGHUP reload: `load()` reads the new config; its tokens and hooks replace the running ones at once
+   * and what changed is returned in words that name no secret. A config that fails to load, or tokens that
+   * serve would refuse, throw and leave everything as it was. Counted in the reload metrics either way.
+   */
+  reload(load: () => Config): { config: Config; changes: string[] };
   stop(): Promise<void>;
+}
+
+/** Bun's listen errors, said plainly ("Failed to start server. Is port 8080 in use?" names no cause). */
+function listenProblem(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use (EADDRINUSE): another process listens there";
+    case "EADDRNOTAVAIL":
+      return "address not available on this host (EADDRNOTAVAIL)";
+    case "EACCES":
+      return "permission denied (EACCES): ports below 1024 need CAP_NET_BIND_SERVICE";
+    default:
+      return code !== undefined ? `${(e as Error).message} (${code})` : (e as Error).message;
+  }
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { hostname, port } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
-  const tokens = tokensFromConfig(config, hostname);
+  const tokens = swappableTokens(tokensFromConfig(config, hostname));
   const dir = config.log_storage.local_dir;
   const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
   let db: Db;
@@ -58,7 +80,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
   });
   // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
-  if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));
+  let hooks = config.hooks;
+  jobs.addFinisher(createHooks({ hooks: () => hooks, event: jobs.event, log }));
   const archiveTarget = archiveFromConfig(config.log_storage);
   const archiver =
     archiveTarget &&
@@ -108,6 +131,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxViewersPerJob: config.limits.max_streams_per_job,
     maxViewers: config.limits.max_streams,
   });
+  const metrics = createServiceMetrics({
+    onAppend: jobs.onAppend,
+    onTerminal: jobs.onTerminal,
+    liveStats: live.stats,
+    onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
+  });
   const app = createApp({
     db,
     jobs,
@@ -128,6 +157,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
     readyWarnings: archiver ? [archiver.readyCheck] : [],
+    metrics: metrics.registry,
   });
 
   let server: ReturnType<typeof Bun.serve>;
@@ -141,9 +171,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {
+    metrics.stop();
     store.closeAll();
     db.close();
-    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
+    // One line, exit 1 (not 2: a port taken by another process may be free at the next restart).
+    throw new UsageError(`cannot listen on ${config.server.listen}: ${listenProblem(e)}`, 1);
   }
   void jobs.resumeUnsettled();
   archiver?.resume();
@@ -156,6 +188,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     url,
     port: server.port!,
     retention,
+    reload(load) {
+      let next: Config;
+      let nextTokens: ReturnType<typeof tokensFromConfig>;
+      try {
+        next = load();
+        // The address the server listens on, not the new file's: a listen change waits for a restart.
+        nextTokens = tokensFromConfig(next, hostname);
+      } catch (e) {
+        metrics.reloaded("refused");
+        throw e;
+      }
+      const changes = describeTokenChange(tokens, nextTokens);
+      tokens.swap(nextTokens);
+      if (JSON.stringify(next.hooks) !== JSON.stringify(hooks))
+        changes.push(`hooks replaced (${next.hooks.length} now)`);
+      hooks = next.hooks;
+      metrics.reloaded("ok");
+      return { config: next, changes };
+    },
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).
@@ -170,6 +221,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           await server.stop(true);
         }
         recovery.stop();
+        metrics.stop();
         // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
         await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);

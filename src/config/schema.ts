@@ -209,8 +209,32 @@ export const ConfigSchema = v.strictObject({
       read_tokens: v.optional(v.array(NonEmpty, "expected a list of tokens"), []),
       /** A file with one read token per line. */
       read_tokens_file: v.optional(NonEmpty),
+      /** A token that opens `GET /metrics` only (a read token opens it too), for the Prometheus scraper. */
+      metrics_token: v.optional(NonEmpty),
+      /** A file holding the metrics token (first line). */
+      metrics_token_file: v.optional(NonEmpty),
       /** Serve without tokens on a non-loopback address. Deliberately insecure. */
       allow_anonymous: v.optional(Bool, false),
+    }),
+    {},
+  ),
+  /** The server's own log on stderr (reloaded on SIGHUP). */
+  log: v.optional(
+    v.strictObject({
+      /** text: `info: msg key=value`; json: one object a line (time, level, msg, fields, error). */
+      format: v.optional(
+        v.picklist(["text", "json"], (i) => `expected text or json (got ${i.received})`),
+        "text",
+      ),
+      level: v.optional(
+        v.picklist(
+          ["debug", "info", "warn", "error"],
+          (i) => `expected debug, info, warn or error (got ${i.received})`,
+        ),
+        "info",
+      ),
+      /** One line per request: method, route pattern, status, bytes, duration, job id, client. */
+      access: v.optional(Bool, false),
     }),
     {},
   ),

@@ -18,7 +18,8 @@ export interface HookConfig {
 }
 
 export interface HooksOptions {
-  hooks: readonly HookConfig[];
+  /** The hooks, read at each job end (a SIGHUP reload swaps them). */
+  hooks: () => readonly HookConfig[];
   /** Writes a server event on the job (`jobs.event`). */
   event: (jobId: string, message: string) => void;
   log: Logger;
@@ -27,7 +28,7 @@ export interface HooksOptions {
 /** Returns the finisher that fires every matching hook of a terminal job, in parallel. */
 export function createHooks(opts: HooksOptions): (job: JobRow) => Promise<void> {
   return async (job) => {
-    const matching = opts.hooks.filter((h) => (h.on as readonly string[]).includes(job.status));
+    const matching = opts.hooks().filter((h) => (h.on as readonly string[]).includes(job.status));
     await Promise.all(
       matching.map(async (hook) => {
         const failure = await deliver(hook, JSON.stringify(hookPayload(job)));

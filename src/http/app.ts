@@ -7,10 +7,13 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { Registry } from "../metrics/registry.ts";
 import { authMiddleware } from "./auth.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
+import { mountMetricsRoutes } from "./metrics.ts";
+import { observeRequests } from "./observe.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import { pathForMessage, routePath, targetGuard } from "./target.ts";
@@ -36,6 +39,8 @@ export interface AppDeps {
   stats?: readonly StatsSection[];
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
+  /** The metrics registry: requests are counted into it and `GET /metrics` serves it. */
+  metrics?: Registry;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -56,6 +61,8 @@ export function createApp(deps: AppDeps): Hono {
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
   app.use("*", targetGuard());
+  // Before auth, so refusals are counted too.
+  if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
   app.use("*", authMiddleware(deps.tokens));
   // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
   // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
@@ -63,6 +70,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
   });
+  if (deps.metrics) mountMetricsRoutes(app, { registry: deps.metrics });
   mountHealthRoutes(app, {
     db: deps.db,
     localDir: deps.localDir,

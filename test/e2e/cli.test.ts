@@ -52,7 +52,7 @@ describe("cli", () => {
     writeFileSync(bad, "log_storage:\n  s3:\n    region: eu-west-1\n");
     expect(await cli(["check-config", bad])).toEqual({
       stdout: "",
-      stderr: `stroem-logs check-config: invalid config (${bad}):\n  log_storage.s3.bucket: required but missing\n`,
+      stderr: `stroem-logs check-config: invalid config:\n  ${bad}:2: log_storage.s3.bucket: required but missing\n`,
       code: 2,
     });
     const broken = join(dir.path, "broken.yaml");
@@ -68,7 +68,7 @@ describe("cli", () => {
     writeFileSync(bad, "server:\n  listen: nowhere\n");
     expect(await cli(["serve", "--config", bad])).toEqual({
       stdout: "",
-      stderr: `stroem-logs serve: invalid config (${bad}):\n  server.listen: expected HOST:PORT (got "nowhere")\n`,
+      stderr: `stroem-logs serve: invalid config:\n  ${bad}:2: server.listen: expected HOST:PORT (got "nowhere")\n`,
       code: 2,
     });
   });

@@ -11,6 +11,8 @@ export const MAIN = join(ROOT, "src", "main.ts");
 export interface ServerProcess {
   url: string;
   dir: string;
+  /** The config file it was started with (a reload test rewrites it). */
+  configPath: string;
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   /** Peak resident set size of the server process so far (VmHWM), in bytes. */
   peakRss(): number;
@@ -71,6 +73,7 @@ export async function spawnServer(
   return {
     url,
     dir,
+    configPath,
     proc,
     peakRss: () => status("VmHWM"),
     rss: () => status("VmRSS"),
