@@ -216,7 +216,7 @@ describe("config", () => {
       [
         "invalid config:",
         '  --listen: server.listen: expected HOST:PORT (got "nowhere")',
-        `  ${file}:3: server.lisen: unknown key (allowed here: listen, shutdown_timeout)`,
+        `  ${file}:3: server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)`,
         `  ${file}:5: log_storage.s3.bucket: required but missing`,
         `  ${file}:10: hooks.1.retries: expected a whole number (got "many")`,
         '  STROEM__LIMITS__MAX_STREAMS: limits.max_streams: expected a whole number (got "lots")',
