@@ -45,12 +45,12 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
     yield gzipHeader();
     const done: Compressed[] = [];
     let crc = 0;
-    const pool = threads > 0 ? new BlockPool(threads) : null;
     const fh = end > 0 ? await open(path, "r") : null;
+    const pool = threads > 0 ? new BlockPool(threads) : null;
+    const inFlight: Promise<{ buf: ArrayBuffer; result: BlockResult; length: number }>[] = [];
     try {
       const maxInFlight = pool === null ? 1 : 2 * threads;
       const free: ArrayBuffer[] = [];
-      const inFlight: Promise<{ buf: ArrayBuffer; result: BlockResult; length: number }>[] = [];
       let pos = 0;
       let seq = 0;
       while (pos < end || inFlight.length > 0) {
@@ -87,6 +87,8 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
         yield result.deflated;
       }
     } finally {
+      // Blocks still in flight when the body is left early are rejected by close(); nobody awaits them.
+      for (const p of inFlight) p.catch(() => {});
       pool?.close();
       await fh?.close();
     }
@@ -203,8 +205,6 @@ class BlockPool {
     this.waiting.set(req.seq, { resolve, reject });
     const w = this.workers[this.next++ % this.workers.length]!;
     w.postMessage(req, [req.buf]);
-    // Abandoned when the body is closed early: rejected then, and nobody awaits it.
-    promise.catch(() => {});
     return promise;
   }
 
