@@ -134,6 +134,24 @@ describe("ranged reads", () => {
     });
   });
 
+  test("a window yields exactly the bytes of its lines, nothing of the rest of the block", async () => {
+    const log = stepLog();
+    const { gz, index } = await setup(log.text);
+    const reader = await openArchive(
+      source(gz, serializeIndex(index), memRange(gz), { logBytes: index.logBytes }).src,
+    );
+    const bytes: Uint8Array[] = [];
+    const segs: number[] = [];
+    for await (const seg of reader.from(12_345, 3)) {
+      segs.push(seg.line);
+      for await (const c of seg.chunks) bytes.push(c);
+    }
+    expect({ segs, text: Buffer.concat(bytes).toString() }).toEqual({
+      segs: [12_345],
+      text: `${log.lines.slice(12_345, 12_348).join("\n")}\n`,
+    });
+  });
+
   test("a reader that stops early stops the fetch", async () => {
     const log = stepLog();
     const { gz, index } = await setup(log.text);
