@@ -17,6 +17,23 @@ export interface MemberOptions {
   workers?: number;
   /** Record each block's step names in the index (default true). */
   steps?: boolean;
+  /** The compression thread's module (tests); default: `member-worker.ts`, see WORKER_URL. */
+  workerUrl?: string;
+}
+
+/**
+ * The compression thread's module. In the source tree it sits beside this file. In the compiled binary
+ * every bundled module sits at the bundle's root (src/), and the worker is there only because
+ * scripts/build.ts lists it as an entrypoint (Bun does not follow `new Worker(...)` by itself).
+ */
+const WORKER_URL = import.meta.url.includes("/$bunfs/")
+  ? new URL("./archive/member-worker.ts", import.meta.url).href
+  : new URL("./member-worker.ts", import.meta.url).href;
+
+interface InFlight {
+  pos: number;
+  length: number;
+  done: Promise<{ buf: ArrayBuffer; result: BlockResult }>;
 }
 
 export interface MemberArchive {
@@ -24,6 +41,11 @@ export interface MemberArchive {
   body: AsyncIterable<Uint8Array>;
   /** The seek index; throws until `body` has been read to its end. */
   index(): ArchiveIndex;
+  /**
+   * Why the compression threads could not be used, when they could not (the archive was then finished
+   * on the calling thread, byte for byte the same): worth a log line, it costs half the throughput.
+   */
+  readonly threadsFailed: string | null;
 }
 
 /**
@@ -40,37 +62,56 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
   // Starting a thread costs ~10-20 ms: not worth it for a log of a block or two.
   const threads = end <= 2 * blockBytes ? 0 : (opts.workers ?? availableParallelism());
   let index: ArchiveIndex | null = null;
+  let threadsFailed: string | null = null;
 
   async function* body(): AsyncGenerator<Uint8Array> {
     yield gzipHeader();
     const done: Compressed[] = [];
     let crc = 0;
     const fh = end > 0 ? await open(path, "r") : null;
-    const pool = threads > 0 ? new BlockPool(threads) : null;
-    const inFlight: Promise<{ buf: ArrayBuffer; result: BlockResult; length: number }>[] = [];
+    let pool = threads > 0 ? new BlockPool(threads, opts.workerUrl ?? WORKER_URL) : null;
+    const inFlight: InFlight[] = [];
+    const free: ArrayBuffer[] = [];
+    const bufferBytes = Math.min(blockBytes, end);
+    const inline = (buf: ArrayBuffer, length: number) =>
+      Promise.resolve({
+        buf,
+        result: compressBlock({ bytes: new Uint8Array(buf, 0, length), level, steps }),
+      });
     try {
-      const maxInFlight = pool === null ? 1 : 2 * threads;
-      const free: ArrayBuffer[] = [];
       let pos = 0;
       let seq = 0;
       while (pos < end || inFlight.length > 0) {
-        while (pos < end && inFlight.length < maxInFlight) {
-          const buf = free.pop() ?? new ArrayBuffer(Math.min(blockBytes, end));
+        while (pos < end && inFlight.length < (pool === null ? 1 : 2 * threads)) {
+          const buf = free.pop() ?? new ArrayBuffer(bufferBytes);
           const length = await readBlock(fh!, buf, pos, end, path);
           crc = Bun.hash.crc32(new Uint8Array(buf, 0, length), crc);
-          pos += length;
           const req = { seq: seq++, buf, length, level, steps };
-          inFlight.push(
-            pool === null
-              ? Promise.resolve({
-                  buf,
-                  length,
-                  result: compressBlock({ bytes: new Uint8Array(buf, 0, length), level, steps }),
-                })
-              : pool.run(req).then((r) => ({ ...r, length })),
-          );
+          inFlight.push({ pos, length, done: pool === null ? inline(buf, length) : pool.run(req) });
+          pos += length;
         }
-        const { buf, result, length } = await inFlight.shift()!;
+        const head = inFlight[0]!;
+        let r: { buf: ArrayBuffer; result: BlockResult };
+        try {
+          r = await head.done;
+        } catch (e) {
+          if (pool === null) throw e;
+          // The threads are unusable (a binary built without the worker, a thread that died): compress
+          // this block and those in flight again here. Their buffers went to the threads: read them anew.
+          threadsFailed = (e as Error).message;
+          for (const f of inFlight) f.done.catch(() => {});
+          pool.close();
+          pool = null;
+          for (const f of inFlight) {
+            const buf = new ArrayBuffer(bufferBytes);
+            await readExactly(fh!, new Uint8Array(buf, 0, f.length), f.pos, path, end);
+            f.done = inline(buf, f.length);
+          }
+          r = await head.done;
+        }
+        inFlight.shift();
+        const { buf, result } = r;
+        const length = head.length;
         free.push(buf);
         const last = new Uint8Array(buf, length - 1, 1)[0];
         done.push({
@@ -88,7 +129,7 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
       }
     } finally {
       // Blocks still in flight when the body is left early are rejected by close(); nobody awaits them.
-      for (const p of inFlight) p.catch(() => {});
+      for (const f of inFlight) f.done.catch(() => {});
       pool?.close();
       await fh?.close();
     }
@@ -102,6 +143,9 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
       if (index === null)
         throw new Error("the archive's index is known once its body has been read to the end");
       return index;
+    },
+    get threadsFailed() {
+      return threadsFailed;
     },
   };
 }
@@ -141,18 +185,27 @@ async function readBlock(
   path: string,
 ): Promise<number> {
   const view = new Uint8Array(buf);
-  const want = Math.min(view.length, end - pos);
-  let got = 0;
-  while (got < want) {
-    const { bytesRead } = await fh.read(view, got, want - got, pos + got);
+  const got = Math.min(view.length, end - pos);
+  await readExactly(fh, view.subarray(0, got), pos, path, end);
+  if (pos + got === end) return got;
+  const nl = view.subarray(0, got).lastIndexOf(10);
+  return nl === -1 ? got : nl + 1;
+}
+
+async function readExactly(
+  fh: import("node:fs/promises").FileHandle,
+  view: Uint8Array,
+  pos: number,
+  path: string,
+  end: number,
+): Promise<void> {
+  for (let got = 0; got < view.length; ) {
+    const { bytesRead } = await fh.read(view, got, view.length - got, pos + got);
     if (bytesRead === 0) {
       throw new Error(`local log ${path} ends at byte ${pos + got}, before the ${end} committed bytes`);
     }
     got += bytesRead;
   }
-  if (pos + got === end) return got;
-  const nl = view.subarray(0, got).lastIndexOf(10);
-  return nl === -1 ? got : nl + 1;
 }
 
 /** ID1 ID2, CM deflate, no flags, no mtime (the same log gives the same bytes), XFL 0, OS unix. */
@@ -183,9 +236,9 @@ class BlockPool {
   >();
   private failed: Error | null = null;
 
-  constructor(n: number) {
+  constructor(n: number, url: string) {
     this.workers = Array.from({ length: n }, () => {
-      const w = new Worker(new URL("./member-worker.ts", import.meta.url).href);
+      const w = new Worker(url);
       w.onmessage = (e: MessageEvent<BlockReply>) => {
         const r = e.data;
         const p = this.waiting.get(r.seq);
@@ -205,6 +258,9 @@ class BlockPool {
     this.waiting.set(req.seq, { resolve, reject });
     const w = this.workers[this.next++ % this.workers.length]!;
     w.postMessage(req, [req.buf]);
+    // Failures reach whoever awaits the block; blocks behind a failed one may be rejected before anyone
+    // does (they are then compressed again on the calling thread, or the body was left).
+    promise.catch(() => {});
     return promise;
   }
 

@@ -85,6 +85,23 @@ describe("single-member archive", () => {
     });
   });
 
+  test("compression threads that cannot start: the archive is finished on the calling thread, the same bytes, and says why", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "a.jsonl");
+    const { size } = writeBigLog(path, 3 * 1024 * 1024);
+    const broken = join(dir.path, "broken-worker.ts");
+    writeFileSync(broken, 'throw new Error("this thread cannot start");\n');
+    const opts = { blockBytes: 100_000, workers: 2 };
+    const a = gzipMember(path, size, { ...opts, workerUrl: broken });
+    const parts: Uint8Array[] = [];
+    for await (const c of a.body) parts.push(c);
+    const inline = await archiveOf(path, size, { ...opts, workers: 0 });
+    expect({ same: Buffer.concat(parts).equals(inline.gz), failed: a.threadsFailed }).toEqual({
+      same: true,
+      failed: expect.stringMatching(/^compression thread failed: .*this thread cannot start/),
+    });
+  });
+
   test("only the committed bytes are archived, however much more the file holds", async () => {
     using dir = tempDir();
     const path = join(dir.path, "a.jsonl");
