@@ -248,6 +248,8 @@ class BlockPool {
         else p.resolve({ buf: r.buf, result: r.result });
       };
       w.onerror = (e) => this.fail(new Error(`compression thread failed: ${e.message}`));
+      // A thread that ends on its own (killed, out of memory) would leave its blocks waiting forever.
+      w.addEventListener("close", () => this.fail(new Error("a compression thread exited")));
       return w;
     });
   }
@@ -265,13 +267,13 @@ class BlockPool {
   }
 
   private fail(e: Error): void {
-    this.failed = e;
+    this.failed ??= e;
     for (const p of this.waiting.values()) p.reject(e);
     this.waiting.clear();
   }
 
   close(): void {
-    for (const w of this.workers) w.terminate();
     this.fail(new Error("compression threads closed"));
+    for (const w of this.workers) w.terminate();
   }
 }

@@ -260,6 +260,7 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
       return fallback;
     },
     from(from, count) {
+      if (count !== undefined && count <= 0) return (async function* () {})();
       return segments((idx) => nonNull(linesSpan(idx, from, count)), Math.max(0, from), count);
     },
     step(step, from = 0) {

@@ -102,6 +102,23 @@ describe("single-member archive", () => {
     });
   });
 
+  test("a compression thread that exits while blocks are in flight: the archive is finished on the calling thread", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "a.jsonl");
+    const { size } = writeBigLog(path, 3 * 1024 * 1024);
+    const quitter = join(dir.path, "quitting-worker.ts");
+    writeFileSync(quitter, "self.onmessage = () => process.exit(0);\n");
+    const opts = { blockBytes: 100_000, workers: 2 };
+    const a = gzipMember(path, size, { ...opts, workerUrl: quitter });
+    const parts: Uint8Array[] = [];
+    for await (const c of a.body) parts.push(c);
+    const inline = await archiveOf(path, size, { ...opts, workers: 0 });
+    expect({ same: Buffer.concat(parts).equals(inline.gz), failed: a.threadsFailed }).toEqual({
+      same: true,
+      failed: "a compression thread exited",
+    });
+  });
+
   test("only the committed bytes are archived, however much more the file holds", async () => {
     using dir = tempDir();
     const path = join(dir.path, "a.jsonl");

@@ -152,6 +152,26 @@ describe("ranged reads", () => {
     });
   });
 
+  test("an empty window fetches nothing, with or without an index", async () => {
+    const log = stepLog(2000);
+    const { gz, index } = await setup(log.text);
+    const got = [];
+    for (const idx of [serializeIndex(index), null]) {
+      const range = memRange(gz);
+      const s = source(gz, idx, range, { logBytes: index.logBytes });
+      const reader = await openArchive(s.src);
+      got.push({
+        lines: await texts(reader.from(10, 0)),
+        ranged: range.requests.length,
+        whole: s.wholeReads(),
+      });
+    }
+    expect(got).toEqual([
+      { lines: [], ranged: 0, whole: 0 },
+      { lines: [], ranged: 0, whole: 0 },
+    ]);
+  });
+
   test("a reader that stops early stops the fetch", async () => {
     const log = stepLog();
     const { gz, index } = await setup(log.text);
