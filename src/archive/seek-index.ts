@@ -150,6 +150,23 @@ const hex = (n: number) => n.toString(16).padStart(8, "0");
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const U32 = v.pipe(Count, v.maxValue(0xffffffff));
+const isInt = (x: unknown, min: number, max: number): x is number =>
+  Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max;
+/**
+ * A column of integers in [min, max], checked in one loop: a schema per element cost ~2 ms per
+ * 1,000-entry column, most of the parse of a 1 GB log's index.
+ */
+const column = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.custom<number[]>(
+    (x) => Array.isArray(x) && x.every((n) => isInt(n, min, max)),
+    `expected an array of integers ≥ ${min}${max === Number.MAX_SAFE_INTEGER ? "" : ` and ≤ ${max}`}`,
+  );
+const stepSets = v.custom<(number[] | null)[]>(
+  (x) =>
+    Array.isArray(x) &&
+    x.every((s) => s === null || (Array.isArray(s) && s.every((n) => isInt(n, 0, Number.MAX_SAFE_INTEGER)))),
+  "expected an array of null or arrays of integers ≥ 0",
+);
 const Body = v.strictObject({
   format: v.literal(INDEX_FORMAT),
   version: v.literal(INDEX_VERSION),
@@ -161,12 +178,12 @@ const Body = v.strictObject({
   level: v.pipe(Count, v.minValue(1), v.maxValue(9)),
   steps: v.array(v.string()),
   blocks: v.strictObject({
-    bytes: v.array(v.pipe(Count, v.minValue(1))),
-    gz_bytes: v.array(v.pipe(Count, v.minValue(1))),
-    newlines: v.array(Count),
-    crc32: v.array(U32),
-    steps: v.array(v.nullable(v.array(Count))),
-    mid_line: v.array(Count),
+    bytes: column(1),
+    gz_bytes: column(1),
+    newlines: column(0),
+    crc32: column(0, 0xffffffff),
+    steps: stepSets,
+    mid_line: column(0),
   }),
   checksum: v.string(),
 });

@@ -222,7 +222,13 @@ interface IndexJson {
   lines: number;
   extra?: number;
   checksum?: string;
-  blocks: { bytes: number[]; crc32: number[]; steps: (number[] | null)[]; mid_line: number[] };
+  blocks: {
+    bytes: number[];
+    newlines: number[];
+    crc32: number[];
+    steps: (number[] | null)[];
+    mid_line: number[];
+  };
 }
 
 /** Rewrites an index's JSON and seals it with a fresh checksum: a well-formed lie. */
@@ -288,7 +294,21 @@ describe("seek index serialisation", () => {
       ["lines", (o) => (o.lines += 2), /inconsistent: lines/],
       ["a short column", (o) => o.blocks.crc32.pop(), /blocks\.crc32 has \d+ entries, blocks\.bytes \d+/],
       ["a step out of range", (o) => (o.blocks.steps[0] = [99]), /block 0 names step 99 of 4/],
-      ["a negative size", (o) => (o.blocks.bytes[1] = -5), /malformed: blocks\.bytes\.1: /],
+      [
+        "a negative size",
+        (o) => (o.blocks.bytes[1] = -5),
+        /malformed: blocks\.bytes: expected an array of integers ≥ 1$/,
+      ],
+      [
+        "a fraction",
+        (o) => (o.blocks.newlines[0] = 0.5),
+        /malformed: blocks\.newlines: expected an array of integers ≥ 0$/,
+      ],
+      [
+        "a step set of strings",
+        (o) => (o.blocks.steps[0] = ["a"] as never),
+        /malformed: blocks\.steps: expected an array of null/,
+      ],
       [
         "mid_line past the end",
         (o) => o.blocks.mid_line.push(o.blocks.bytes.length),
