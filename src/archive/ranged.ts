@@ -29,6 +29,8 @@ export interface ArchiveSource {
   objectBytes?: number | undefined;
   /** The log's line count when known: a tail without an index then needs one pass, not two. */
   lines?: number | undefined;
+  /** The error for an archive that cannot be read whole (damaged, short): the read path's 502. */
+  fail?: ((why: string) => Error) | undefined;
 }
 
 /** Bytes that begin at the start of line `line`. A read is a sequence of these (a step read skips blocks). */
@@ -157,6 +159,24 @@ function passNewlines(bytes: Uint8Array, n: number): { passed: number; offset: n
   return { passed, offset };
 }
 
+function newlines(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** The first `lines` lines of a byte stream; stops reading there. */
+async function* take(chunks: AsyncIterable<Uint8Array>, lines: number): AsyncGenerator<Uint8Array> {
+  let left = lines;
+  if (left <= 0) return;
+  for await (const chunk of chunks) {
+    const p = passNewlines(chunk, left);
+    left -= p.passed;
+    yield left === 0 ? chunk.subarray(0, p.offset) : chunk;
+    if (left === 0) return;
+  }
+}
+
 /** Drops the first `lines` lines, or the first `bytes` bytes, of a byte stream. */
 async function* drop(
   chunks: AsyncIterable<Uint8Array>,
@@ -210,7 +230,7 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
 
   /** The whole object, inflated, from a line (or a byte) on. */
   async function whole(at: { lines: number } | { bytes: number }): Promise<AsyncIterable<Uint8Array>> {
-    const chunks = gunzip(await src.getObject(), src.logBytes, (why) => new Error(why));
+    const chunks = gunzip(await src.getObject(), src.logBytes, src.fail ?? ((why) => new Error(why)));
     return ("lines" in at ? at.lines : at.bytes) === 0 ? chunks : drop(chunks, at);
   }
 
@@ -238,17 +258,20 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
    */
   async function* spanChunks(idx: ArchiveIndex, span: Span, count?: number): AsyncGenerator<Uint8Array> {
     let next = -1;
+    let left = count ?? Number.POSITIVE_INFINITY;
     try {
       for await (const piece of spanPieces(idx, span, src.getRange, count)) {
         yield piece.bytes;
         next = piece.u + piece.bytes.length;
+        if (count !== undefined) left -= newlines(piece.bytes);
       }
     } catch (e) {
       if (!(e instanceof ArchiveMismatch)) throw e;
       fallback = e.message;
       index = null;
       switched = true;
-      yield* await whole(next === -1 ? { lines: span.line } : { bytes: next });
+      const rest = await whole(next === -1 ? { lines: span.line } : { bytes: next });
+      yield* count === undefined ? rest : take(rest, left);
     }
   }
 
@@ -274,7 +297,7 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
         let lines = 0;
         let last = 10;
         for await (const chunk of await whole({ lines: 0 })) {
-          for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+          lines += newlines(chunk);
           if (chunk.length > 0) last = chunk[chunk.length - 1]!;
         }
         if (last !== 10) lines++;

@@ -334,6 +334,22 @@ describe("ranged reads", () => {
     });
   });
 
+  test("a window whose block does not match the index still yields exactly its lines, from the whole object", async () => {
+    const log = stepLog();
+    const other = log.text.replace("[15000] ", "[15000]_");
+    const wrong = await setup(other);
+    const { gz } = await setup(log.text);
+    const reader = await openArchive(
+      source(gz, serializeIndex(wrong.index), memRange(gz), { logBytes: log.text.length }).src,
+    );
+    const bytes: Uint8Array[] = [];
+    for await (const seg of reader.from(14_990, 20)) for await (const c of seg.chunks) bytes.push(c);
+    expect({ text: Buffer.concat(bytes).toString(), fellBack: reader.index === null }).toEqual({
+      text: `${log.lines.slice(14_990, 15_010).join("\n")}\n`,
+      fellBack: true,
+    });
+  });
+
   test("a damaged archive is an error, never a shorter log", async () => {
     const log = stepLog();
     const { gz, index } = await setup(log.text);
@@ -344,6 +360,13 @@ describe("ranged reads", () => {
       source(damaged, serializeIndex(index), memRange(damaged), { logBytes: index.logBytes }).src,
     );
     await expect(texts(reader.tail(100_000))).rejects.toThrow(/corrupt or unreadable archive/);
+    const named = await openArchive({
+      ...source(damaged, serializeIndex(index), memRange(damaged), { logBytes: index.logBytes }).src,
+      fail: (why) => new Error(`archive of job 42 could not be read: ${why}`),
+    });
+    await expect(texts(named.tail(100_000))).rejects.toThrow(
+      /^archive of job 42 could not be read: corrupt or unreadable archive/,
+    );
   });
 
   test("a local file serves ranges byte for byte", async () => {
