@@ -255,11 +255,13 @@ class BlockPool {
   }
 
   run(req: BlockRequest): Promise<{ buf: ArrayBuffer; result: BlockResult }> {
-    if (this.failed) return Promise.reject(this.failed);
     const { promise, resolve, reject } = Promise.withResolvers<{ buf: ArrayBuffer; result: BlockResult }>();
-    this.waiting.set(req.seq, { resolve, reject });
-    const w = this.workers[this.next++ % this.workers.length]!;
-    w.postMessage(req, [req.buf]);
+    if (this.failed) reject(this.failed);
+    else {
+      this.waiting.set(req.seq, { resolve, reject });
+      const w = this.workers[this.next++ % this.workers.length]!;
+      w.postMessage(req, [req.buf]);
+    }
     // Failures reach whoever awaits the block; blocks behind a failed one may be rejected before anyone
     // does (they are then compressed again on the calling thread, or the body was left).
     promise.catch(() => {});
