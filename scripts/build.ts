@@ -9,7 +9,9 @@ const version = commit ? `${pkg.version}+${commit}` : pkg.version;
 
 const started = performance.now();
 const result = await Bun.build({
-  entrypoints: ["src/main.ts"],
+  // A Worker's module is bundled only when it is an entrypoint of its own: the archive's compression
+  // threads (src/archive/member.ts finds it at the bundle's root, archive/member-worker).
+  entrypoints: ["src/main.ts", "src/archive/member-worker.ts"],
   compile: {
     outfile,
     // The binary must behave the same wherever it is dropped: no .env or bunfig.toml from its cwd.
