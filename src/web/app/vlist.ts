@@ -1,0 +1,273 @@
+// The virtual list: renders only the rows in view, positioned by row number (not pixels), so a log of any
+// length scrolls the same; a native scrollbar beside it maps its position to a row.
+
+export interface VListOptions {
+  count(): number;
+  /** A key per row state: a row is re-rendered when its key changes (loaded, highlighted, restyled). */
+  keyOf(k: number): string;
+  render(k: number): HTMLElement;
+  /** The rows in view changed (load them). */
+  onRange(from: number, to: number): void;
+  /** The person scrolled: `atBottom` tells whether they are at the end now. */
+  onUserScroll(atBottom: boolean): void;
+}
+
+/** Tallest spacer the scrollbar gets; past it one pixel of the bar is several rows. */
+const MAX_SPACER = 8_000_000;
+
+export class VList {
+  readonly el: HTMLElement;
+  private readonly rows: HTMLElement;
+  private readonly inner: HTMLElement;
+  private readonly bar: HTMLElement;
+  private readonly spacer: HTMLElement;
+  /** First row in view, and how many pixels of it are scrolled past. */
+  private top = 0;
+  private offset = 0;
+  /** Keep the last row at the bottom (following a running job). */
+  stick = false;
+  private rowH = 18;
+  private heights = new Map<number, number>();
+  private shown = new Map<number, { key: string; el: HTMLElement }>();
+  private frame = 0;
+  private expectBar = -1;
+  private range: [number, number] = [0, 0];
+
+  constructor(private readonly opts: VListOptions) {
+    this.el = document.createElement("div");
+    this.el.className = "vlist";
+    this.el.tabIndex = 0;
+    this.rows = document.createElement("div");
+    this.rows.className = "vlist-rows";
+    this.inner = document.createElement("div");
+    this.inner.className = "vlist-inner";
+    this.rows.append(this.inner);
+    this.bar = document.createElement("div");
+    this.bar.className = "vlist-bar";
+    this.spacer = document.createElement("div");
+    this.spacer.className = "vlist-spacer";
+    this.bar.append(this.spacer);
+    this.el.append(this.rows, this.bar);
+
+    this.rows.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+    this.bar.addEventListener("scroll", () => this.onBar());
+    this.el.addEventListener("keydown", (e) => this.onKey(e));
+    new ResizeObserver(() => this.invalidate()).observe(this.el);
+  }
+
+  /** Measures the row height once the list is in the document. */
+  measure(): void {
+    const probe = this.opts.render(0);
+    probe.style.visibility = "hidden";
+    this.inner.append(probe);
+    const h = probe.getBoundingClientRect().height;
+    probe.remove();
+    if (h > 0) this.rowH = h;
+    this.invalidate();
+  }
+
+  get rowHeight(): number {
+    return this.rowH;
+  }
+
+  /** Rows currently in view: [first, last]. */
+  visible(): [number, number] {
+    return this.range;
+  }
+
+  get firstRow(): number {
+    return this.top;
+  }
+
+  invalidate(): void {
+    if (this.frame !== 0) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  /** Re-renders every row (a display option changed): keys are compared again. */
+  restyle(): void {
+    this.shown.clear();
+    this.heights.clear();
+    this.inner.replaceChildren();
+    this.invalidate();
+  }
+
+  scrollToRow(k: number, align: "top" | "center" = "center"): void {
+    const n = this.opts.count();
+    this.stick = false;
+    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    const target = align === "center" ? k - Math.floor(viewRows / 3) : k;
+    this.top = Math.max(0, Math.min(n - 1, target));
+    this.offset = 0;
+    this.render();
+  }
+
+  toBottom(): void {
+    this.stick = true;
+    this.render();
+  }
+
+  atBottom(): boolean {
+    const n = this.opts.count();
+    return n === 0 || this.range[1] >= n - 1;
+  }
+
+  private height(k: number): number {
+    return this.heights.get(k) ?? this.rowH;
+  }
+
+  scrollBy(dy: number): void {
+    const n = this.opts.count();
+    if (n === 0) return;
+    this.stick = false;
+    this.offset += dy;
+    while (this.offset >= this.height(this.top) && this.top < n - 1) {
+      this.offset -= this.height(this.top);
+      this.top++;
+    }
+    while (this.offset < 0 && this.top > 0) {
+      this.top--;
+      this.offset += this.height(this.top);
+    }
+    if (this.offset < 0) this.offset = 0;
+    this.render();
+    const bottom = this.atBottom() && dy > 0;
+    if (bottom) this.stick = true;
+    this.opts.onUserScroll(this.stick);
+  }
+
+  private onWheel(e: WheelEvent): void {
+    if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) return; // horizontal: the browser scrolls the rows
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? this.rowH : e.deltaMode === 2 ? this.rows.clientHeight : 1;
+    this.scrollBy(e.deltaY * unit);
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const page = Math.max(this.rowH, this.rows.clientHeight - this.rowH);
+    const d: Record<string, number> = {
+      ArrowDown: this.rowH,
+      ArrowUp: -this.rowH,
+      PageDown: page,
+      PageUp: -page,
+    };
+    const dy = d[e.key];
+    if (dy === undefined) return;
+    e.preventDefault();
+    this.scrollBy(dy);
+  }
+
+  private onBar(): void {
+    if (Math.abs(this.bar.scrollTop - this.expectBar) < 2) return; // our own update
+    const n = this.opts.count();
+    const span = this.spacer.offsetHeight - this.bar.clientHeight;
+    if (span <= 0 || n === 0) return;
+    const frac = Math.min(1, this.bar.scrollTop / span);
+    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    this.stick = frac >= 0.999;
+    this.top = Math.round(frac * Math.max(0, n - viewRows));
+    this.offset = 0;
+    this.render();
+    this.opts.onUserScroll(this.stick);
+  }
+
+  private render(): void {
+    if (this.frame !== 0) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    const n = this.opts.count();
+    const viewH = this.rows.clientHeight;
+    if (n === 0 || viewH === 0) {
+      this.inner.replaceChildren();
+      this.shown.clear();
+      this.range = [0, -1];
+      this.syncBar(n);
+      return;
+    }
+    const est = Math.ceil(viewH / this.rowH) + 2;
+    if (this.top > n - 1) this.top = n - 1;
+    let from = this.stick ? Math.max(0, n - est) : this.top;
+    let to = Math.min(n, from + est);
+    this.place(from, to);
+    let sum = 0;
+    for (let k = from; k < to; k++) sum += this.height(k);
+    let offset = this.offset;
+    if (this.stick || (to === n && sum - offset < viewH)) {
+      // Bottom-aligned: the last row ends at the bottom edge (or everything fits).
+      if (!this.stick && from > 0 && to - from < est) {
+        from = Math.max(0, n - est);
+        to = n;
+        this.place(from, to);
+        sum = 0;
+        for (let k = from; k < to; k++) sum += this.height(k);
+      }
+      offset = Math.max(0, sum - viewH);
+      // Normalise: the first row is the one the offset lands in.
+      let top = from;
+      while (top < to - 1 && offset >= this.height(top)) {
+        offset -= this.height(top);
+        top++;
+      }
+      this.top = top;
+      this.offset = offset;
+      offset = this.offset;
+      let skip = 0;
+      for (let k = from; k < top; k++) skip += this.height(k);
+      this.inner.style.transform = `translateY(${-(skip + offset)}px)`;
+    } else {
+      this.inner.style.transform = `translateY(${-offset}px)`;
+    }
+    // The rows actually in view, for loading and for `atBottom`.
+    let y = -this.offset;
+    let last = this.top;
+    for (let k = this.top; k < to; k++) {
+      last = k;
+      y += this.height(k);
+      if (y >= viewH) break;
+    }
+    const range: [number, number] = [this.top, last];
+    if (range[0] !== this.range[0] || range[1] !== this.range[1]) {
+      this.range = range;
+      this.opts.onRange(range[0], range[1]);
+    }
+    this.syncBar(n);
+  }
+
+  /** Puts rows [from, to) in the document in order, reusing the ones whose key did not change. */
+  private place(from: number, to: number): void {
+    const next = new Map<number, { key: string; el: HTMLElement }>();
+    const els: HTMLElement[] = [];
+    for (let k = from; k < to; k++) {
+      const key = this.opts.keyOf(k);
+      const old = this.shown.get(k);
+      const row = old !== undefined && old.key === key ? old : { key, el: this.opts.render(k) };
+      next.set(k, row);
+      els.push(row.el);
+    }
+    this.shown = next;
+    this.inner.replaceChildren(...els);
+    this.heights.clear();
+    for (let i = 0; i < els.length; i++) {
+      const h = els[i]!.offsetHeight;
+      if (h > 0) this.heights.set(from + i, h);
+    }
+  }
+
+  private syncBar(n: number): void {
+    const barH = this.bar.clientHeight;
+    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    const total = n * this.rowH;
+    const spacerH = total <= barH ? barH : Math.min(MAX_SPACER, Math.max(barH * 2, total));
+    if (this.spacer.style.height !== `${spacerH}px`) this.spacer.style.height = `${spacerH}px`;
+    const span = spacerH - barH;
+    if (span <= 0) return;
+    const frac = this.stick ? 1 : Math.min(1, this.top / Math.max(1, n - viewRows));
+    const target = Math.round(frac * span);
+    if (Math.abs(this.bar.scrollTop - target) >= 1) this.bar.scrollTop = target;
+    this.expectBar = this.bar.scrollTop; // the scroll event this causes is ours, not the person's
+  }
+}
