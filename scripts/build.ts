@@ -9,7 +9,9 @@ const version = commit ? `${pkg.version}+${commit}` : pkg.version;
 
 const started = performance.now();
 const result = await Bun.build({
-  entrypoints: ["src/main.ts"],
+  // The regex search worker is an entry point of its own: a Worker loads it by path (logs/regex-worker.ts
+  // under the bundle's root, see src/logs/regex-pool.ts). The log viewer's page comes in through its HTML import.
+  entrypoints: ["src/main.ts", "src/logs/regex-worker.ts"],
   compile: {
     outfile,
     // The binary must behave the same wherever it is dropped: no .env or bunfig.toml from its cwd.

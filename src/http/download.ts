@@ -10,9 +10,7 @@ import { lineText } from "../logs/text.ts";
 import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
 
 export const DownloadQuery = v.object({
-  format: v.optional(
-    v.picklist(["jsonl", "text"], (i) => `format: expected "jsonl" or "text" (got ${i.received})`),
-  ),
+  format: v.optional(v.picklist(["jsonl", "text"], (i) => `expected "jsonl" or "text" (got ${i.received})`)),
   step: v.optional(StepName),
   stream: v.optional(Stream),
 });

@@ -7,37 +7,36 @@ import type { Search } from "../logs/search.ts";
 import { escapeRegex } from "../logs/text.ts";
 import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
 
-const Count = (what: string) =>
-  v.pipe(
-    v.string(),
-    v.regex(/^\d{1,15}$/, (i) => `${what}: expected a non-negative integer (got ${JSON.stringify(i.input)})`),
-    v.transform(Number),
-  );
+// Messages name no field: the error names it (`limit: must be at least 1`).
+const Count = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,15}$/, (i) => `expected a non-negative integer (got ${JSON.stringify(i.input)})`),
+  v.transform(Number),
+);
 
-const Pattern = (what: string) =>
-  v.pipe(
-    v.string(),
-    v.nonEmpty(`${what}: must not be empty`),
-    v.maxLength(1024, (i) => `${what}: must be at most 1024 characters (got ${i.input.length})`),
-  );
+const Pattern = v.pipe(
+  v.string(),
+  v.nonEmpty("must not be empty"),
+  v.maxLength(1024, (i) => `must be at most 1024 characters (got ${i.input.length})`),
+);
 
 export const SearchQuery = v.object({
-  q: v.optional(Pattern("q")),
-  re: v.optional(Pattern("re")),
+  q: v.optional(Pattern),
+  re: v.optional(Pattern),
   icase: v.optional(
     v.pipe(
-      v.picklist(["true", "false", "1", "0"], (i) => `icase: expected true or false (got ${i.received})`),
+      v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),
       v.transform((s) => s === "true" || s === "1"),
     ),
   ),
   step: v.optional(StepName),
   stream: v.optional(Stream),
-  from: v.optional(Count("from")),
+  from: v.optional(Count),
   limit: v.optional(
     v.pipe(
-      Count("limit"),
-      v.minValue(1, "limit: must be at least 1"),
-      v.maxValue(10_000, (i) => `limit: must be at most 10000 (got ${i.input})`),
+      Count,
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(10_000, (i) => `must be at most 10000 (got ${i.input})`),
     ),
   ),
 });

@@ -82,7 +82,9 @@ export function createSearch(deps: SearchDeps) {
             if (full()) return { ...out, next: line + i + 1 };
           }
           line += r.lines;
-          if (over()) return { ...out, next: Math.max(line, page.from) };
+          // A page ends past its budget, but not before it has passed `from`: every page makes progress.
+          if (over() && line > page.from)
+            return { ...out, next: line, done: raw.lines !== null && line >= raw.lines };
           await pause();
         }
         return { ...out, next: Math.max(line, page.from), done: true };
@@ -119,7 +121,7 @@ export function createSearch(deps: SearchDeps) {
         }
         if (over()) {
           const at = lines !== null ? lines.at(b, b.end) : line;
-          return { ...out, next: Math.max(at, page.from) };
+          if (at > page.from) return { ...out, next: at, done: raw.lines !== null && at >= raw.lines };
         }
         await pause();
       }

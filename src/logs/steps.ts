@@ -132,7 +132,16 @@ export function createStepScan() {
         u[k - 2] === 0x22 &&
         u[k - 8] === 0x73 &&
         u[k - 7] === 0x74 &&
-        u[k - 6] === 0x64
+        u[k - 6] === 0x64 &&
+        // …and the rest is `,"line":"…"}`: a cut-off or odd line takes the full parse, as reads do
+        u[q + 1] === 0x2c &&
+        u[q + 2] === 0x22 &&
+        u[q + 3] === 0x6c &&
+        u[q + 7] === 0x22 &&
+        u[q + 9] === 0x22 &&
+        e - 2 > q + 9 &&
+        u[e - 1] === 0x7d &&
+        u[e - 2] === 0x22
       ) {
         const len = q - k - 8;
         let same = prev !== null && len === prevBytes.length;

@@ -34,7 +34,8 @@ const rows = (page: Page) =>
     els.map((el) => `${el.querySelector(".ln")!.textContent} ${el.querySelector(".tx")!.textContent}`),
   );
 
-const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${from + i + 1} line ${from + i}`);
+const expected = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `${from + i + 1} line ${from + i}`);
 
 const lastRow = (page: Page, n: number) =>
   page.waitForFunction(
@@ -68,7 +69,10 @@ test("a running job opens at its end and follows the lines as they are pushed; s
   await page.waitForFunction(() => document.querySelector("button.follow")?.textContent === "▶ follow");
   const before = (await rows(page))[0];
   await push("run1", 10);
-  await page.waitForFunction((n) => document.querySelector(".step-row .n")?.textContent === String(n), pushed);
+  await page.waitForFunction(
+    (n) => document.querySelector(".step-row .n")?.textContent === String(n),
+    pushed,
+  );
   expect((await rows(page))[0]).toBe(before!);
   // f follows again: the view jumps to the end.
   await page.keyboard.press("f");
@@ -109,7 +113,9 @@ test("a dropped connection shows reconnecting, then resumes from the next line: 
   expect(await rows(page)).toEqual(expected(0, 60));
   // The steps seen live are counted too.
   await page.waitForFunction(() =>
-    [...document.querySelectorAll(".step-row")].some((e) => e.textContent?.includes("deploy") && e.textContent.endsWith("25")),
+    [...document.querySelectorAll(".step-row")].some(
+      (e) => e.textContent?.includes("deploy") && e.textContent.endsWith("25"),
+    ),
   );
   expect(page.errors).toEqual([]);
   await page.context().close();
