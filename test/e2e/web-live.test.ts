@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { cuttingProxy, launchBrowser, openPage, shotsDir } from "../support/browser.ts";
+import { cuttingProxy, launchBrowser, openPage, shotsDir, waitText, waitUntil } from "../support/browser.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 let browser: Browser;
@@ -38,13 +38,9 @@ const expected = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `${from + i + 1} line ${from + i}`);
 
 const lastRow = (page: Page, n: number) =>
-  page.waitForFunction(
-    (want) => {
-      const all = document.querySelectorAll(".vlist .row[data-n]");
-      return all[all.length - 1]?.getAttribute("data-n") === String(want);
-    },
-    n - 1,
-    { timeout: 15_000 },
+  waitUntil(
+    page,
+    `[...document.querySelectorAll(".vlist .row[data-n]")].pop()?.getAttribute("data-n") === "${n - 1}"`,
   );
 
 test("a running job opens at its end and follows the lines as they are pushed; scrolling up pauses, f resumes", async () => {
@@ -66,13 +62,10 @@ test("a running job opens at its end and follows the lines as they are pushed; s
   // Scrolling up stops following: new lines do not move the view.
   await page.mouse.move(600, 400);
   await page.mouse.wheel(0, -2000);
-  await page.waitForFunction(() => document.querySelector("button.follow")?.textContent === "▶ follow");
+  await waitText(page, "button.follow", "▶ follow");
   const before = (await rows(page))[0];
   await push("run1", 10);
-  await page.waitForFunction(
-    (n) => document.querySelector(".step-row .n")?.textContent === String(n),
-    pushed,
-  );
+  await waitText(page, ".step-row .n", String(pushed));
   expect((await rows(page))[0]).toBe(before!);
   // f follows again: the view jumps to the end.
   await page.keyboard.press("f");
@@ -81,8 +74,8 @@ test("a running job opens at its end and follows the lines as they are pushed; s
 
   // The job ends: the stream closes and the page says how it ended.
   await server.post("/worker/jobs/run1/complete", { status: "completed" });
-  await page.waitForFunction(() => document.querySelector(".conn")?.textContent === "ended: job completed");
-  await page.waitForFunction(() => document.querySelector(".badge")?.textContent === "completed");
+  await waitText(page, ".conn", "ended: job completed");
+  await waitText(page, ".badge", "completed");
   expect(page.errors).toEqual([]);
   await page.context().close();
 }, 60_000);
@@ -100,7 +93,7 @@ test("a dropped connection shows reconnecting, then resumes from the next line: 
 
   // The network drops and stays down for a while; the server goes on receiving lines.
   proxy.cut(true);
-  await page.waitForFunction(() => /reconnecting/.test(document.querySelector(".conn")?.textContent ?? ""));
+  await waitText(page, ".conn", /reconnecting/);
   expect(await page.getAttribute(".conn", "class")).toContain("down");
   await push("run2", 15);
   await push("run2", 5, "deploy");
@@ -112,10 +105,9 @@ test("a dropped connection shows reconnecting, then resumes from the next line: 
 
   expect(await rows(page)).toEqual(expected(0, 60));
   // The steps seen live are counted too.
-  await page.waitForFunction(() =>
-    [...document.querySelectorAll(".step-row")].some(
-      (e) => e.textContent?.includes("deploy") && e.textContent.endsWith("25"),
-    ),
+  await waitUntil(
+    page,
+    `[...document.querySelectorAll(".step-row")].some((e) => e.querySelector(".name")?.textContent === "deploy" && e.querySelector(".n")?.textContent === "25")`,
   );
   expect(page.errors).toEqual([]);
   await page.context().close();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { launchBrowser, openPage, shotsDir } from "../support/browser.ts";
+import { launchBrowser, openPage, shotsDir, waitText, waitUntil } from "../support/browser.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 const E = "\x1b";
@@ -91,14 +91,14 @@ describe("log viewer in a browser", () => {
     expect(await page.textContent('tr[data-id="big"]')).toContain("20,000");
     await page.fill('input[name="workspace"]', "infra");
     await page.selectOption('select[name="status"]', "completed");
-    await page.waitForFunction(() => document.querySelectorAll("table.jobs tbody tr").length === 1);
+    await waitUntil(page, `document.querySelectorAll("table.jobs tbody tr").length === 1`);
     expect(await page.getAttribute("table.jobs tbody tr", "data-id")).toBe("big");
     expect(new URL(page.url()).search).toBe("?status=completed&workspace=infra");
     await page.click('tr[data-id="big"] a');
     await page.waitForURL(/\/jobs\/big$/);
     expect(page.errors).toEqual([]);
     await page.context().close();
-  });
+  }, 30_000);
 
   test("a job opens with its lines, ANSI colours and styles, stderr marked, progress lines as a terminal shows them", async () => {
     const page = await open("/jobs/color");
@@ -111,12 +111,12 @@ describe("log viewer in a browser", () => {
     ]);
     const styles = await page.$$eval('.row[data-n="0"] .tx span, .row[data-n="1"] .tx span', (spans) =>
       spans.map((s) => {
-        const c = getComputedStyle(s);
+        const c = s.ownerDocument.defaultView!.getComputedStyle(s);
         return [s.textContent, c.color, c.fontWeight, c.fontStyle, c.textDecorationLine];
       }),
     );
-    const red = await page.evaluate(() =>
-      getComputedStyle(document.documentElement).getPropertyValue("--ansi-1"),
+    const red = await page.evaluate<string>(
+      `getComputedStyle(document.documentElement).getPropertyValue("--ansi-1")`,
     );
     const hexToRgb = (hex: string) => {
       const n = Number.parseInt(hex.trim().slice(1), 16);
@@ -137,7 +137,7 @@ describe("log viewer in a browser", () => {
     await page.screenshot({ path: join(shotsDir(), "job-colours.png") });
     expect(page.errors).toEqual([]);
     await page.context().close();
-  });
+  }, 30_000);
 
   test("the steps pane switches the log to one step and back; rows keep their line numbers", async () => {
     const page = await open("/jobs/color");
@@ -165,7 +165,7 @@ describe("log viewer in a browser", () => {
     await page.waitForSelector('.row[data-n="3"]');
     expect((await rows(page)).map((x) => x[0])).toEqual([1, 2, 3, 4]);
     await page.context().close();
-  });
+  }, 30_000);
 
   test("server events appear in the amber Server Events panel; a click shows the event in the log", async () => {
     const page = await open("/jobs/color");
@@ -176,7 +176,7 @@ describe("log viewer in a browser", () => {
     await page.waitForSelector('.row.target[data-n="34"]');
     expect(await page.textContent('.row[data-n="34"] .step')).toBe("_server");
     await page.context().close();
-  });
+  }, 30_000);
 
   test("a #L link opens a big log at that line; a click on a line number copies the line's link", async () => {
     const page = await open("/jobs/big#L12346");
@@ -186,10 +186,12 @@ describe("log viewer in a browser", () => {
     await page.click('.row[data-n="12350"] .ln');
     await page.waitForSelector('.row.target[data-n="12350"]');
     expect(new URL(page.url()).hash).toBe("#L12351");
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`${server.url}/jobs/big#L12351`);
+    expect(await page.evaluate<string>("navigator.clipboard.readText()")).toBe(
+      `${server.url}/jobs/big#L12351`,
+    );
     expect(await page.textContent(".toast")).toBe("link to line 12,351 copied");
     await page.context().close();
-  });
+  }, 30_000);
 
   test("search looks through the whole log, not only the rows loaded: a count, next and previous match", async () => {
     const page = await open("/jobs/big");
@@ -197,9 +199,7 @@ describe("log viewer in a browser", () => {
     await page.keyboard.press("/");
     await page.keyboard.type("needle");
     await page.keyboard.press("Enter");
-    await page.waitForFunction(
-      () => document.querySelector(".search-count")?.textContent === "1 of 3 matches",
-    );
+    await waitText(page, ".search-count", "1 of 3 matches");
     await page.waitForSelector('.row.current[data-n="3"]');
     await page.click(".log-pane");
     await page.keyboard.press("n");
@@ -213,20 +213,18 @@ describe("log viewer in a browser", () => {
     await page.screenshot({ path: join(shotsDir(), "search.png") });
     // In one step only, and with a regular expression.
     await page.click(".step-row >> text=test");
-    await page.waitForFunction(
-      () => document.querySelector(".search-count")?.textContent === "1 of 2 matches",
-    );
+    await waitText(page, ".search-count", "1 of 2 matches");
     await page.check('input[aria-label="regular expression"]');
     await page.fill(".search-input", "^line 1999\\d needle");
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => document.querySelector(".search-count")?.textContent === "1 of 1 match");
+    await waitText(page, ".search-count", "1 of 1 match");
     await page.waitForSelector('.row.current[data-n="19999"]');
     await page.fill(".search-input", "nothing like this");
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => document.querySelector(".search-count")?.textContent === "no match");
+    await waitText(page, ".search-count", "no match");
     expect(page.errors).toEqual([]);
     await page.context().close();
-  });
+  }, 30_000);
 
   test("download saves the log as JSONL and as plain text, named after the job (and the step)", async () => {
     const page = await open("/jobs/color");
@@ -243,5 +241,5 @@ describe("log viewer in a browser", () => {
       `${E}[1mbold${E}[0m and ${E}[31mred${E}[0m\n${E}[38;5;208morange${E}[0m ${E}[38;2;120;80;255mviolet${E}[0m ${E}[3;4mitalic-underlined${E}[0m\ndownloading 10%\rdownloading 50%\rdownloading 100% done\nboom: exit 1\n`,
     );
     await page.context().close();
-  });
+  }, 30_000);
 });

@@ -143,3 +143,20 @@ export function cuttingProxy(target: string): CuttingProxy {
     },
   };
 }
+
+// Page-side checks are written as expressions: the test program is type-checked without the DOM library
+// (it clashes with Bun's types), and these run in the browser.
+const j = JSON.stringify;
+
+/** Waits until the first element matching `selector` has exactly `text` (or matches the pattern). */
+export function waitText(page: Page, selector: string, text: string | RegExp, timeout = 15_000) {
+  const test =
+    typeof text === "string"
+      ? `(document.querySelector(${j(selector)})?.textContent ?? null) === ${j(text)}`
+      : `${text}.test(document.querySelector(${j(selector)})?.textContent ?? "")`;
+  return page.waitForFunction(test, undefined, { timeout });
+}
+
+/** Waits until `expression` (evaluated in the page) is true. */
+export const waitUntil = (page: Page, expression: string, timeout = 15_000) =>
+  page.waitForFunction(expression, undefined, { timeout });
