@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
-// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,...` (a subset);
+// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,web,...` (a subset);
 // STROEM_BENCH_BIN=path measures another build of the binary.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { benchIngest } from "./bench/ingest.ts";
 import { benchLive } from "./bench/live.ts";
 import { type BigLog, benchRead } from "./bench/read.ts";
 import { benchStartup } from "./bench/startup.ts";
+import { benchWeb } from "./bench/web.ts";
 import { benchWorker } from "./bench/worker.ts";
 
 const args = process.argv.slice(2);
@@ -48,11 +49,12 @@ try {
   await run("live", () => benchLive(o));
   await run("idle", () => benchIdle(o));
   await run("worker", () => benchWorker(o));
-  if (want("read") || want("archive")) {
+  if (want("read") || want("archive") || want("web")) {
     const path = join(dir, "big.jsonl");
     const log: BigLog = { path, ...writeBenchLog(path, quick ? 256 * 1024 ** 2 : 1024 ** 3) };
     await run("read", () => benchRead(o, log));
     await run("archive", () => benchArchive(o, log));
+    await run("web", () => benchWeb(o, log));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

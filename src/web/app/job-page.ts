@@ -226,9 +226,11 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   wrapBox.addEventListener("change", () => {
     savePrefs();
     logPane.classList.toggle("wrap", wrapBox.checked);
+    list.fixedHeight = !wrapBox.checked;
     restyle();
   });
   logPane.classList.toggle("wrap", wrapBox.checked);
+  list.fixedHeight = !wrapBox.checked;
   function savePrefs(): void {
     localStorage.setItem(PREFS_KEY, JSON.stringify({ time: timeSel.value, wrap: wrapBox.checked }));
   }
@@ -291,6 +293,8 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   }
 
   let renderQueued = false;
+  let lastFrame = 0;
+  let lastHead = 0;
   function onLines(first: number, raws: string[]): void {
     for (let i = 0; i < raws.length; i++) {
       const line = toViewLine(first + i, raws[i]!);
@@ -303,15 +307,24 @@ export function jobPage(root: HTMLElement, jobId: string): void {
       search?.live(line.n, line.text, line.step);
     }
     total = Math.max(total, first + raws.length);
-    if (!renderQueued) {
-      renderQueued = true;
+    if (renderQueued) return;
+    renderQueued = true;
+    // Lines arriving fast are shown ~30 times a second, not on every frame: the view stays well under a tenth
+    // of a second behind and the page keeps time for everything else.
+    const wait = Math.max(0, 33 - (performance.now() - lastFrame));
+    setTimeout(() => {
       requestAnimationFrame(() => {
         renderQueued = false;
+        lastFrame = performance.now();
         if (following) list.toBottom();
         else list.invalidate();
-        showSteps();
+        if (lastFrame - lastHead > 500) {
+          lastHead = lastFrame;
+          showSteps();
+          showJob();
+        }
       });
-    }
+    }, wait);
   }
 
   /** The index of a step seen live; a step new since the summary gets one. */
@@ -668,6 +681,23 @@ export function jobPage(root: HTMLElement, jobId: string): void {
 
   // ---- start
   showFollow();
+  // The first rows are read beside the job, not after it: the window at a #L line, else both the top (a
+  // finished job opens there) and the end (a running one does); whichever is not shown is cheap.
+  const seed = (query: string) =>
+    getJson<{ logs: string; from: number }>(`/api/jobs/${enc(jobId)}/logs?${query}`)
+      .then((r) => {
+        whole.pages.seed(
+          r.from,
+          splitJsonl(r.logs).map((raw, i) => toViewLine(r.from + i, raw)),
+        );
+        list.invalidate();
+      })
+      .catch(() => {}); // the pages are asked for again when shown
+  if (target !== null) void seed(`from=${Math.max(0, Math.floor((target - 64) / 256) * 256)}&limit=512`);
+  else {
+    void seed("from=0&limit=256");
+    void seed("tail=512");
+  }
   void (async () => {
     try {
       job = await getJson<Job>(`/api/jobs/${enc(jobId)}`);

@@ -59,6 +59,19 @@ export class Pages {
     this.pump();
   }
 
+  /**
+   * Rows `k`… read before they were asked for (the first window of a page, fetched beside the job): pages
+   * they fill from their start are kept; a piece that starts inside a page is left to be fetched.
+   */
+  seed(k: number, lines: ViewLine[]): void {
+    for (let p = Math.ceil(k / PAGE); p * PAGE - k < lines.length; p++) {
+      if (this.pages.get(p)?.loading) continue;
+      const part = lines.slice(p * PAGE - k, p * PAGE - k + PAGE);
+      this.pages.set(p, { lines: part, loading: false, error: null, used: ++this.clock });
+    }
+    this.evict();
+  }
+
   /** A line from the live stream, row `k`: kept when it continues a loaded page (the tail of the log). */
   append(k: number, line: ViewLine): void {
     const p = Math.floor(k / PAGE);
@@ -71,7 +84,7 @@ export class Pages {
       }
     }
     if (page !== undefined && !page.loading && page.lines.length === k % PAGE) page.lines.push(line);
-    this.evict();
+    if (this.pages.size > this.maxPages) this.evict();
   }
 
   clear(): void {
@@ -119,11 +132,13 @@ export class Pages {
     }
   }
 
+  /** Drops least recently used pages down to a quarter below the limit (so this runs now and then, not per line). */
   private evict(): void {
     if (this.pages.size <= this.maxPages) return;
+    const keep = Math.floor(this.maxPages * 0.75);
     const idle = [...this.pages.entries()]
       .filter(([, pg]) => !pg.loading)
       .sort((a, b) => a[1].used - b[1].used);
-    for (const [p] of idle.slice(0, this.pages.size - this.maxPages)) this.pages.delete(p);
+    for (const [p] of idle.slice(0, this.pages.size - keep)) this.pages.delete(p);
   }
 }

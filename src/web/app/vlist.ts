@@ -237,7 +237,13 @@ export class VList {
     this.syncBar(n);
   }
 
-  /** Puts rows [from, to) in the document in order, reusing the ones whose key did not change. */
+  /** Rows are one line high each (no wrapping): heights need no measuring, which would force a layout. */
+  fixedHeight = true;
+
+  /**
+   * Puts rows [from, to) in the document in order, reusing the rows whose key did not change, and moving as
+   * few nodes as it can (following a log, rows leave at the top and arrive at the bottom).
+   */
   private place(from: number, to: number): void {
     const next = new Map<number, { key: string; el: HTMLElement }>();
     const els: HTMLElement[] = [];
@@ -248,9 +254,21 @@ export class VList {
       next.set(k, row);
       els.push(row.el);
     }
+    const keep = new Set(els);
+    for (const { el } of this.shown.values()) if (!keep.has(el)) el.remove();
     this.shown = next;
-    this.inner.replaceChildren(...els);
+    let at = this.inner.firstElementChild;
+    for (const el of els) {
+      if (at === el) at = el.nextElementSibling;
+      else this.inner.insertBefore(el, at);
+    }
+    while (at !== null) {
+      const stale = at;
+      at = at.nextElementSibling;
+      stale.remove();
+    }
     this.heights.clear();
+    if (this.fixedHeight) return;
     for (let i = 0; i < els.length; i++) {
       const h = els[i]!.offsetHeight;
       if (h > 0) this.heights.set(from + i, h);
