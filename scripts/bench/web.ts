@@ -176,7 +176,9 @@ async function stromOpen(
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await page.goto(`${base}/healthz`);
-  const r = (await page.evaluate(`(async () => {
+  const t0 = performance.now();
+  const r = (await page
+    .evaluate(`(async () => {
     const t0 = performance.now();
     try {
       // The whole log (streamed, as the JSON form stops at max_read_bytes), parsed and rendered.
@@ -191,7 +193,17 @@ async function stromOpen(
     } catch (e) {
       return { ms: performance.now() - t0, mb: 0, error: String(e && e.message || e) };
     }
-  })()`)) as { ms: number; mb: number; error: string | null };
+  })()`)
+    // The tab itself may die (out of memory): that is the answer too.
+    .catch((e: Error) => ({
+      ms: performance.now() - t0,
+      mb: 0,
+      error: `the page crashed (${e.message.split("\n")[0]})`,
+    }))) as {
+    ms: number;
+    mb: number;
+    error: string | null;
+  };
   await ctx.close().catch(() => {});
   return r;
 }

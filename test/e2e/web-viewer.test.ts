@@ -1,6 +1,6 @@
 // The log viewer in a real browser (Debian's Chromium): what a person does on the jobs page and a job's page.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, openPage, shotsDir, waitText, waitUntil } from "../support/browser.ts";
@@ -56,6 +56,14 @@ beforeAll(async () => {
   await server.post("/worker/jobs/big/complete", { status: "completed" });
   await register("other", "web", "build");
   await push("other", "s", [{ line: "hello" }]);
+  // Two steps interleaved line by line: more runs than the steps summary lists.
+  await register("mixed", "web", "parallel");
+  for (let i = 0; i < 3000; i += 500) {
+    for (let j = i; j < i + 500; j++) await push("mixed", j % 2 === 0 ? "a" : "b", [{ line: `mixed ${j}` }]);
+  }
+  await server.post("/worker/jobs/mixed/complete", { status: "completed" });
+  // A legacy plain-text log with no job row.
+  writeFileSync(join(server.dir, "old.log"), "first plain line\nsecond plain line\n");
 }, 60_000);
 
 afterAll(async () => {
@@ -86,7 +94,7 @@ describe("log viewer in a browser", () => {
     const ids = await page.$$eval("table.jobs tbody tr", (trs) =>
       trs.map((tr) => tr.getAttribute("data-id")),
     );
-    expect(ids).toEqual(["other", "big", "color"]);
+    expect(ids).toEqual(["mixed", "other", "big", "color"]);
     expect(await page.textContent('tr[data-id="color"]')).toContain("failed");
     expect(await page.textContent('tr[data-id="big"]')).toContain("20,000");
     await page.fill('input[name="workspace"]', "infra");
@@ -223,6 +231,59 @@ describe("log viewer in a browser", () => {
     await page.keyboard.press("Enter");
     await waitText(page, ".search-count", "no match");
     expect(page.errors).toEqual([]);
+    await page.context().close();
+  }, 30_000);
+
+  test("keys g and G go to the top and the end; timestamps switch off, to local time and back to UTC", async () => {
+    const page = await open("/jobs/big");
+    await page.waitForSelector('.row[data-n="0"]');
+    await page.click(".log-pane");
+    await page.keyboard.press("G");
+    await page.waitForSelector('.row[data-n="19999"]');
+    await page.keyboard.press("g");
+    await page.waitForSelector('.row[data-n="0"]');
+    expect(await page.textContent('.row[data-n="0"] .ts')).toBe("10:56:45.123");
+    await page.selectOption('select[aria-label="timestamps"]', "off");
+    await page.waitForSelector('.row[data-n="0"]:not(:has(.ts))');
+    await page.selectOption('select[aria-label="timestamps"]', "local");
+    const local = await page.evaluate<string>(
+      `(() => { const d = new Date("2025-02-12T10:56:45.123Z"); const p = (n) => String(n).padStart(2, "0"); return p(d.getHours()) + ":" + p(d.getMinutes()) + ":45.123"; })()`,
+    );
+    await waitText(page, '.row[data-n="0"] .ts', local);
+    await page.selectOption('select[aria-label="timestamps"]', "utc");
+    await waitText(page, '.row[data-n="0"] .ts', "10:56:45.123");
+    await page.context().close();
+  }, 30_000);
+
+  test("a step interleaved with another (more runs than the summary lists) still shows all its lines, in order", async () => {
+    const page = await open("/jobs/mixed?step=b");
+    await page.waitForSelector(".step-row.on >> text=b");
+    await page.waitForSelector('.row[data-n="1"]');
+    expect((await rows(page)).slice(0, 3)).toEqual([
+      [2, "mixed 1"],
+      [4, "mixed 3"],
+      [6, "mixed 5"],
+    ]);
+    await page.click(".log-pane");
+    await page.keyboard.press("G");
+    await page.waitForSelector('.row[data-n="2999"]');
+    const end = await rows(page);
+    expect(end.slice(-2)).toEqual([
+      [2998, "mixed 2997"],
+      [3000, "mixed 2999"],
+    ]);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  }, 30_000);
+
+  test("a legacy plain-text log with no job row is shown as its lines", async () => {
+    const page = await open("/jobs/old");
+    await page.waitForSelector('.row[data-n="1"]');
+    expect(await rows(page)).toEqual([
+      [1, "first plain line"],
+      [2, "second plain line"],
+    ]);
+    expect(await page.textContent(".head-info")).toContain("no job registered");
     await page.context().close();
   }, 30_000);
 

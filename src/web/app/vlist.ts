@@ -91,6 +91,7 @@ export class VList {
   restyle(): void {
     this.shown.clear();
     this.heights.clear();
+    this.range = [0, -1]; // the rows in view are announced again (another view's rows must load)
     this.inner.replaceChildren();
     this.invalidate();
   }
