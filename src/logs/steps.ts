@@ -31,6 +31,8 @@ export interface StepsAnswer {
 
 export const MAX_RUNS = 1000;
 export const MAX_STEPS = 10_000;
+/** Runs kept over all steps of one job: a summary's memory stays bounded (steps that interleave pay). */
+export const MAX_TOTAL_RUNS = 100_000;
 
 type Acc = StepSummary;
 
@@ -42,6 +44,7 @@ export function createStepScan() {
   let truncated = false;
   let lastStep: string | null = null;
   let prev: Acc | null = null; // the step of the previous line, when it ran up to it
+  let runs = 0;
 
   function add(name: string, stderr: boolean): void {
     let acc = prev !== null && prev.name === name ? prev : byName.get(name);
@@ -70,8 +73,10 @@ export function createStepScan() {
     else acc.stdout++;
     const run = acc.runs[acc.runs.length - 1];
     if (run !== undefined && run[1] === line) run[1] = line + 1;
-    else if (acc.runs.length < MAX_RUNS) acc.runs.push([line, line + 1]);
-    else acc.runs_complete = false;
+    else if (acc.runs_complete && acc.runs.length < MAX_RUNS && runs < MAX_TOTAL_RUNS) {
+      acc.runs.push([line, line + 1]);
+      runs++;
+    } else acc.runs_complete = false;
     acc.last = line;
     prev = acc;
     lastStep = name;

@@ -101,8 +101,16 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   timeSel.value = prefs.time;
   const wrapBox = h("input", { type: "checkbox", "aria-label": "wrap lines" });
   wrapBox.checked = prefs.wrap;
-  const dlJsonl = h("button", { type: "button", onclick: () => void doDownload("jsonl") }, "JSONL");
-  const dlText = h("button", { type: "button", onclick: () => void doDownload("text") }, "text");
+  const dlJsonl = h(
+    "button",
+    { type: "button", title: "download as JSONL", onclick: () => void doDownload("jsonl") },
+    "JSONL",
+  );
+  const dlText = h(
+    "button",
+    { type: "button", title: "download as plain text", onclick: () => void doDownload("text") },
+    "text",
+  );
   const eventsList = h("div", { class: "events-list" });
   const eventsTitle = h("h2", {}, "Server Events");
   const eventsPanel = h("section", { class: "events", hidden: true }, eventsTitle, eventsList);
@@ -151,7 +159,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
           connLabel,
           timeSel,
           h("label", { title: "wrap long lines" }, wrapBox, "wrap"),
-          h("span", { class: "dl" }, "download ", dlJsonl, dlText),
+          h("span", { class: "dl" }, "⤓", dlJsonl, dlText),
         ),
         logPane,
         eventsPanel,
