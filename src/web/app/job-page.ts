@@ -434,7 +434,12 @@ export function jobPage(root: HTMLElement, jobId: string): void {
     }
     const k = view.rowAtOrAfter(n);
     if (k === null) {
-      say(`line ${count(n + 1)} is not placed yet in this step`);
+      // A step whose rows past the summary's runs are not placed yet: place them, then jump.
+      const shown = view;
+      void shown.locate(n).then(
+        () => view === shown && shown.rowAtOrAfter(n) !== null && jumpTo(n, mark),
+        (e: Error) => say(`cannot place line ${count(n + 1)} in this step: ${e.message}`),
+      );
       return;
     }
     if (view.step !== null && view.lineOf(k) !== n && mark) {

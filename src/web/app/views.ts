@@ -12,6 +12,8 @@ export interface View {
   /** The row that shows line `n`, or the first row after it (null while unknown). */
   rowAtOrAfter(n: number): number | null;
   pages: Pages;
+  /** Places the rows up to line `n` (a step view searches for them); rowAtOrAfter(n) answers afterwards. */
+  locate(n: number): Promise<void>;
   /** A line from the live stream (for a step view: of that step, already in its index). */
   live(line: ViewLine): void;
 }
@@ -35,6 +37,7 @@ export function wholeView(jobId: string, total: () => number, changed: () => voi
     count: total,
     lineOf: (k) => k,
     rowAtOrAfter: (n) => n,
+    locate: async () => {},
     pages,
     live: (line) => pages.append(line.n, line),
   };
@@ -49,18 +52,20 @@ interface SearchPage {
 /** One step: rows through its index; rows whose lines the index does not know yet are found by search. */
 export function stepView(jobId: string, index: StepIndex, changed: () => void): View {
   let extending: Promise<void> | null = null;
-  /** Search pages over the step until row `k` is known (a step whose runs the summary cut short). */
+  /** One search page over the step from where its index stops (a step whose runs the summary cut short). */
+  function extend(): Promise<void> {
+    extending ??= getJson<SearchPage>(
+      `/api/jobs/${enc(jobId)}/search?step=${enc(index.step)}&from=${index.searchFrom}&limit=10000`,
+    )
+      .then((p) => index.extend(p.matches, p.done ? Number.POSITIVE_INFINITY : p.next))
+      .finally(() => {
+        extending = null;
+      });
+    return extending;
+  }
+  /** Until row `k` is known. */
   async function known(k: number): Promise<void> {
-    while (!index.knownRows(k) && !index.complete) {
-      extending ??= getJson<SearchPage>(
-        `/api/jobs/${enc(jobId)}/search?step=${enc(index.step)}&from=${index.searchFrom}&limit=10000`,
-      )
-        .then((p) => index.extend(p.matches, p.done ? Number.POSITIVE_INFINITY : p.next))
-        .finally(() => {
-          extending = null;
-        });
-      await extending;
-    }
+    while (!index.knownRows(k) && !index.complete) await extend();
   }
   const pages = new Pages({
     async load(k, n) {
@@ -80,6 +85,9 @@ export function stepView(jobId: string, index: StepIndex, changed: () => void): 
     count: () => index.count,
     lineOf: (k) => index.lineOf(k),
     rowAtOrAfter: (n) => index.rowAtOrAfter(n),
+    async locate(n) {
+      while (index.rowAtOrAfter(n) === null && !index.complete) await extend();
+    },
     pages,
     live(line) {
       // The page has already put the line in the index.
