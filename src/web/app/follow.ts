@@ -1,6 +1,7 @@
 // The live follow: the job's stream over a WebSocket from a line number, resumed with `from=` after a drop
 // (so no line is missed or repeated), the connection state shown to the person.
 import { enc, request, streamProtocols } from "./api.ts";
+import { endOf, retryDelay } from "./links.ts";
 import { splitJsonl } from "./logline.ts";
 
 export type FollowState =
@@ -9,15 +10,6 @@ export type FollowState =
   | { kind: "retrying"; attempt: number; inMs: number; why: string }
   | { kind: "ended"; status: string }
   | { kind: "stopped"; why: string };
-
-/** Wait before reconnect attempt `attempt` (0-based): 100 ms doubling to 5 s. */
-export const retryDelay = (attempt: number): number => Math.min(5000, 100 * 2 ** attempt);
-
-/** A normal close with `job <status>` ends the stream; every other close is a drop to resume from. */
-export function endOf(code: number, reason: string): string | null {
-  const m = /^job ([a-z]+)$/.exec(reason);
-  return code === 1000 && m ? m[1]! : null;
-}
 
 export interface Follower {
   /** The next line number expected (where a reconnect resumes). */

@@ -3,6 +3,7 @@
 import { ApiError, enc, getJson, isTerminal, type Job, token } from "./api.ts";
 import { h } from "./dom.ts";
 import { download } from "./download.ts";
+import { lineFromHash } from "./links.ts";
 import { type Follower, type FollowState, follow } from "./follow.ts";
 import { bytes, count, dateTime, duration } from "./format.ts";
 import { SERVER_STEP, splitJsonl, toViewLine, type ViewLine } from "./logline.ts";
@@ -42,12 +43,6 @@ function loadPrefs(): Prefs {
   } catch {
     return { time: "utc", wrap: false };
   }
-}
-
-/** `#L1234` → line 1233 (links count from 1, as people do; the API's numbers from 0). */
-export function lineFromHash(hash: string): number | null {
-  const m = /^#L(\d+)$/.exec(hash);
-  return m ? Math.max(0, Number(m[1]) - 1) : null;
 }
 
 export function jobPage(root: HTMLElement, jobId: string): void {
