@@ -30,8 +30,10 @@ const PROBES = `
   window.__watchLag = () => {
     const tick = () => {
       const rows = document.querySelectorAll(".vlist .row[data-n] .tx");
-      const m = /t=(\\d+)/.exec(rows[rows.length - 1]?.textContent ?? "");
+      const text = rows[rows.length - 1]?.textContent ?? "";
+      const m = /t=(\\d{13})/.exec(text);
       if (m) window.__lags.push(Date.now() - Number(m[1]));
+      else if (/t=/.test(text)) (window.__odd ??= []).push(text);
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
@@ -117,7 +119,7 @@ async function measureFollow(
   const cdp = await ctx.newCDPSession(page);
   await postJson(`${base}/worker/jobs/${job}/logs`, {
     step_name: "build",
-    lines: [{ stream: "stdout", line: "t=0 start" }],
+    lines: [{ stream: "stdout", line: "start" }],
   });
   if (strom) await page.goto(`${base}/healthz`);
   else {
@@ -142,6 +144,8 @@ async function measureFollow(
   }
   await Bun.sleep(strom ? 2500 : 500);
   const lags = (await page.evaluate("window.__lags")) as number[];
+  const odd = (await page.evaluate("window.__odd ?? []")) as string[];
+  if (odd.length > 0) console.error(`bench web: ${odd.length} rows with an odd t=: ${JSON.stringify(odd.slice(0, 3))}`);
   const long = (await page.evaluate("window.__long")) as number[];
   const bytes = strom ? ((await page.evaluate("window.__bytes")) as number) : 0;
   const heap = await heapMb(cdp);
@@ -160,7 +164,7 @@ const stromPoller = (job: string) => `(() => {
     window.__bytes += text.length;
     const lines = JSON.parse(text).logs.split("\\n").filter(Boolean).map((l) => JSON.parse(l).line);
     pre.textContent = lines.join("\\n");
-    const m = /t=(\\d+)/.exec(lines[lines.length - 1] ?? "");
+    const m = /t=(\\d{13})/.exec(lines[lines.length - 1] ?? "");
     if (m) window.__lags.push(Date.now() - Number(m[1]));
     setTimeout(poll, 2000);
   };
