@@ -62,6 +62,9 @@ beforeAll(async () => {
     for (let j = i; j < i + 500; j++) await push("mixed", j % 2 === 0 ? "a" : "b", [{ line: `mixed ${j}` }]);
   }
   await server.post("/worker/jobs/mixed/complete", { status: "completed" });
+  await register("long", "web", "long");
+  await push("long", "s", [{ line: `${"x".repeat(600)}END` }, { line: "short" }]);
+  await server.post("/worker/jobs/long/complete", { status: "completed" });
   // A legacy plain-text log with no job row.
   writeFileSync(join(server.dir, "old.log"), "first plain line\nsecond plain line\n");
 }, 60_000);
@@ -94,7 +97,7 @@ describe("log viewer in a browser", () => {
     const ids = await page.$$eval("table.jobs tbody tr", (trs) =>
       trs.map((tr) => tr.getAttribute("data-id")),
     );
-    expect(ids).toEqual(["mixed", "other", "big", "color"]);
+    expect(ids).toEqual(["long", "mixed", "other", "big", "color"]);
     expect(await page.textContent('tr[data-id="color"]')).toContain("failed");
     expect(await page.textContent('tr[data-id="big"]')).toContain("20,000");
     await page.fill('input[name="workspace"]', "infra");
@@ -282,6 +285,30 @@ describe("log viewer in a browser", () => {
       [3000, "mixed 2999"],
     ]);
     expect(page.errors).toEqual([]);
+    await page.context().close();
+  }, 30_000);
+
+  test("a long line scrolls sideways, the line numbers stay in view; wrap shows it whole", async () => {
+    const page = await open("/jobs/long");
+    await page.waitForSelector('.row[data-n="1"]');
+    const scrolled = await page.evaluate<number[]>(`(() => {
+      const r = document.querySelector(".vlist-rows");
+      r.scrollLeft = 100000;
+      const ln = document.querySelector('.row[data-n="0"] .ln').getBoundingClientRect();
+      return [r.scrollWidth > r.clientWidth * 2 ? 1 : 0, r.scrollLeft > 0 ? 1 : 0, Math.round(ln.left - r.getBoundingClientRect().left)];
+    })()`);
+    expect(scrolled).toEqual([1, 1, 0]);
+    await page.check('input[aria-label="wrap lines"]');
+    await waitUntil(
+      page,
+      `document.querySelector('.row[data-n="0"]').offsetHeight > 5 * document.querySelector('.row[data-n="1"]').offsetHeight`,
+    );
+    expect(
+      await page.evaluate<number>(
+        `document.querySelector(".vlist-rows").scrollWidth - document.querySelector(".vlist-rows").clientWidth`,
+      ),
+    ).toBe(0);
+    await page.uncheck('input[aria-label="wrap lines"]');
     await page.context().close();
   }, 30_000);
 

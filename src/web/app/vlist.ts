@@ -30,8 +30,13 @@ export class VList {
   private heights = new Map<number, number>();
   private shown = new Map<number, { key: string; el: HTMLElement }>();
   private frame = 0;
-  private expectBar = -1;
   private range: [number, number] = [0, 0];
+  // Sizes come from the ResizeObserver and what was last written: reading them back each frame would force a
+  // layout in the middle of the frame (it was most of the page's time while following 10,000 lines/s).
+  private viewH = 0;
+  private barH = 0;
+  private spacerH = -1;
+  private barTop = -1;
 
   constructor(private readonly opts: VListOptions) {
     this.el = document.createElement("div");
@@ -52,11 +57,20 @@ export class VList {
     this.rows.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     this.bar.addEventListener("scroll", () => this.onBar());
     this.el.addEventListener("keydown", (e) => this.onKey(e));
-    new ResizeObserver(() => this.invalidate()).observe(this.el);
+    new ResizeObserver(() => {
+      this.readSizes();
+      this.invalidate();
+    }).observe(this.el);
+  }
+
+  private readSizes(): void {
+    this.viewH = this.rows.clientHeight;
+    this.barH = this.bar.clientHeight;
   }
 
   /** Measures the row height once the list is in the document. */
   measure(): void {
+    this.readSizes();
     const probe = this.opts.render(0);
     probe.style.visibility = "hidden";
     this.inner.append(probe);
@@ -99,7 +113,7 @@ export class VList {
   scrollToRow(k: number, align: "top" | "center" = "center"): void {
     const n = this.opts.count();
     this.stick = false;
-    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    const viewRows = Math.max(1, Math.floor(this.viewH / this.rowH));
     const target = align === "center" ? k - Math.floor(viewRows / 3) : k;
     this.top = Math.max(0, Math.min(n - 1, target));
     this.offset = 0;
@@ -143,12 +157,12 @@ export class VList {
   private onWheel(e: WheelEvent): void {
     if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) return; // horizontal: the browser scrolls the rows
     e.preventDefault();
-    const unit = e.deltaMode === 1 ? this.rowH : e.deltaMode === 2 ? this.rows.clientHeight : 1;
+    const unit = e.deltaMode === 1 ? this.rowH : e.deltaMode === 2 ? this.viewH : 1;
     this.scrollBy(e.deltaY * unit);
   }
 
   private onKey(e: KeyboardEvent): void {
-    const page = Math.max(this.rowH, this.rows.clientHeight - this.rowH);
+    const page = Math.max(this.rowH, this.viewH - this.rowH);
     const d: Record<string, number> = {
       ArrowDown: this.rowH,
       ArrowUp: -this.rowH,
@@ -162,12 +176,14 @@ export class VList {
   }
 
   private onBar(): void {
-    if (Math.abs(this.bar.scrollTop - this.expectBar) < 2) return; // our own update
+    const at = this.bar.scrollTop;
+    if (Math.abs(at - this.barTop) < 2) return; // the scroll event of our own update
+    this.barTop = at;
     const n = this.opts.count();
-    const span = this.spacer.offsetHeight - this.bar.clientHeight;
+    const span = this.spacerH - this.barH;
     if (span <= 0 || n === 0) return;
-    const frac = Math.min(1, this.bar.scrollTop / span);
-    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    const frac = Math.min(1, at / span);
+    const viewRows = Math.max(1, Math.floor(this.viewH / this.rowH));
     this.stick = frac >= 0.999;
     this.top = Math.round(frac * Math.max(0, n - viewRows));
     this.offset = 0;
@@ -181,7 +197,7 @@ export class VList {
       this.frame = 0;
     }
     const n = this.opts.count();
-    const viewH = this.rows.clientHeight;
+    const viewH = this.viewH;
     if (n === 0 || viewH === 0) {
       this.inner.replaceChildren();
       this.shown.clear();
@@ -277,16 +293,21 @@ export class VList {
   }
 
   private syncBar(n: number): void {
-    const barH = this.bar.clientHeight;
-    const viewRows = Math.max(1, Math.floor(this.rows.clientHeight / this.rowH));
+    const barH = this.barH;
+    const viewRows = Math.max(1, Math.floor(this.viewH / this.rowH));
     const total = n * this.rowH;
-    const spacerH = total <= barH ? barH : Math.min(MAX_SPACER, Math.max(barH * 2, total));
-    if (this.spacer.style.height !== `${spacerH}px`) this.spacer.style.height = `${spacerH}px`;
+    // A log many screens long gets the tallest spacer at once: it stops changing (and costing) every frame.
+    const spacerH = total <= barH ? barH : total <= barH * 20 ? total : MAX_SPACER;
+    if (spacerH !== this.spacerH) {
+      this.spacerH = spacerH;
+      this.spacer.style.height = `${spacerH}px`;
+    }
     const span = spacerH - barH;
     if (span <= 0) return;
     const frac = this.stick ? 1 : Math.min(1, this.top / Math.max(1, n - viewRows));
     const target = Math.round(frac * span);
-    if (Math.abs(this.bar.scrollTop - target) >= 1) this.bar.scrollTop = target;
-    this.expectBar = this.bar.scrollTop; // the scroll event this causes is ours, not the person's
+    if (target === this.barTop) return;
+    this.barTop = target;
+    this.bar.scrollTop = target;
   }
 }
