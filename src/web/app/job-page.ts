@@ -3,9 +3,9 @@
 import { ApiError, enc, getJson, isTerminal, type Job, token } from "./api.ts";
 import { h } from "./dom.ts";
 import { download } from "./download.ts";
-import { lineFromHash } from "./links.ts";
 import { type Follower, type FollowState, follow } from "./follow.ts";
 import { bytes, count, dateTime, duration } from "./format.ts";
+import { lineFromHash } from "./links.ts";
 import { SERVER_STEP, splitJsonl, toViewLine, type ViewLine } from "./logline.ts";
 import { placeholderRow, renderRow } from "./row.ts";
 import { lowerBound, markRanges, SearchRun } from "./search.ts";
