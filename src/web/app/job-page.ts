@@ -46,6 +46,18 @@ function loadPrefs(): Prefs {
 }
 
 export function jobPage(root: HTMLElement, jobId: string): void {
+  // The requests go out before the page is built (that costs a first layout): the job, and the first rows
+  // beside it — the window at a #L line, else both the top (a finished job opens there) and the end (a
+  // running one does); whichever is not shown is cheap.
+  const jobAnswer = getJson<Job>(`/api/jobs/${enc(jobId)}`);
+  jobAnswer.catch(() => {}); // handled where it is awaited
+  const hashLine = lineFromHash(location.hash);
+  const readWindow = (query: string) =>
+    getJson<{ logs: string; from: number }>(`/api/jobs/${enc(jobId)}/logs?${query}`).catch(() => null); // asked again when shown
+  const windows =
+    hashLine !== null
+      ? [readWindow(`from=${Math.max(0, Math.floor((hashLine - 64) / 256) * 256)}&limit=512`)]
+      : [readWindow("from=0&limit=256"), readWindow("tail=512")];
   const prefs = loadPrefs();
   const params = new URLSearchParams(location.search);
   let job: Job | null = null;
@@ -59,7 +71,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   let conn: FollowState | null = null;
   let search: SearchRun | null = null;
   let current = -1; // index into search.matches
-  let target: number | null = lineFromHash(location.hash);
+  let target: number | null = hashLine;
   let liveLast: string | null = null; // the step of the last line received live
   let version = 0; // bumped when every row must re-render (display options, search)
   const events: ViewLine[] = [];
@@ -689,26 +701,19 @@ export function jobPage(root: HTMLElement, jobId: string): void {
 
   // ---- start
   showFollow();
-  // The first rows are read beside the job, not after it: the window at a #L line, else both the top (a
-  // finished job opens there) and the end (a running one does); whichever is not shown is cheap.
-  const seed = (query: string) =>
-    getJson<{ logs: string; from: number }>(`/api/jobs/${enc(jobId)}/logs?${query}`)
-      .then((r) => {
-        whole.pages.seed(
-          r.from,
-          splitJsonl(r.logs).map((raw, i) => toViewLine(r.from + i, raw)),
-        );
-        list.invalidate();
-      })
-      .catch(() => {}); // the pages are asked for again when shown
-  if (target !== null) void seed(`from=${Math.max(0, Math.floor((target - 64) / 256) * 256)}&limit=512`);
-  else {
-    void seed("from=0&limit=256");
-    void seed("tail=512");
+  for (const w of windows) {
+    void w.then((r) => {
+      if (r === null) return;
+      whole.pages.seed(
+        r.from,
+        splitJsonl(r.logs).map((raw, i) => toViewLine(r.from + i, raw)),
+      );
+      list.invalidate();
+    });
   }
   void (async () => {
     try {
-      job = await getJson<Job>(`/api/jobs/${enc(jobId)}`);
+      job = await jobAnswer;
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         status.textContent = "unknown";

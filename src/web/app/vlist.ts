@@ -68,8 +68,16 @@ export class VList {
     this.barH = this.bar.clientHeight;
   }
 
-  /** Measures the row height once the list is in the document. */
+  private measured = false;
+
+  /** Asks for the row height to be measured at the next render (once the list is in the document). */
   measure(): void {
+    this.measured = false;
+    this.invalidate();
+  }
+
+  private doMeasure(): void {
+    this.measured = true;
     this.readSizes();
     const probe = this.opts.render(0);
     probe.style.visibility = "hidden";
@@ -77,7 +85,6 @@ export class VList {
     const h = probe.getBoundingClientRect().height;
     probe.remove();
     if (h > 0) this.rowH = h;
-    this.invalidate();
   }
 
   get rowHeight(): number {
@@ -196,6 +203,7 @@ export class VList {
       cancelAnimationFrame(this.frame);
       this.frame = 0;
     }
+    if (!this.measured) this.doMeasure();
     const n = this.opts.count();
     const viewH = this.viewH;
     if (n === 0 || viewH === 0) {
