@@ -145,7 +145,8 @@ async function measureFollow(
   await Bun.sleep(strom ? 2500 : 500);
   const lags = (await page.evaluate("window.__lags")) as number[];
   const odd = (await page.evaluate("window.__odd ?? []")) as string[];
-  if (odd.length > 0) console.error(`bench web: ${odd.length} rows with an odd t=: ${JSON.stringify(odd.slice(0, 3))}`);
+  if (odd.length > 0)
+    console.error(`bench web: ${odd.length} rows with an odd t=: ${JSON.stringify(odd.slice(0, 3))}`);
   const long = (await page.evaluate("window.__long")) as number[];
   const bytes = strom ? ((await page.evaluate("window.__bytes")) as number) : 0;
   const heap = await heapMb(cdp);
