@@ -103,7 +103,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
     { "aria-label": "timestamps", title: "timestamps" },
     h("option", { value: "off" }, "no time"),
     h("option", { value: "utc" }, "UTC"),
-    h("option", { value: "local" }, "local time"),
+    h("option", { value: "local" }, "local"),
   );
   timeSel.value = prefs.time;
   const wrapBox = h("input", { type: "checkbox", "aria-label": "wrap lines" });
