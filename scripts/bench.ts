@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
-// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,mask,archive-member,...` (a subset);
+// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,mask,archive-member,web,...` (a subset);
 // STROEM_BENCH_BIN=path measures another build of the binary.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { benchLive } from "./bench/live.ts";
 import { benchMask } from "./bench/mask.ts";
 import { type BigLog, benchRead } from "./bench/read.ts";
 import { benchStartup } from "./bench/startup.ts";
+import { benchWeb } from "./bench/web.ts";
 import { benchWorker } from "./bench/worker.ts";
 
 const args = process.argv.slice(2);
@@ -51,12 +52,13 @@ try {
   await run("idle", () => benchIdle(o));
   await run("worker", () => benchWorker(o));
   await run("mask", () => benchMask(o));
-  if (want("read") || want("archive") || want("archive-member")) {
+  if (want("read") || want("archive") || want("archive-member") || want("web")) {
     const path = join(dir, "big.jsonl");
     const log: BigLog = { path, ...writeBenchLog(path, quick ? 256 * 1024 ** 2 : 1024 ** 3) };
     await run("read", () => benchRead(o, log));
     await run("archive", () => benchArchive(o, log));
     await run("archive-member", () => benchArchiveMember(o, log));
+    await run("web", () => benchWeb(o, log));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -16,9 +16,13 @@ import { createJobs } from "./jobs/registry.ts";
 import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
+import { createRegexPool } from "./logs/regex-pool.ts";
+import { createSearch } from "./logs/search.ts";
+import { createSteps } from "./logs/steps.ts";
 import { createLogStore } from "./logs/store.ts";
 import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
+import { webRoutes } from "./web/serve.ts";
 
 export interface RunningServer {
   url: string;
@@ -122,6 +126,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     checkpoint: jobs.checkpoint,
     archive: archiver?.tier,
   });
+  const raw = { store, getJob: jobs.get, sourceOf: reader.sourceOf, archive: archiver?.tier };
+  const regex = createRegexPool();
+  const search = createSearch({ ...raw, checkpoint: jobs.checkpoint, regex });
+  const steps = createSteps(raw);
   const live = createLiveHub({
     jobs,
     reader,
@@ -148,6 +156,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     staleAfterMs: config.recovery.stale_after,
     idleTimeout: config.server.idle_timeout,
     live,
+    search,
+    steps,
     extras: archiver ? [archiver.view] : [],
     stats: [
       ["archive", () => archiver?.stats() ?? null],
@@ -165,6 +175,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     server = Bun.serve({
       hostname,
       port,
+      // The log viewer's page (embedded at build time) beside the API; Bun's dev bundler stays off.
+      routes: webRoutes,
+      development: false,
       fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
       idleTimeout: config.server.idle_timeout / 1000,
@@ -227,6 +240,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
         // Running uploads are aborted; they are queued in the database and resume at the next start.
         await archiver?.stop();
+        regex.close();
         store.closeAll();
         db.close();
       })();

@@ -7,14 +7,19 @@ import type { Jobs } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { Search } from "../logs/search.ts";
+import type { Steps } from "../logs/steps.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { authMiddleware } from "./auth.ts";
+import { mountDownloadRoutes } from "./download.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
 import { mountMetricsRoutes } from "./metrics.ts";
 import { observeRequests } from "./observe.ts";
+import { mountSearchRoutes } from "./search.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
+import { mountStepRoutes } from "./steps.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import { pathForMessage, routePath, targetGuard } from "./target.ts";
 import type { JobExtra } from "./view.ts";
@@ -41,6 +46,9 @@ export interface AppDeps {
   live?: LiveHub;
   /** The metrics registry: requests are counted into it and `GET /metrics` serves it. */
   metrics?: Registry;
+  /** Search and the steps summary (the log viewer's reads); without them their routes are not mounted. */
+  search?: Search;
+  steps?: Steps;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -94,5 +102,8 @@ export function createApp(deps: AppDeps): Hono {
     log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
+  mountDownloadRoutes(app, { jobs: deps.jobs, reader: deps.reader, log: deps.log });
+  if (deps.search) mountSearchRoutes(app, { jobs: deps.jobs, search: deps.search });
+  if (deps.steps) mountStepRoutes(app, { jobs: deps.jobs, steps: deps.steps });
   return app;
 }
