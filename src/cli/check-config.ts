@@ -6,14 +6,30 @@ import { loadConfig, redactConfig, STDIN_NAME, splitListen } from "../config/loa
 import { configAsInput } from "../config/print.ts";
 import { UsageError } from "../errors.ts";
 import { parse } from "./args.ts";
+import { type Command, type Flags, usageHint } from "./spec.ts";
 
-const USAGE = "stroem-logs check-config FILE|- [--connect]";
+const FLAGS = {
+  connect: { type: "boolean", help: "also reach the archive target and write (then delete) a probe object" },
+} as const satisfies Flags;
 
-export async function checkConfig(argv: string[]): Promise<number> {
-  const { positionals, values } = parse(argv, { connect: { type: "boolean" } }, USAGE);
+export const checkConfigCommand: Command = {
+  name: "check-config",
+  summary: "check a config as serve would, print the effective config (secrets masked)",
+  args: "FILE|-",
+  positional: "file",
+  flags: FLAGS,
+  example:
+    "STROEM__AUTH__WORKER_TOKEN_FILE=/run/secrets/w stroem-logs check-config /etc/stroem-logs/config.yaml --connect",
+  notes: `- reads the config from standard input. The printed config is valid input again (durations and sizes
+as text). Exit codes: 0 valid, 1 --connect failed, 2 invalid.`,
+  run: checkConfig,
+};
+
+async function checkConfig(argv: string[]): Promise<number> {
+  const { positionals, values } = parse(argv, FLAGS, checkConfigCommand);
   const file = positionals[0];
   if (file === undefined || positionals.length > 1)
-    throw new UsageError(`expected one config file (- for standard input)\nusage: ${USAGE}`);
+    throw new UsageError(`expected one config file (- for standard input)\n${usageHint(checkConfigCommand)}`);
   const config = loadConfig({ file, env: process.env });
   // Beyond the schema, what serve refuses before binding: token files missing, unreadable or empty, and
   // tokens missing on a non-loopback address.

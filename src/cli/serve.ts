@@ -3,18 +3,40 @@ import { secretFileWarnings } from "../auth/tokens.ts";
 import { diffConfig, RELOADABLE } from "../config/diff.ts";
 import { type LoadOptions, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { UsageError } from "../errors.ts";
 import { createLogger, type ServiceLogger, stderrIsJournal } from "../log.ts";
 import { type RunningServer, startServer } from "../server.ts";
 import { parse } from "./args.ts";
+import { type Command, type Flags, usageHint } from "./spec.ts";
 
-const USAGE = "stroem-logs serve [--config FILE] [--listen HOST:PORT]";
+const FLAGS = {
+  config: {
+    type: "string",
+    short: "c",
+    arg: "FILE",
+    complete: "file",
+    help: "the config file, - for standard input (env STROEM_CONFIG; default: defaults and environment)",
+  },
+  listen: { type: "string", arg: "HOST:PORT", help: "address to listen on (overrides server.listen)" },
+} as const satisfies Flags;
 
-export async function serve(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    { config: { type: "string", short: "c" }, listen: { type: "string" } },
-    USAGE,
-  );
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run the log server",
+  args: "",
+  positional: "none",
+  flags: FLAGS,
+  example: "stroem-logs serve --config /etc/stroem-logs/config.yaml --listen 0.0.0.0:8080",
+  notes: `Prints \`listening on URL\`, logs to stderr. SIGHUP reloads tokens, hooks and log settings (not from
+standard input: it cannot be read twice); SIGTERM/SIGINT stop gracefully. Every setting can also come from
+STROEM__SECTION__KEY variables. Exit codes: 0 stopped, 1 cannot run (port in use, local_dir), 2 bad config.`,
+  run: serve,
+};
+
+async function serve(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, FLAGS, serveCommand);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${positionals[0]}\n${usageHint(serveCommand)}`);
   // Kept: a reload reads the same file, environment and flags again.
   const source: LoadOptions = {
     file: values.config ?? process.env.STROEM_CONFIG,
@@ -82,6 +104,13 @@ export async function serve(argv: string[]): Promise<number> {
  * Returns the config now running.
  */
 function reload(server: RunningServer, running: Config, source: LoadOptions, log: ServiceLogger): Config {
+  if (source.file === "-") {
+    // Read again, standard input is at its end: an empty config would turn auth off without a word.
+    log.error(
+      "SIGHUP: the config came from standard input, which cannot be read again: nothing changed (restart to change it)",
+    );
+    return running;
+  }
   const from = source.file ?? "the environment";
   let result: { config: Config; changes: string[] };
   try {

@@ -100,7 +100,7 @@ describe("tail", () => {
     await s.post("/worker/jobs/j/complete", { status: "completed" });
     expect(await t.done()).toEqual({
       code: 0,
-      out: "10:56:45.123  build  compiling\n10:56:46.456  build  warning: x\n10:56:47.000  test  ok\n",
+      out: "2025-02-12T10:56:45.123Z  build  compiling\n2025-02-12T10:56:46.456Z  build  warning: x\n2025-02-12T10:56:47.000Z  test  ok\n",
       err: "",
     });
   });
