@@ -1,13 +1,20 @@
 // Test support: wait for a condition with a bounded deadline that fails loudly.
 
 /**
+ * The default deadline of every wait in the test support. It only turns a hang into a loud failure, so it is
+ * generous: CI runs the suite on a busy 2-core machine, where an event that takes 50 ms when idle can take
+ * seconds. It is never what a test measures; a test about timing bounds its own figures.
+ */
+export const DEADLINE_MS = 30_000;
+
+/**
  * Re-checks `check` (on every macrotask turn, at most every `everyMs`) until it returns a value other
  * than undefined/false, and resolves with it; rejects naming `what` after `timeoutMs`.
  */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
+  timeoutMs = DEADLINE_MS,
   everyMs = 5,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
