@@ -25,3 +25,17 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Waits until the wall clock reads later than `ms`, so that whatever happens next is stamped in a later
+ * millisecond than `ms` — a test comparing times against a cutoff needs that strict order, and two events a
+ * few statements apart often share a millisecond.
+ */
+export function clockPast(ms: number): Promise<number> {
+  return waitFor(
+    `the clock to pass ${new Date(ms).toISOString()}`,
+    () => Date.now() > ms && Date.now(),
+    DEADLINE_MS,
+    1,
+  );
+}
