@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
+import { writeDigits } from "../support/biglog.ts";
 import { tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -19,20 +20,32 @@ function writeRealisticLog(path: string, bytes: number): { size: number; lines: 
     const noise = Math.random().toString(36).slice(2) + Math.random().toString(16).slice(2);
     return `${words[i % words.length]} ${words[(i * 7) % words.length]}_${i % 997} ${noise}`;
   });
+  // `{"ts":"…45.MMMZ",…,"line":"[N] <pool entry>"}`, built in bytes (2-3x faster than strings).
+  const ts = Buffer.from('{"ts":"2025-02-12T10:56:45.');
+  const mid = Buffer.from('Z","stream":"stdout","step":"build","line":"[');
+  const ends = pool.map((p) => Buffer.from(`] ${p}"}\n`));
+  const perChunk = 32_768;
+  const chunk = Buffer.allocUnsafe(perChunk * (ts.length + 3 + mid.length + 20 + 100));
   const fd = openSync(path, "w");
   const hash = new Bun.CryptoHasher("sha1");
   let size = 0;
   let lines = 0;
   try {
     while (size < bytes) {
-      let chunk = "";
-      for (let i = 0; i < 32_768; i++, lines++) {
-        chunk += `{"ts":"2025-02-12T10:56:45.${String(lines % 1000).padStart(3, "0")}Z","stream":"stdout","step":"build","line":"[${lines}] ${pool[lines % pool.length]}"}\n`;
+      let o = 0;
+      for (let i = 0; i < perChunk; i++, lines++) {
+        chunk.set(ts, o);
+        o = writeDigits(chunk, o + ts.length, lines % 1000, 3);
+        chunk.set(mid, o);
+        o = writeDigits(chunk, o + mid.length, lines);
+        const end = ends[lines % ends.length]!;
+        chunk.set(end, o);
+        o += end.length;
       }
-      const buf = Buffer.from(chunk);
+      const buf = chunk.subarray(0, o);
       writeSync(fd, buf);
       hash.update(buf);
-      size += buf.length;
+      size += o;
     }
   } finally {
     closeSync(fd);
