@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { spawnServer } from "../support/process.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 
 type Archive = { state: string; key: string; attempts: number; last_error: string | null; log_bytes: number };
 type JobView = { bytes: number; lines: number; archive: Archive | null };
@@ -64,7 +64,7 @@ function faultProxy(s3: TestS3, fault: (nth: number) => { status: 500 | 503 } | 
   };
 }
 
-async function archivedAll(url: string, ids: string[], timeoutMs = 20_000) {
+async function archivedAll(url: string, ids: string[], timeoutMs = DEADLINE_MS) {
   return Promise.all(
     ids.map((id) =>
       waitFor(
@@ -269,7 +269,7 @@ describe("archive under S3 faults", () => {
           const j = (await (await s.fetch("/api/jobs/dns")).json()) as JobView;
           return j.archive?.state === "retrying" ? j.archive : undefined;
         },
-        20_000,
+        DEADLINE_MS,
       );
       // The server keeps ingesting and serving while the archive cannot be reached.
       const push = await s.post("/worker/jobs/after/logs", { step_name: "b", lines: makeLines(10) });

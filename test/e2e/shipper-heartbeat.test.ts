@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { FileSink } from "bun";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 import { jobLines, lineCount, shipper } from "./shipper-helpers.ts";
 
 type JobView = { status: string; error: string | null; late_lines: number };
@@ -81,7 +81,7 @@ describe("heartbeats", () => {
       pushJob: { status: "running", error: null, late_lines: 0 },
       pushLines: ["s: start", "s: end"],
     });
-  }, 40_000);
+  }, 60_000);
 
   test("a shipper killed with -9 beats no more: its job is failed once stale_after passed", async () => {
     await using server = await startTestServer(RECOVERY);
@@ -104,14 +104,14 @@ describe("heartbeats", () => {
         const j = (await (await server.fetch("/api/jobs/killed")).json()) as JobView;
         return j.status === "failed" ? j : undefined;
       },
-      20_000,
+      DEADLINE_MS,
       50,
     );
     expect({ error: job.error, waited: Date.now() - killedAt >= 2000 }).toEqual({
       error: "no activity from workers for 3s",
       waited: true,
     });
-  }, 30_000);
+  }, 60_000);
 });
 
 /** The pid of a process's child (the command `run` started), or null. */

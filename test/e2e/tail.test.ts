@@ -186,7 +186,7 @@ describe("tail", () => {
     await using second = await spawnServer({ server: { listen: `127.0.0.1:${port}` } }, { dir: dir.path });
     await post(second.url, "/worker/jobs/r/logs", { step_name: "build", lines: makeLines(200, "b") });
     await post(second.url, "/worker/jobs/r/logs", { step_name: "other", lines: makeLines(50, "o2") });
-    await Promise.all([all.waitLines(650, 20_000), build.waitLines(500, 20_000)]);
+    await Promise.all([all.waitLines(650), build.waitLines(500)]);
     await post(second.url, "/worker/jobs/r/complete", { status: "completed" });
     const [a, b] = await Promise.all([all.done(), build.done()]);
     const file = await Bun.file(join(dir.path, "logs", "r.jsonl")).text();
