@@ -3,9 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
+import { writeDigits } from "../support/biglog.ts";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
-import { writeDigits } from "../support/biglog.ts";
 import { tempDir } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 

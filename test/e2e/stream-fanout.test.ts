@@ -2,8 +2,8 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeLines, startTestServer } from "../support/server.ts";
-import { type StreamViewer, watch, within } from "../support/ws.ts";
 import { DEADLINE_MS } from "../support/wait.ts";
+import { type StreamViewer, watch, within } from "../support/ws.ts";
 
 test("500 concurrent viewers of one job each receive the full log exactly once", async () => {
   await using s = await startTestServer();

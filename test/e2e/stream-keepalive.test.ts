@@ -1,8 +1,8 @@
 // Keep-alive of the live stream: idle sockets are pinged; a peer that never answers is reaped, one that pongs stays.
 import { expect, test } from "bun:test";
 import { startTestServer } from "../support/server.ts";
-import { watch, within } from "../support/ws.ts";
 import { DEADLINE_MS } from "../support/wait.ts";
+import { watch, within } from "../support/ws.ts";
 
 test("an idle viewer is pinged; one that never answers is closed, one that answers stays open", async () => {
   await using s = await startTestServer({ stream: { ping_interval: "4s" } });

@@ -4,8 +4,8 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { spawnServer } from "../support/process.ts";
 import { startTestServer } from "../support/server.ts";
-import { within } from "../support/ws.ts";
 import { DEADLINE_MS } from "../support/wait.ts";
+import { within } from "../support/ws.ts";
 
 const MB = 1024 * 1024;
 
