@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 import { BUN, freePort, jobLines, lineCount, shipper } from "./shipper-helpers.ts";
 
 const texts = (lines: { line: string }[]) => lines.map((l) => l.line);
@@ -174,7 +174,7 @@ describe("stroem-logs run", () => {
     await waitFor(
       "the unfinished line on the server",
       async () => (await lineCount(server.url, "nonl")) === 1,
-      5000,
+      DEADLINE_MS,
     );
     writeFileSync(go, "");
     expect(await run.exited).toBe(0);
@@ -332,7 +332,7 @@ describe("stroem-logs push", () => {
     await waitFor(
       "the line on the server",
       async () => (await lineCount(server.url, "push-term")) === 1,
-      5000,
+      DEADLINE_MS,
     );
     push.proc.kill("SIGTERM");
     expect((await push.result()).code).toBe(0);
@@ -360,14 +360,17 @@ describe("stroem-logs push", () => {
       { stdin: "pipe" },
     );
     const stdin = push.proc.stdin as import("bun").FileSink;
-    stdin.write("compiling a\ncompiling ");
+    // The wait is at a line's end: an unfinished line 1 s old is shipped on its own (by design), and on a
+    // busy machine the round trip below can take longer than that. Lines joined across reads: the 5 MB
+    // line above, and test/shipper/lines.test.ts.
+    stdin.write("compiling a\n");
     await stdin.flush();
     await waitFor(
       "the first line on the server",
       async () => (await lineCount(server.url, "piped")) === 1,
-      5000,
+      DEADLINE_MS,
     );
-    stdin.write("b\nlinking");
+    stdin.write("compiling b\nlinking");
     await stdin.end();
     expect(await push.result()).toEqual({ code: 0, stdout: "", stderr: "" });
     expect((await jobLines(server.url, "piped")).map((l) => [l.stream, l.step, l.line])).toEqual([
