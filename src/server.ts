@@ -19,6 +19,9 @@ import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 
+/** Bun.serve's idleTimeout (s), at Bun's maximum: a connection silent both ways this long is closed. */
+export const IDLE_TIMEOUT_S = 255;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -136,6 +139,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       port,
       fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
+      // Bun counts a request whose answer has not started as idle and resets it after idleTimeout (10 s by
+      // default): a read waiting on a slow S3, or a filtered scan of a large log that finds nothing for a
+      // while, was cut off with no answer. Its maximum instead; slow bodies are bounded by
+      // limits.request_timeout, live streams by their own ping-based timeout.
+      idleTimeout: IDLE_TIMEOUT_S,
       websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {
