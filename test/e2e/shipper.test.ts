@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 import { BUN, freePort, jobLines, lineCount, shipper } from "./shipper-helpers.ts";
 
 const texts = (lines: { line: string }[]) => lines.map((l) => l.line);
@@ -174,7 +174,7 @@ describe("stroem-logs run", () => {
     await waitFor(
       "the unfinished line on the server",
       async () => (await lineCount(server.url, "nonl")) === 1,
-      5000,
+      DEADLINE_MS,
     );
     writeFileSync(go, "");
     expect(await run.exited).toBe(0);
@@ -332,7 +332,7 @@ describe("stroem-logs push", () => {
     await waitFor(
       "the line on the server",
       async () => (await lineCount(server.url, "push-term")) === 1,
-      5000,
+      DEADLINE_MS,
     );
     push.proc.kill("SIGTERM");
     expect((await push.result()).code).toBe(0);
@@ -367,7 +367,7 @@ describe("stroem-logs push", () => {
     await waitFor(
       "the first line on the server",
       async () => (await lineCount(server.url, "piped")) === 1,
-      5000,
+      DEADLINE_MS,
     );
     stdin.write("compiling b\nlinking");
     await stdin.end();
