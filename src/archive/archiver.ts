@@ -1,13 +1,16 @@
 // The archiver: durable queue → gzip → upload → verify content → (maybe) delete local; retried until it succeeds.
 import { open, rename, rm } from "node:fs/promises";
 import { formatDuration } from "../config/units.ts";
+import { backoff } from "../core/backoff.ts";
+import { archiveKey } from "../core/key.ts";
+import { iso } from "../core/time.ts";
 import { AppError, conflict } from "../errors.ts";
 import type { Db, JobRow } from "../jobs/db.ts";
-import { isTerminal, type Jobs } from "../jobs/registry.ts";
+import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { LogStore } from "../logs/store.ts";
+import { isTerminal } from "../protocol/status.ts";
 import { gzipFile } from "./gzip.ts";
-import { archiveKey } from "./key.ts";
 import { type ArchiveRow, openArchiveState } from "./state.ts";
 import { type ArchiveTarget, reason, TargetError } from "./target.ts";
 import { createArchiveTier, gunzip } from "./tier.ts";
@@ -30,11 +33,6 @@ export interface ArchiverOptions {
 }
 
 export type Archiver = ReturnType<typeof createArchiver>;
-
-/** Pure: the wait before retry number `failures` (1-based), capped. */
-export function backoff(failures: number, retry: { initial: number; max: number }): number {
-  return Math.min(retry.max, retry.initial * 2 ** Math.min(failures - 1, 30));
-}
 
 export function createArchiver(opts: ArchiverOptions) {
   const { jobs, store, target, log } = opts;
@@ -270,7 +268,6 @@ export function createArchiver(opts: ArchiverOptions) {
     view(job: JobRow): Record<string, unknown> {
       const row = state.get(job.id);
       if (row === null) return { archive: null };
-      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
       return {
         archive: {
           state: row.state,

@@ -1,5 +1,5 @@
 // Pretty printing of JSONL log lines for the terminal: `HH:MM:SS.mmm  step  line`, stderr in red.
-import { parseLine } from "../logs/line.ts";
+import { parseLine } from "../core/line.ts";
 
 /** The time of day as written, to the millisecond: timestamps keep the sender's precision (none, ms, µs, ns). */
 const TIME = /T(\d\d:\d\d:\d\d)(?:[.,](\d+))?/;

@@ -1,5 +1,6 @@
 // `stroem-logs tail JOB`: follow a job's log through the live stream, resume after a drop, exit by the job's status.
-import { statusOfReason } from "../live/frames.ts";
+import { backoff } from "../core/backoff.ts";
+import { statusOfReason } from "../protocol/close.ts";
 import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
 import { type Client, createClient, failOf, ServerError } from "./client.ts";
 import { prettyLine } from "./format.ts";
@@ -14,7 +15,7 @@ export function exitCodeFor(status: string): number {
 }
 
 /** Wait before reconnect attempt `n` (0-based): 100 ms doubling, at most 5 s. */
-export const backoffMs = (n: number): number => Math.min(100 * 2 ** n, 5000);
+export const backoffMs = (n: number): number => backoff(n + 1, { initial: 100, max: 5000 });
 
 export interface Position {
   /** The `from` the user asked for. */

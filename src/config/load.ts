@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parseDocument } from "yaml";
+import { describeIssue } from "../core/issues.ts";
 import { UsageError } from "../errors.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
 
@@ -81,16 +82,12 @@ export function validateConfig(tree: Tree, source: string): Config {
   const result = v.safeParse(ConfigSchema, tree);
   if (result.success) return result.output;
   const lines = result.issues.map((issue) => {
-    const path = v.getDotPath(issue) ?? "(top level)";
-    const message =
-      issue.expected === "never"
-        ? `unknown key (allowed here: ${allowedKeys(path)})`
-        : issue.type === "strict_object" && issue.received === "undefined"
-          ? "required but missing"
-          : issue.message.replace(
-              /^Invalid (?:type|key): Expected (.*) but received (.*)$/,
-              "expected $1 (got $2)",
-            );
+    const { path, message } = describeIssue(issue, {
+      root: "(top level)",
+      indexBrackets: false,
+      unknown: (at) => `unknown key (allowed here: ${allowedKeys(at)})`,
+      missing: "required but missing",
+    });
     return `  ${path}: ${message}`;
   });
   throw new UsageError(`invalid config (${source}):\n${lines.join("\n")}`);

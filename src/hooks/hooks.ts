@@ -1,7 +1,9 @@
 // Job-end hooks: a JSON POST to each matching URL, retried with backoff; a failure becomes a server event.
 import { formatDuration } from "../config/units.ts";
-import type { JobRow, TerminalStatus } from "../jobs/db.ts";
+import { backoff } from "../core/backoff.ts";
+import type { JobRow } from "../jobs/db.ts";
 import type { Logger } from "../log.ts";
+import type { TerminalStatus } from "../protocol/status.ts";
 import { VERSION } from "../version.ts";
 import { hookPayload, publicUrl } from "./payload.ts";
 
@@ -45,7 +47,7 @@ async function deliver(hook: HookConfig, body: string): Promise<string | null> {
   const attempts = hook.retries + 1;
   let why = "";
   for (let i = 0; i < attempts; i++) {
-    if (i > 0) await Bun.sleep(hook.backoff * 2 ** (i - 1));
+    if (i > 0) await Bun.sleep(backoff(i, { initial: hook.backoff, max: Number.POSITIVE_INFINITY }));
     const r = await postOnce(hook, body);
     if (r.ok) return null;
     why = r.why;

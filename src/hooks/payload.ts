@@ -1,4 +1,5 @@
 // What a hook receives and how its URL appears in messages (pure).
+import { iso } from "../core/time.ts";
 import type { JobRow } from "../jobs/db.ts";
 
 export interface HookPayload {
@@ -16,7 +17,6 @@ export interface HookPayload {
 }
 
 export function hookPayload(job: JobRow): HookPayload {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     event: "job.finished",
     id: job.id,
@@ -24,7 +24,7 @@ export function hookPayload(job: JobRow): HookPayload {
     task: job.task,
     status: job.status,
     error: job.error,
-    created_at: iso(job.created_at)!,
+    created_at: iso(job.created_at),
     finished_at: iso(job.finished_at),
     lines: job.line_count,
     bytes: job.byte_count,

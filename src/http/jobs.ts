@@ -1,8 +1,8 @@
 // Job routes: register, create, show, list, complete, heartbeat, server events.
 import type { Hono } from "hono";
 import { notFound } from "../errors.ts";
-import { STALE_AFTER_HEADER } from "../jobs/recovery.ts";
 import type { Jobs } from "../jobs/registry.ts";
+import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
 import {
   type BodyLimits,
   CompleteBody,

@@ -1,10 +1,11 @@
 // Log routes: the worker's push and the reads (whole job, one step, JSON or streamed ndjson).
 import type { Context, Hono } from "hono";
+import type { Batch } from "../core/scan.ts";
 import { badRequest, notFound } from "../errors.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
-import type { Batch } from "../logs/scan.ts";
+import { StepName } from "../protocol/ids.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
 import { pathForMessage } from "./target.ts";
 import {
@@ -15,7 +16,6 @@ import {
   parsePush,
   ReadQuery,
   readJson,
-  StepName,
 } from "./validate.ts";
 
 export interface LogRoutesDeps {

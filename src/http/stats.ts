@@ -1,11 +1,10 @@
 // GET /api/stats: job counts by status, and what plug-ins report (archive queue, retention counters).
 import type { Hono } from "hono";
-import { type Db, TERMINAL } from "../jobs/db.ts";
+import type { Db } from "../jobs/db.ts";
+import { STATUSES } from "../protocol/status.ts";
 
 /** A named section of the stats answer, computed on each request. */
 export type StatsSection = readonly [name: string, section: () => unknown];
-
-const STATUSES = ["pending", "running", ...TERMINAL] as const;
 
 export function mountStatsRoutes(app: Hono, deps: { db: Db; sections: readonly StatsSection[] }): void {
   const counts = deps.db.sqlite.query<{ status: string; n: number }, []>(

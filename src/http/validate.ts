@@ -1,113 +1,27 @@
 // Request validation at the boundary: valibot schemas for ids, bodies and queries, with precise messages.
 import type { Context } from "hono";
 import * as v from "valibot";
+import { describeIssue } from "../core/issues.ts";
 import { AppError, badRequest } from "../errors.ts";
-import { normalizeTs, SERVER_STEP } from "../logs/line.ts";
-
-export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+import { IDEMPOTENCY_KEY, JOB_ID, JOB_ID_EXPECTED } from "../protocol/ids.ts";
+import { type Push, PushBody, pushFast, StreamName } from "../protocol/push.ts";
+import { STATUSES, TerminalStatusName } from "../protocol/status.ts";
+import { Timestamp } from "../protocol/timestamp.ts";
 
 export function jobIdParam(c: Context): string {
   const id = c.req.param("id") ?? "";
   if (!JOB_ID.test(id)) {
     throw badRequest(
-      `invalid job id ${JSON.stringify(id.slice(0, 140))}: expected a UUID or [A-Za-z0-9][A-Za-z0-9._-]{0,127}`,
+      `invalid job id ${JSON.stringify(id.slice(0, 140))}: ${JOB_ID_EXPECTED}`,
       "invalid_job_id",
     );
   }
   return id;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-export const StepName = v.pipe(
-  v.string("expected a string"),
-  v.nonEmpty("must not be empty"),
-  v.maxLength(256, (i) => `must be at most 256 characters (got ${i.input.length})`),
-  v.check((s) => !CONTROL.test(s), "must not contain control characters"),
-);
-
-const WorkerStep = v.pipe(
-  StepName,
-  v.check((s) => s !== SERVER_STEP, `"${SERVER_STEP}" is reserved for server events`),
-);
-
-const Timestamp = v.pipe(
-  v.string("expected an ISO 8601 timestamp string"),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const ts = normalizeTs(dataset.value);
-    if (ts === null) {
-      addIssue({
-        message: `expected an ISO 8601 timestamp (got ${JSON.stringify(dataset.value.slice(0, 64))})`,
-      });
-      return NEVER;
-    }
-    return ts;
-  }),
-);
-
-export const Stream = v.picklist(
-  ["stdout", "stderr"],
-  (i) => `expected "stdout" or "stderr" (got ${i.received})`,
-);
-
-export const PushBody = v.strictObject({
-  step_name: WorkerStep,
-  lines: v.pipe(
-    v.array(
-      v.strictObject({
-        ts: v.optional(Timestamp),
-        stream: Stream,
-        line: v.string("expected a string"),
-      }),
-      "expected an array of lines",
-    ),
-    v.minLength(1, "must hold at least one line"),
-  ),
-  batch_id: v.optional(v.pipe(v.string(), v.nonEmpty(), v.maxLength(200))),
-});
-
-export type Push = v.InferOutput<typeof PushBody>;
-
-/**
- * Validates a push body. A hand-written pass accepts what `PushBody` accepts, at a fraction of valibot's
- * cost per line (valibot was ~30% of the ingest path's CPU); whatever it does not accept goes through
- * `PushBody`, so every error message is the schema's.
- */
+/** Validates a push body: the fast path, else the schema (whose messages every refusal carries). */
 export function parsePush(input: unknown): Push {
   return pushFast(input) ?? parse(PushBody, input);
-}
-
-/** `PushBody`'s rules on the common shape; null for anything else (the schema then says what is wrong). */
-function pushFast(input: unknown): Push | null {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return null;
-  const o = input as Record<string, unknown>;
-  for (const k in o) if (k !== "step_name" && k !== "lines" && k !== "batch_id") return null;
-  const step = o.step_name;
-  if (typeof step !== "string" || step.length === 0 || step.length > 256) return null;
-  if (CONTROL.test(step) || step === SERVER_STEP) return null;
-  const batchId = o.batch_id;
-  if (batchId !== undefined && (typeof batchId !== "string" || batchId.length === 0 || batchId.length > 200))
-    return null;
-  const lines = o.lines;
-  if (!Array.isArray(lines) || lines.length === 0) return null;
-  const out: Push["lines"] = new Array(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i] as Record<string, unknown>;
-    if (typeof l !== "object" || l === null || Array.isArray(l)) return null;
-    for (const k in l) if (k !== "ts" && k !== "stream" && k !== "line") return null;
-    const { ts, stream, line } = l;
-    if ((stream !== "stdout" && stream !== "stderr") || typeof line !== "string") return null;
-    if (ts === undefined) {
-      out[i] = { stream, line };
-      continue;
-    }
-    const norm = typeof ts === "string" ? normalizeTs(ts) : null;
-    if (norm === null) return null;
-    out[i] = { ts: norm, stream, line };
-  }
-  return typeof batchId === "string"
-    ? { step_name: step, lines: out, batch_id: batchId }
-    : { step_name: step, lines: out };
 }
 
 const Name = v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(512));
@@ -119,10 +33,7 @@ export const RegisterBody = v.strictObject({
 });
 
 export const CompleteBody = v.strictObject({
-  status: v.picklist(
-    ["completed", "failed", "cancelled", "skipped"],
-    (i) => `expected one of completed, failed, cancelled, skipped (got ${i.received})`,
-  ),
+  status: TerminalStatusName,
   error: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(64 * 1024)))),
 });
 
@@ -130,10 +41,15 @@ export const EventBody = v.strictObject({
   message: v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(64 * 1024)),
 });
 
-const Count = (what: string) =>
+/** A non-negative integer query parameter; `what`, when given, opens its message. */
+export const Count = (what?: string) =>
   v.pipe(
     v.string(),
-    v.regex(/^\d{1,15}$/, (i) => `${what}: expected a non-negative integer (got ${JSON.stringify(i.input)})`),
+    v.regex(
+      /^\d{1,15}$/,
+      (i) =>
+        `${what === undefined ? "" : `${what}: `}expected a non-negative integer (got ${JSON.stringify(i.input)})`,
+    ),
     v.transform(Number),
   );
 
@@ -141,38 +57,26 @@ export const ReadQuery = v.object({
   from: v.optional(Count("from")),
   limit: v.optional(Count("limit")),
   tail: v.optional(Count("tail")),
-  stream: v.optional(Stream),
+  stream: v.optional(StreamName),
   format: v.optional(
     v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`),
   ),
 });
 
 export const ListQuery = v.object({
-  status: v.optional(
-    v.picklist(
-      ["pending", "running", "completed", "failed", "cancelled", "skipped"],
-      (i) => `unknown status ${i.received}`,
-    ),
-  ),
+  status: v.optional(v.picklist(STATUSES, (i) => `unknown status ${i.received}`)),
   workspace: v.optional(v.string()),
   task: v.optional(v.string()),
   limit: v.optional(Count("limit")),
 });
 
-/** `lines.3.ts` → `lines[3].ts` */
-function pathOf(issue: v.BaseIssue<unknown>): string {
-  const dot = v.getDotPath(issue);
-  return dot === null ? "body" : dot.replace(/\.(\d+)(?=\.|$)/g, "[$1]");
-}
-
 export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
-  const first = issues[0];
-  const path = pathOf(first);
-  let message = first.message;
-  if (first.expected === "never") message = "unknown field";
-  else if (first.type === "strict_object" && first.received === "undefined")
-    message = "required field is missing";
-  else message = message.replace(/^Invalid type: Expected (.*) but received (.*)$/, "expected $1 (got $2)");
+  const { path, message } = describeIssue(issues[0], {
+    root: "body",
+    indexBrackets: true,
+    unknown: () => "unknown field",
+    missing: "required field is missing",
+  });
   const more =
     issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
   return `${path}: ${message}${more}`;
@@ -260,8 +164,6 @@ function tooLarge(size: number, max: number): AppError {
     `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`,
   );
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** The `Idempotency-Key` header: null when absent, a 400 when it is not 1–200 visible ASCII characters. */
 export function idempotencyKey(c: Context): string | null {

@@ -1,7 +1,6 @@
 // The job as the API shows it: ISO times, counts, and what plug-ins (the archive) add.
+import { iso } from "../core/time.ts";
 import type { JobRow } from "../jobs/db.ts";
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export type JobExtra = (job: JobRow) => Record<string, unknown>;
 

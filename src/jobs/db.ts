@@ -3,9 +3,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
-export const TERMINAL = ["completed", "failed", "cancelled", "skipped"] as const;
-export type TerminalStatus = (typeof TERMINAL)[number];
-export type JobStatus = "pending" | "running" | TerminalStatus;
+import type { JobStatus } from "../protocol/status.ts";
 
 export interface JobRow {
   id: string;

@@ -4,12 +4,6 @@ import type { Logger } from "../log.ts";
 import type { Db } from "./db.ts";
 import type { Jobs } from "./registry.ts";
 
-/**
- * The heartbeat's answer carries `recovery.stale_after` (ms) in this header, so a worker learns how often to
- * beat (a rule the server and the shipper share).
- */
-export const STALE_AFTER_HEADER = "stroem-stale-after-ms";
-
 export interface RecoveryOptions {
   db: Db;
   jobs: Jobs;

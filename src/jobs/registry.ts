@@ -1,17 +1,14 @@
 // The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
+
+import { backoff } from "../core/backoff.ts";
+import { encodeBatch, encodeEvent, type IncomingLine } from "../core/line.ts";
+import { iso } from "../core/time.ts";
 import { AppError, conflict, notFound } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
+import { isTerminal, type TerminalStatus } from "../protocol/status.ts";
 import { createCap, lineEnds } from "./cap.ts";
-import { type Db, type JobRow, type JobStatus, TERMINAL, type TerminalStatus } from "./db.ts";
-
-/** A line as the route hands it over: `ts` already normalised, or absent for "now". */
-export interface IncomingLine {
-  ts?: string | undefined;
-  stream: Stream;
-  line: string;
-}
+import type { Db, JobRow } from "./db.ts";
 
 export interface PushResult {
   first: number;
@@ -44,8 +41,6 @@ export interface JobsOptions {
 }
 
 export type Jobs = ReturnType<typeof createJobs>;
-
-export const isTerminal = (s: JobStatus): s is TerminalStatus => (TERMINAL as readonly string[]).includes(s);
 
 export function createJobs(opts: JobsOptions) {
   const { db, store } = opts;
@@ -160,19 +155,7 @@ export function createJobs(opts: JobsOptions) {
         return { first, next, truncated, duplicate: true, ...(held > 0 ? { held } : {}) };
       }
     }
-    const now = isoNow(clock());
-    const stepJson = JSON.stringify(step);
-    let text = "";
-    let truncated = 0;
-    for (const l of lines) {
-      let line = l.line;
-      if (line.length * 3 > opts.maxLineBytes) {
-        const t = truncateLine(line, opts.maxLineBytes);
-        if (t.truncated) truncated++;
-        line = t.line;
-      }
-      text += encodeLine(l.ts ?? now, l.stream, stepJson, line);
-    }
+    const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes);
     if (cap !== null) {
       if (isTerminal(job.status)) cap.checkLate(job, Buffer.byteLength(text));
       // A UTF-16 unit is at most 3 bytes of UTF-8: a batch within that bound fits without counting.
@@ -241,13 +224,8 @@ export function createJobs(opts: JobsOptions) {
 
   /** Encodes a server event (one line per line of `message`). */
   function eventText(message: string): { data: Uint8Array; count: number } {
-    const stepJson = JSON.stringify(SERVER_STEP);
-    const ts = isoNow(clock());
-    const lines = message.split(/\r?\n/);
-    const text = lines
-      .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
-      .join("");
-    return { data: encoder.encode(text), count: lines.length };
+    const { text, count } = encodeEvent(message, iso(clock()), opts.maxLineBytes);
+    return { data: encoder.encode(text), count };
   }
 
   /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
@@ -311,7 +289,7 @@ export function createJobs(opts: JobsOptions) {
       } catch (e) {
         if (attempt === 0)
           note(id, `[limits] appending the size-cap window failed: ${(e as Error).message}; retrying`);
-        await Bun.sleep(Math.min(60_000, 500 * 2 ** attempt));
+        await Bun.sleep(backoff(attempt + 1, { initial: 500, max: 60_000 }));
       }
     }
   }

@@ -1,23 +1,22 @@
 // The live hub: who watches which job, the fan-out of each committed run, and each viewer's catch-up from disk.
-import type { JobRow } from "../jobs/db.ts";
-import type { Appended, Jobs } from "../jobs/registry.ts";
-import type { Logger } from "../log.ts";
-import { type LineFilter, makeMatcher } from "../logs/line.ts";
-import type { Reader, Selection } from "../logs/read.ts";
-import type { Batch } from "../logs/scan.ts";
-import { createBudget, type Holder } from "./budget.ts";
+
 import {
   afterSend,
-  closeReason,
   FrameBuilder,
   filteredFrame,
   isDone,
   liveAction,
-  OVER_BUDGET,
-  overBudgetReason,
   splitRun,
   startCursor,
-} from "./frames.ts";
+} from "../core/frames.ts";
+import { type LineFilter, makeMatcher } from "../core/line.ts";
+import type { Batch } from "../core/scan.ts";
+import type { JobRow } from "../jobs/db.ts";
+import type { Appended, Jobs } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
+import type { Reader, Selection } from "../logs/read.ts";
+import { closeReason, OVER_BUDGET, overBudgetReason } from "../protocol/close.ts";
+import { createBudget, type Holder } from "./budget.ts";
 
 /** The part of Bun's `ServerWebSocket` the hub uses. */
 export interface LiveSocket {

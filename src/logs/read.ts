@@ -1,11 +1,12 @@
 // The read path: picks the tier (local JSONL, legacy .log, archive) and selects lines by cursor and filter.
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
+import { type LineFilter, makeMatcher, parseLine, truncateLine } from "../core/line.ts";
+import { type Batch, countSelected, selectForward, splitLines } from "../core/scan.ts";
 import { AppError } from "../errors.ts";
 import type { JobRow } from "../jobs/db.ts";
-import { type LineFilter, makeMatcher, parseLine, truncateLine } from "./line.ts";
-import { type Batch, countSelected, selectForward, splitLines, tailStart } from "./scan.ts";
 import type { LogStore } from "./store.ts";
+import { tailStart } from "./tail.ts";
 
 const READ_BLOCK = 256 * 1024;
 

@@ -2,11 +2,12 @@
 import { rmSync } from "node:fs";
 import { type ArchiveTarget, reason, TargetError } from "../archive/target.ts";
 import { formatDuration } from "../config/units.ts";
+import { describe, plan, type RetentionConfig } from "../core/policy.ts";
+import { iso } from "../core/time.ts";
 import type { Db } from "../jobs/db.ts";
 import type { Jobs } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { LogStore } from "../logs/store.ts";
-import { describe, plan, type RetentionConfig } from "./policy.ts";
 import { type Cursor, openRetentionState, START } from "./state.ts";
 
 export interface RetentionOptions {
@@ -227,7 +228,6 @@ export function createRetention(opts: RetentionOptions) {
 
     /** The `retention` section of `GET /api/stats`. */
     stats(): Record<string, unknown> {
-      const iso = (ms: number) => new Date(ms).toISOString();
       return {
         local_days: config.local_days ?? null,
         archive_days: config.archive_days ?? null,

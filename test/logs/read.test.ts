@@ -2,10 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { encodeLine } from "../../src/core/line.ts";
 import { AppError } from "../../src/errors.ts";
 import { openDb } from "../../src/jobs/db.ts";
 import { createJobs } from "../../src/jobs/registry.ts";
-import { encodeLine } from "../../src/logs/line.ts";
 import { createReader, cutLine } from "../../src/logs/read.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { tempDir } from "../support/server.ts";

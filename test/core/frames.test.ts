@@ -2,17 +2,14 @@
 import { describe, expect, test } from "bun:test";
 import {
   afterSend,
-  closeReason,
   FrameBuilder,
   filteredFrame,
   isDone,
   liveAction,
-  overBudgetReason,
-  resumeFromOf,
   splitRun,
   startCursor,
-  statusOfReason,
-} from "../../src/live/frames.ts";
+} from "../../src/core/frames.ts";
+import { closeReason, overBudgetReason, resumeFromOf, statusOfReason } from "../../src/protocol/close.ts";
 
 describe("liveAction", () => {
   test("a live frame goes only to a live viewer whose cursor is the run's first line", () => {

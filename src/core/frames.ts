@@ -1,5 +1,5 @@
-// Pure rules of the live stream: where a viewer starts, when a live frame may be sent, frame cutting, close reasons.
-import type { JobRow } from "../jobs/db.ts";
+// Pure rules of the live stream: where a viewer starts, when a live frame may be sent, frame cutting.
+import type { Job } from "./job.ts";
 
 /**
  * What happens to a viewer when a committed run of lines [first, next) arrives live:
@@ -40,31 +40,8 @@ export function startCursor(
 }
 
 /** True when the viewer has every line the job will ever have: the job is settled and the cursor reached its end. */
-export function isDone(cursor: number, job: Pick<JobRow, "settled_at" | "line_count"> | null): boolean {
+export function isDone(cursor: number, job: Pick<Job, "settled_at" | "line_count"> | null): boolean {
   return job !== null && job.settled_at !== null && cursor >= job.line_count;
-}
-
-/** The reason of the normal close (code 1000) at the end of a job's stream. */
-export const closeReason = (status: string): string => `job ${status}`;
-
-/**
- * The close of a viewer that stopped reading while stalled viewers together held more than
- * stream.max_buffered_bytes: 1013 (try again later). Everything before `from` was sent ahead of the close.
- */
-export const OVER_BUDGET = 1013;
-export const overBudgetReason = (budget: number, from: number): string =>
-  `too slow: over stream.max_buffered_bytes ${budget}; resume with from=${from}`;
-
-/** The line a close reason says to resume from (`resume with from=N`), or null. */
-export function resumeFromOf(reason: string): number | null {
-  const m = /resume with from=(\d+)$/.exec(reason);
-  return m ? Number(m[1]) : null;
-}
-
-/** The status named by a normal close reason, or null when the reason is not an end of job. */
-export function statusOfReason(reason: string): string | null {
-  const m = /^job ([a-z]+)$/.exec(reason);
-  return m ? m[1]! : null;
 }
 
 /** Lines of one committed run, without their newlines (`data` always ends with one). */

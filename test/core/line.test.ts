@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { encodeLine, makeMatcher, normalizeTs, truncateLine } from "../../src/logs/line.ts";
+import { encodeLine, makeMatcher, truncateLine } from "../../src/core/line.ts";
+import { normalizeTs } from "../../src/protocol/timestamp.ts";
 
 describe("log line", () => {
   test("a line is encoded compact with keys in the contract's order", () => {

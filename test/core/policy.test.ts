@@ -1,6 +1,6 @@
 // The retention rules as pure functions: which cutoff applies, with and without an archive.
 import { describe, expect, test } from "bun:test";
-import { DAY_MS, describe as explain, plan } from "../../src/retention/policy.ts";
+import { DAY_MS, describe as explain, plan } from "../../src/core/policy.ts";
 
 const NOW = Date.parse("2025-03-01T00:00:00Z");
 

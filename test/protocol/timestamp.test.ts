@@ -1,6 +1,6 @@
 // The canonical-timestamp range check decides exactly as Date.parse does, over every field's edge values.
 import { describe, expect, test } from "bun:test";
-import { canonicalInRange, normalizeTs } from "../../src/logs/line.ts";
+import { canonicalInRange, normalizeTs } from "../../src/protocol/timestamp.ts";
 
 const p2 = (n: number) => String(n).padStart(2, "0");
 

@@ -1,6 +1,6 @@
 // Archive keys: Strøm's layout, from the job's creation time in UTC.
 import { describe, expect, test } from "bun:test";
-import { archiveKey } from "../../src/archive/key.ts";
+import { archiveKey } from "../../src/core/key.ts";
 
 const job = {
   id: "3f6c1c1e-8d2a-4b8e-9a57-0c1d2e3f4a5b",
