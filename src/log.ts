@@ -1,4 +1,6 @@
 // The server's own log: one line per event on stderr (journald adds time and unit), level first.
+import { describeError } from "./errors.ts";
+
 export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
@@ -9,7 +11,7 @@ export function createLogger(write: (line: string) => void = (l) => process.stde
   return {
     info: (msg) => write(`info: ${msg}`),
     warn: (msg) => write(`warn: ${msg}`),
-    error: (msg, err) => write(`error: ${msg}${err instanceof Error ? `\n${err.stack ?? err.message}` : ""}`),
+    error: (msg, err) => write(`error: ${msg}${err instanceof Error ? `\n${describeError(err)}` : ""}`),
   };
 }
 

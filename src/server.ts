@@ -1,23 +1,25 @@
 // Wires the modules into one running server: state, store, registry, reader, HTTP app, Bun.serve.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createArchiver } from "./archive/archiver.ts";
-import { archiveFromConfig } from "./archive/index.ts";
+import { archiveFromConfig, createArchive } from "./archive/index.ts";
 import { tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
+import { createEvents } from "./events.ts";
 import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
-import { type Db, openDb } from "./jobs/db.ts";
+import { createCap } from "./jobs/cap.ts";
+import { createLifecycle } from "./jobs/lifecycle.ts";
 import { createRecovery } from "./jobs/recovery.ts";
-import { createJobs } from "./jobs/registry.ts";
+import { createRegistry } from "./jobs/registry.ts";
 import { createLiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
+import { openSqliteState, type SqliteState } from "./state/sqlite/open.ts";
 
 export interface RunningServer {
   url: string;
@@ -33,75 +35,106 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tokens = tokensFromConfig(config, hostname);
   const dir = config.log_storage.local_dir;
   const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
-  let db: Db;
+  let state: SqliteState;
   try {
     mkdirSync(dir, { recursive: true });
-    db = openDb(dbPath, { fsync: config.log_storage.fsync });
+    state = openSqliteState(dbPath, { fsync: config.log_storage.fsync });
   } catch (e) {
     throw new UsageError(
       `cannot open log_storage (local_dir ${dir}, database ${dbPath}): ${(e as Error).message}`,
       1,
     );
   }
+  if (state.schema.from !== state.schema.to)
+    log.info(
+      `state: database ${dbPath} migrated from schema version ${state.schema.from} to ${state.schema.to}`,
+    );
+  const events = createEvents(log);
   const store = createLogStore({
     dir,
     maxOpenFiles: config.limits.max_open_files,
     fsync: config.log_storage.fsync,
     onDiscard: (id, bytes) =>
       log.warn(`job ${id}: discarded ${bytes} unacknowledged bytes past the recorded end`),
+    onHealth: (failing) => events.emit("storage.state", { failing }),
   });
-  const jobs = createJobs({
-    db,
+  const cap = createCap({
+    caps: state.caps,
     store,
-    maxLineBytes: config.limits.max_line_bytes,
     maxJobBytes: config.limits.max_job_bytes,
+    known: await state.caps.ids(),
+  });
+  const archiveTarget = archiveFromConfig(config.log_storage);
+  // The archive needs the registry (job rows, server events, a job's turn) and the registry the archive's
+  // guard: the guard is handed over once both exist.
+  let archive: ReturnType<typeof createArchive> | null = null;
+  const registry = createRegistry({
+    state,
+    store,
+    events,
+    cap,
+    maxLineBytes: config.limits.max_line_bytes,
+    archiveGuard: archiveTarget && {
+      lateAppend: (job) => archive!.guard.lateAppend(job),
+      edit: (job) => archive!.guard.edit(job),
+    },
     log,
   });
-  // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
-  if (config.hooks.length > 0) jobs.addFinisher(createHooks({ hooks: config.hooks, event: jobs.event, log }));
-  const archiveTarget = archiveFromConfig(config.log_storage);
-  const archiver =
+  archive =
     archiveTarget &&
-    createArchiver({
-      db,
-      jobs,
+    createArchive({
+      archives: state.archives,
+      registry,
       store,
+      events,
       log,
       ...archiveTarget,
       retry: config.log_storage.archive_retry,
       rearchiveDelay: config.log_storage.rearchive_delay,
       deleteLocal: config.log_storage.delete_local_after_archive,
     });
-  if (archiver) {
-    jobs.onSettled(archiver.enqueue);
-    jobs.onAppend((a) => archiver.noteAppend(a.job));
-    jobs.addEditGuard(archiver.guardEdit);
-    jobs.addAppendGuard(archiver.guardAppend);
-  }
+  // A job's end: window → hooks → settled → archive queue (jobs/lifecycle.ts).
+  const lifecycle = createLifecycle({
+    registry,
+    jobs: state.jobs,
+    store,
+    events,
+    cap,
+    hooks:
+      config.hooks.length > 0
+        ? createHooks({ hooks: config.hooks, event: registry.event, events, log })
+        : null,
+    archive,
+    log,
+  });
   const recovery = createRecovery({
-    db,
-    jobs,
+    jobs: state.jobs,
+    registry,
+    lifecycle,
+    events,
     log,
     staleAfter: config.recovery.stale_after,
     interval: config.recovery.sweep_interval,
   });
   const retention = createRetention({
-    db,
-    jobs,
+    state,
+    registry,
     store,
+    events,
     log,
     config: config.retention,
-    archive: archiver && archiveTarget ? { target: archiveTarget.target, busy: archiver.busy } : null,
+    archive: archive && { target: archive.target, busy: archive.busy },
   });
   const reader = createReader({
     store,
-    getJob: jobs.get,
-    checkpoint: jobs.checkpoint,
-    archive: archiver?.tier,
+    getJob: registry.get,
+    checkpoint: registry.checkpoint,
+    archive: archive?.tier,
   });
   const live = createLiveHub({
-    jobs,
+    getJob: registry.get,
     reader,
+    events,
     log,
     maxFrameBytes: config.stream.max_frame_bytes,
     maxBufferedBytes: config.stream.max_buffered_bytes,
@@ -109,8 +142,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxViewers: config.limits.max_streams,
   });
   const app = createApp({
-    db,
-    jobs,
+    state,
+    registry,
+    lifecycle,
     reader,
     log,
     tokens,
@@ -119,15 +153,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     staleAfterMs: config.recovery.stale_after,
     idleTimeout: config.server.idle_timeout,
     live,
-    extras: archiver ? [archiver.view] : [],
+    extras: archive ? [archive.view] : [],
     stats: [
-      ["archive", () => archiver?.stats() ?? null],
+      ["archive", () => archive?.stats() ?? null],
       ["retention", retention.stats],
       ["stream", live.stats],
     ],
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
-    readyWarnings: archiver ? [archiver.readyCheck] : [],
+    readyWarnings: archive ? [archive.readyCheck] : [],
   });
 
   let server: ReturnType<typeof Bun.serve>;
@@ -142,11 +176,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
   } catch (e) {
     store.closeAll();
-    db.close();
-    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`);
+    await state.close();
+    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`, { cause: e });
   }
-  void jobs.resumeUnsettled();
-  archiver?.resume();
+  void lifecycle.resumeUnsettled();
+  void archive?.resume();
   recovery.start();
   retention.start();
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
@@ -169,14 +203,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           );
           await server.stop(true);
         }
-        recovery.stop();
+        await recovery.stop();
         // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
         await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
-        await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
+        await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
         // Running uploads are aborted; they are queued in the database and resume at the next start.
-        await archiver?.stop();
+        await archive?.stop();
+        await registry.idle();
         store.closeAll();
-        db.close();
+        await state.close();
       })();
       return stopping;
     },

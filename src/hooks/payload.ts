@@ -1,6 +1,7 @@
 // What a hook receives and how its URL appears in messages (pure).
+
+import type { Job } from "../core/job.ts";
 import { iso } from "../core/time.ts";
-import type { JobRow } from "../jobs/db.ts";
 
 export interface HookPayload {
   event: "job.finished";
@@ -16,7 +17,7 @@ export interface HookPayload {
   late_lines: number;
 }
 
-export function hookPayload(job: JobRow): HookPayload {
+export function hookPayload(job: Job): HookPayload {
   return {
     event: "job.finished",
     id: job.id,

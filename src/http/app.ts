@@ -2,11 +2,12 @@
 import { Hono } from "hono";
 import type { Tokens } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
-import type { Db } from "../jobs/db.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import type { Lifecycle } from "../jobs/lifecycle.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { Repositories } from "../state/types.ts";
 import { authMiddleware } from "./auth.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
@@ -17,8 +18,9 @@ import { pathForMessage, routePath, targetGuard } from "./target.ts";
 import type { JobExtra } from "./view.ts";
 
 export interface AppDeps {
-  db: Db;
-  jobs: Jobs;
+  state: Pick<Repositories, "jobs" | "ping">;
+  registry: Registry;
+  lifecycle: Pick<Lifecycle, "complete">;
   reader: Reader;
   log: Logger;
   tokens: Tokens;
@@ -64,21 +66,22 @@ export function createApp(deps: AppDeps): Hono {
     if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
   });
   mountHealthRoutes(app, {
-    db: deps.db,
+    ping: deps.state.ping,
     localDir: deps.localDir,
     checks: deps.readyChecks ?? [],
     warnings: deps.readyWarnings ?? [],
     log: deps.log,
   });
-  mountStatsRoutes(app, { db: deps.db, sections: deps.stats ?? [] });
+  mountStatsRoutes(app, { jobs: deps.state.jobs, sections: deps.stats ?? [] });
   mountJobRoutes(app, {
-    jobs: deps.jobs,
+    registry: deps.registry,
+    lifecycle: deps.lifecycle,
     body,
     extras: deps.extras ?? [],
     staleAfterMs: deps.staleAfterMs,
   });
   mountLogRoutes(app, {
-    jobs: deps.jobs,
+    registry: deps.registry,
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,

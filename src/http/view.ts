@@ -1,10 +1,11 @@
-// The job as the API shows it: ISO times, counts, and what plug-ins (the archive) add.
+// The job as the API shows it: ISO times, counts, and what other modules (the archive) add.
+import type { Job } from "../core/job.ts";
 import { iso } from "../core/time.ts";
-import type { JobRow } from "../jobs/db.ts";
 
-export type JobExtra = (job: JobRow) => Record<string, unknown>;
+/** Fields another module adds to a job's view (the archive's `archive`). */
+export type JobExtra = (job: Job) => Promise<Record<string, unknown>>;
 
-export function jobView(job: JobRow, extras: readonly JobExtra[] = []): Record<string, unknown> {
+export async function jobView(job: Job, extras: readonly JobExtra[] = []): Promise<Record<string, unknown>> {
   const view: Record<string, unknown> = {
     id: job.id,
     workspace: job.workspace,
@@ -20,6 +21,6 @@ export function jobView(job: JobRow, extras: readonly JobExtra[] = []): Record<s
     late_lines: job.late_lines,
     settled: job.settled_at !== null,
   };
-  for (const extra of extras) Object.assign(view, extra(job));
+  for (const extra of extras) Object.assign(view, await extra(job));
   return view;
 }
