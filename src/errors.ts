@@ -35,8 +35,9 @@ export class UsageError extends Error {
   constructor(
     message: string,
     readonly exitCode = 2,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "UsageError";
   }
 }

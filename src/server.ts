@@ -1,12 +1,14 @@
-// Wires the modules into one running server: state, store, registry, reader, HTTP app, Bun.serve.
+// Wires the modules into one service (state, store, registry, lifecycle, archive, hub, HTTP app), and binds it
+// to Bun.serve. Wiring only: what each part does lives in its folder.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Hono } from "hono";
 import { archiveFromConfig, createArchive } from "./archive/index.ts";
 import { tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
-import { createEvents } from "./events.ts";
+import { createEvents, type Events } from "./events.ts";
 import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
@@ -14,7 +16,7 @@ import { createCap } from "./jobs/cap.ts";
 import { createLifecycle } from "./jobs/lifecycle.ts";
 import { createRecovery } from "./jobs/recovery.ts";
 import { createRegistry } from "./jobs/registry.ts";
-import { createLiveHub } from "./live/hub.ts";
+import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createLogStore } from "./logs/store.ts";
@@ -26,11 +28,25 @@ export interface RunningServer {
   port: number;
   /** The retention sweep (tests call `sweep(now)` with a later time instead of waiting days). */
   retention: Retention;
+  /** What the server commits, as it commits it (tests in this process wait on these instead of polling). */
+  events: Events;
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const { hostname, port } = splitListen(config.server.listen);
+/** Everything but the socket: what `app.request` in a test drives the same way Bun.serve does. */
+export interface Service {
+  app: Hono;
+  live: LiveHub;
+  events: Events;
+  retention: Retention;
+  /** Starts the background work: unsettled jobs, the archive queue, recovery and retention sweeps. */
+  start(): void;
+  /** Stops the background work, then closes the files and the state. */
+  close(): Promise<void>;
+}
+
+export async function createService(config: Config, log: Logger): Promise<Service> {
+  const { hostname } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
   const tokens = tokensFromConfig(config, hostname);
   const dir = config.log_storage.local_dir;
@@ -43,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throw new UsageError(
       `cannot open log_storage (local_dir ${dir}, database ${dbPath}): ${(e as Error).message}`,
       1,
+      e,
     );
   }
   if (state.schema.from !== state.schema.to)
@@ -164,32 +181,58 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     readyWarnings: archive ? [archive.readyCheck] : [],
   });
 
+  return {
+    app,
+    live,
+    events,
+    retention,
+    start() {
+      void lifecycle.resumeUnsettled();
+      void archive?.resume();
+      recovery.start();
+      retention.start();
+    },
+    async close() {
+      await recovery.stop();
+      // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
+      await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
+      await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
+      // Running uploads are aborted; they are queued in the database and resume at the next start.
+      await archive?.stop();
+      await registry.idle();
+      store.closeAll();
+      await state.close();
+    },
+  };
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const { hostname, port } = splitListen(config.server.listen);
+  const service = await createService(config, log);
+  const { live } = service;
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
       hostname,
       port,
-      fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
+      fetch: service.app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
       idleTimeout: config.server.idle_timeout / 1000,
       websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
     });
   } catch (e) {
-    store.closeAll();
-    await state.close();
+    await service.close();
     throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`, { cause: e });
   }
-  void lifecycle.resumeUnsettled();
-  void archive?.resume();
-  recovery.start();
-  retention.start();
+  service.start();
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
 
   let stopping: Promise<void> | null = null;
   return {
     url,
     port: server.port!,
-    retention,
+    retention: service.retention,
+    events: service.events,
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).
@@ -203,15 +246,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           );
           await server.stop(true);
         }
-        await recovery.stop();
-        // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
-        await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
-        await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
-        // Running uploads are aborted; they are queued in the database and resume at the next start.
-        await archive?.stop();
-        await registry.idle();
-        store.closeAll();
-        await state.close();
+        await service.close();
       })();
       return stopping;
     },

@@ -37,7 +37,7 @@ export function createArchiveTier(deps: {
     } catch (e) {
       // archive_busy (every read connection taken) is a 503 to retry, not a broken archive.
       if (e instanceof AppError) throw e;
-      throw archiveUnreadable(job.id, reason(e));
+      throw archiveUnreadable(job.id, reason(e), e);
     }
     yield* gunzip(body, row.log_bytes, (why) =>
       archiveUnreadable(job.id, `${target.locate(row.key)}: ${why}`),

@@ -1,7 +1,7 @@
 // The HTTP application: routes mounted from their feature files, one error handler for all of them.
 import { Hono } from "hono";
 import type { Tokens } from "../auth/tokens.ts";
-import { AppError } from "../errors.ts";
+import { AppError, describeError } from "../errors.ts";
 import type { Lifecycle } from "../jobs/lifecycle.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
@@ -15,7 +15,7 @@ import { mountLogRoutes } from "./logs.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import { pathForMessage, routePath, targetGuard } from "./target.ts";
-import type { JobExtra } from "./view.ts";
+import type { JobExtra } from "./views.ts";
 
 export interface AppDeps {
   state: Pick<Repositories, "jobs" | "ping">;
@@ -46,6 +46,13 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
+      // The server's side failed (a full disk, an unreadable archive): said once here, with what lay beneath.
+      if (err.status >= 500) {
+        const cause = err.cause === undefined ? "" : `\n${describeError(err.cause)}`;
+        deps.log.warn(
+          `${c.req.method} ${pathForMessage(c)}: ${err.status} ${err.code}: ${err.message}${cause}`,
+        );
+      }
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json({ error: err.message, code: err.code }, err.status as 400);
     }

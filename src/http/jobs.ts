@@ -4,8 +4,8 @@ import { notFound } from "../errors.ts";
 import type { Lifecycle } from "../jobs/lifecycle.ts";
 import type { Registry } from "../jobs/registry.ts";
 import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
+import { type BodyLimits, readJson } from "./body.ts";
 import {
-  type BodyLimits,
   CompleteBody,
   EventBody,
   idempotencyKey,
@@ -13,9 +13,9 @@ import {
   ListQuery,
   parse,
   RegisterBody,
-  readJson,
-} from "./validate.ts";
-import { type JobExtra, jobView } from "./view.ts";
+} from "./params.ts";
+
+import { type JobExtra, jobView } from "./views.ts";
 
 export interface JobRoutesDeps {
   registry: Registry;

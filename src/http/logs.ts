@@ -6,17 +6,10 @@ import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import { StepName } from "../protocol/ids.ts";
+import { type BodyLimits, readJson } from "./body.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
+import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
-import {
-  type BodyLimits,
-  idempotencyKey,
-  jobIdParam,
-  parse,
-  parsePush,
-  ReadQuery,
-  readJson,
-} from "./validate.ts";
 
 export interface LogRoutesDeps {
   registry: Registry;

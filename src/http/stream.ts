@@ -7,7 +7,7 @@ import { AppError, badRequest } from "../errors.ts";
 import type { LiveHub } from "../live/hub.ts";
 import { StepName } from "../protocol/ids.ts";
 import { StreamName } from "../protocol/push.ts";
-import { Count, jobIdParam, parse } from "./validate.ts";
+import { Count, jobIdParam, parse } from "./params.ts";
 
 const Flag = v.pipe(
   v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),

@@ -262,17 +262,19 @@ export function createLiveHub(opts: LiveHubOptions) {
     let h = v.held;
     v.held = null;
     if (h === null) {
-      const sel = await reader.select(v.job, { from: v.cursor, filter: v.filter });
+      const select = () => reader.select(v.job, { from: v.cursor, filter: v.filter });
+      let sel = await select();
       if (v.state !== "reading") return;
       if (sel === null) {
         v.pending = false;
         const job = await opts.getJob(v.job);
         if (v.state !== "reading") return;
-        // No tier holds the log: a job not created yet waits for its first line.
-        if (job !== null && job.line_count > v.cursor) {
-          return close(v, 1011, `log of job ${v.job} is not readable`, "unreadable");
-        }
-        return advance(v);
+        // No tier holds the log: a job not created yet waits for its first line. Lines committed since the
+        // first look are in the file (it is written before the commit): look again before calling it unreadable.
+        if (job === null || job.line_count <= v.cursor) return advance(v);
+        sel = await select();
+        if (v.state !== "reading") return;
+        if (sel === null) return close(v, 1011, `log of job ${v.job} is not readable`, "unreadable");
       }
       h = { sel, it: sel.batches[Symbol.asyncIterator](), rest: null };
     }

@@ -211,8 +211,14 @@ async function* drain(
   }
 }
 
-export function archiveUnreadable(id: string, reason: string): AppError {
-  return new AppError(502, "archive_unreadable", `archive of job ${id} could not be read: ${reason}`);
+export function archiveUnreadable(id: string, reason: string, cause?: unknown): AppError {
+  return new AppError(
+    502,
+    "archive_unreadable",
+    `archive of job ${id} could not be read: ${reason}`,
+    {},
+    cause,
+  );
 }
 
 /** Room for `…[truncated N bytes]` (21 bytes and the digits of N). */

@@ -243,9 +243,15 @@ function storageError(e: unknown, id: string): AppError {
   const err = e as NodeJS.ErrnoException;
   if (err instanceof AppError) return err;
   if (err.code === "ENOSPC" || err.code === "EDQUOT") {
-    return new AppError(507, "disk_full", `no space left to write the log of job ${id}; retry later`, {
-      "Retry-After": "30",
-    });
+    return new AppError(
+      507,
+      "disk_full",
+      `no space left to write the log of job ${id}; retry later`,
+      {
+        "Retry-After": "30",
+      },
+      err,
+    );
   }
   if (err.code === "EACCES" || err.code === "EROFS" || err.code === "EPERM") {
     return new AppError(
@@ -255,9 +261,16 @@ function storageError(e: unknown, id: string): AppError {
       {
         "Retry-After": "30",
       },
+      err,
     );
   }
-  return new AppError(503, "storage_error", `writing the log of job ${id} failed: ${err.message}`, {
-    "Retry-After": "5",
-  });
+  return new AppError(
+    503,
+    "storage_error",
+    `writing the log of job ${id} failed: ${err.message}`,
+    {
+      "Retry-After": "5",
+    },
+    err,
+  );
 }

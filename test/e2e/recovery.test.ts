@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 
 describe("recovery of stale jobs", () => {
   test("a running job with no push and no heartbeat is failed, then goes through hooks and the archive", async () => {
@@ -42,7 +42,7 @@ describe("recovery of stale jobs", () => {
     beating = false;
     await beats;
 
-    const view = await waitFor("the archive of the failed job", async () => {
+    const view = await untilEvent(s.events, "archive.uploaded", "the archive of the failed job", async () => {
       const j = (await (await s.fetch("/api/jobs/stale")).json()) as {
         archive: { state: string; key: string } | null;
       };

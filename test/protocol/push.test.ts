@@ -1,6 +1,6 @@
 // The push body's fast validation accepts, normalises and refuses exactly as the PushBody schema does.
 import { describe, expect, test } from "bun:test";
-import { parse, parsePush } from "../../src/http/validate.ts";
+import { parse, parsePush } from "../../src/http/params.ts";
 import { PushBody } from "../../src/protocol/push.ts";
 
 const ok = { ts: "2025-02-12T10:56:45.123Z", stream: "stdout", line: "hello" };
