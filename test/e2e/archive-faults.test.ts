@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { spawnServer } from "../support/process.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent, waitFor } from "../support/wait.ts";
 
 type Archive = { state: string; key: string; attempts: number; last_error: string | null; log_bytes: number };
 type JobView = { bytes: number; lines: number; archive: Archive | null };
@@ -263,7 +263,9 @@ describe("archive under S3 faults", () => {
         { dir: dir.path },
       );
       await runJobs(s.url, ["dns"], 300);
-      const view = await waitFor(
+      const view = await untilEvent(
+        s.events,
+        "archive.failed",
         "a failed attempt",
         async () => {
           const j = (await (await s.fetch("/api/jobs/dns")).json()) as JobView;

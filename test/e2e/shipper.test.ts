@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 import { BUN, freePort, jobLines, lineCount, shipper } from "./shipper-helpers.ts";
 
 const texts = (lines: { line: string }[]) => lines.map((l) => l.line);
@@ -171,7 +171,9 @@ describe("stroem-logs run", () => {
       "--",
       ...["sh", "-c", `printf waiting; while [ ! -e ${go} ]; do sleep 0.02; done; printf ' done'`],
     ]);
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the unfinished line on the server",
       async () => (await lineCount(server.url, "nonl")) === 1,
       5000,
@@ -329,7 +331,9 @@ describe("stroem-logs push", () => {
     const stdin = push.proc.stdin as import("bun").FileSink;
     stdin.write("before the signal\n");
     await stdin.flush();
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the line on the server",
       async () => (await lineCount(server.url, "push-term")) === 1,
       5000,
@@ -362,7 +366,9 @@ describe("stroem-logs push", () => {
     const stdin = push.proc.stdin as import("bun").FileSink;
     stdin.write("compiling a\ncompiling ");
     await stdin.flush();
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the first line on the server",
       async () => (await lineCount(server.url, "piped")) === 1,
       5000,
