@@ -62,7 +62,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       e,
     );
   }
-  if (state.schema.from !== state.schema.to)
+  if (state.schema.from !== state.schema.to && !state.schema.created)
     log.info(
       `state: database ${dbPath} migrated from schema version ${state.schema.from} to ${state.schema.to}`,
     );

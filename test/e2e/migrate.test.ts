@@ -10,10 +10,12 @@ describe("schema migration", () => {
   test("the state of a 491aa0b server is migrated to the current version and serves its jobs, logs and keys", async () => {
     using dir = tempDir();
     makeDatabaseOf491aa0b(dir.path);
+    const logged: string[] = [];
+    const log = { info: (m: string) => logged.push(m), warn() {}, error() {} };
     {
       await using server = await startTestServer(
         { log_storage: { archive: { type: "local", path: join(dir.path, "archive") } } },
-        { dir: dir.path },
+        { dir: dir.path, log },
       );
       const job = (await (await server.fetch(`/api/jobs/${FIXTURE.done.id}`)).json()) as Record<
         string,
@@ -56,10 +58,18 @@ describe("schema migration", () => {
         .query<{ name: string }, []>(`PRAGMA table_info(${table})`)
         .all()
         .map((c) => c.name);
-    expect([version, columns("batches").includes("held"), columns("archives").includes("sha256")]).toEqual([
+    expect([
+      version,
+      columns("batches").includes("held"),
+      columns("archives").includes("sha256"),
+      logged.filter((l) => l.startsWith("state: ")),
+    ]).toEqual([
       SCHEMA_VERSION,
       true,
       true,
+      [
+        `state: database ${join(dir.path, "stroem-logs.db")} migrated from schema version 0 to ${SCHEMA_VERSION}`,
+      ],
     ]);
     raw.close();
   });

@@ -37,7 +37,7 @@ describe("SQLite state", () => {
     const raw = new Database(join(dir.path, "db"), { strict: true });
     const version = raw.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
     raw.close();
-    expect([state.schema, version]).toEqual([{ from: 0, to: SCHEMA_VERSION }, SCHEMA_VERSION]);
+    expect([state.schema, version]).toEqual([{ from: 0, to: SCHEMA_VERSION, created: true }, SCHEMA_VERSION]);
   });
 
   test("a batches table made by an older version (without held) gets the column, and its keys still answer", async () => {

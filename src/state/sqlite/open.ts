@@ -11,8 +11,8 @@ import { sqliteRetention } from "./retention.ts";
 import { migrate } from "./schema.ts";
 
 export interface SqliteState extends Repositories {
-  /** The schema version the database had when opened, and has now. */
-  schema: { from: number; to: number };
+  /** The schema version the database had when opened, has now, and whether it was created empty. */
+  schema: { from: number; to: number; created: boolean };
   /** A setting of this connection (`journal_mode`, `synchronous`), for diagnostics and tests. */
   pragma(name: "journal_mode" | "synchronous"): unknown;
 }

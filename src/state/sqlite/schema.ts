@@ -94,9 +94,15 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 
-/** Brings the database to `SCHEMA_VERSION`; returns the version it had. A newer database is left as it is. */
-export function migrate(db: Database): { from: number; to: number } {
+/**
+ * Brings the database to `SCHEMA_VERSION`; returns the version it had, and whether it was empty (created now).
+ * A newer database is left as it is.
+ */
+export function migrate(db: Database): { from: number; to: number; created: boolean } {
   const from = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
+  const created =
+    db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get()!.n ===
+    0;
   for (const m of MIGRATIONS) {
     if (m.version <= from) continue;
     db.transaction(() => {
@@ -104,7 +110,7 @@ export function migrate(db: Database): { from: number; to: number } {
       db.run(`PRAGMA user_version = ${m.version}`);
     })();
   }
-  return { from, to: Math.max(from, SCHEMA_VERSION) };
+  return { from, to: Math.max(from, SCHEMA_VERSION), created };
 }
 
 /** Adds the columns a later version defines to a table an earlier one created (`CREATE TABLE IF NOT EXISTS` keeps it). */
