@@ -1,19 +1,22 @@
 #!/usr/bin/env bun
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
-// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,...` (a subset);
+// missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,mask,archive-member,web,...` (a subset);
 // STROEM_BENCH_BIN=path measures another build of the binary.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchArchive } from "./bench/archive.ts";
+import { benchArchiveMember } from "./bench/archive-member.ts";
 import { writeBenchLog } from "./bench/biglog.ts";
 import { type BenchOptions, type Figure, ROOT, type Row } from "./bench/common.ts";
 import { benchIdle } from "./bench/idle.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import { benchLive } from "./bench/live.ts";
+import { benchMask } from "./bench/mask.ts";
 import { type BigLog, benchRead } from "./bench/read.ts";
 import { benchStartup } from "./bench/startup.ts";
+import { benchWeb } from "./bench/web.ts";
 import { benchWorker } from "./bench/worker.ts";
 
 const args = process.argv.slice(2);
@@ -48,11 +51,14 @@ try {
   await run("live", () => benchLive(o));
   await run("idle", () => benchIdle(o));
   await run("worker", () => benchWorker(o));
-  if (want("read") || want("archive")) {
+  await run("mask", () => benchMask(o));
+  if (want("read") || want("archive") || want("archive-member") || want("web")) {
     const path = join(dir, "big.jsonl");
     const log: BigLog = { path, ...writeBenchLog(path, quick ? 256 * 1024 ** 2 : 1024 ** 3) };
     await run("read", () => benchRead(o, log));
     await run("archive", () => benchArchive(o, log));
+    await run("archive-member", () => benchArchiveMember(o, log));
+    await run("web", () => benchWeb(o, log));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

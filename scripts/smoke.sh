@@ -34,6 +34,15 @@ code=0; ./stroem-logs run --job smoke-2 --step hello --server "$URL" --spool "$W
 lines="$(curl -fsS "$URL/api/jobs/smoke-2/steps/hello/logs?format=ndjson" | wc -l)"
 [ "$lines" -eq 2 ] || { echo "smoke: run shipped $lines lines, want 2" >&2; exit 1; }
 
+# The log viewer: the page and its script come from inside the binary; its search answers.
+page="$(curl -fsS "$URL/jobs/smoke-1")"
+script="$(printf '%s' "$page" | grep -o 'src="/chunk-[a-z0-9]*\.js"' | head -n 1 | sed 's/^src="//; s/"$//')"
+# Saved first: `grep -q` stops reading at its match, and curl writing on into the closed pipe fails (23).
+{ [ -n "$script" ] && curl -fsS "$URL$script" -o "$WORK/viewer.js" && grep -q 'stroem-logs' "$WORK/viewer.js"; } ||
+  { echo "smoke: the log viewer page or its script is missing" >&2; exit 1; }
+[ "$(curl -fsS "$URL/api/jobs/smoke-1/search?q=World")" = '{"source":"local","matches":[0],"from":0,"next":1,"done":true}' ] ||
+  { echo "smoke: search did not find the line" >&2; exit 1; }
+
 kill -TERM "$PID"
 code=0; wait "$PID" || code=$?
 [ "$code" -eq 0 ] || { echo "smoke: exit code $code after SIGTERM" >&2; cat "$WORK/err" >&2; exit 1; }

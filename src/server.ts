@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import { archiveFromConfig, createArchive } from "./archive/index.ts";
-import { tokensFromConfig } from "./auth/tokens.ts";
+import { describeTokenChange, swappableTokens, tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
@@ -19,9 +19,14 @@ import { createRegistry } from "./jobs/registry.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
+import { createRegexPool } from "./logs/regex-pool.ts";
+import { createSearch } from "./logs/search.ts";
+import { createSteps } from "./logs/steps.ts";
 import { createLogStore } from "./logs/store.ts";
+import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 import { openSqliteState, type SqliteState } from "./state/sqlite/open.ts";
+import { webRoutes } from "./web/serve.ts";
 
 export interface RunningServer {
   url: string;
@@ -30,6 +35,12 @@ export interface RunningServer {
   retention: Retention;
   /** What the server commits, as it commits it (tests in this process wait on these instead of polling). */
   events: Events;
+  /**
+   * A SIGHUP reload: `load()` reads the new config; its tokens and hooks replace the running ones at once
+   * and what changed is returned in words that name no secret. A config that fails to load, or tokens that
+   * serve would refuse, throw and leave everything as it was. Counted in the reload metrics either way.
+   */
+  reload(load: () => Config): { config: Config; changes: string[] };
   stop(): Promise<void>;
 }
 
@@ -39,16 +50,33 @@ export interface Service {
   live: LiveHub;
   events: Events;
   retention: Retention;
+  /** See RunningServer.reload. */
+  reload(load: () => Config): { config: Config; changes: string[] };
   /** Starts the background work: unsettled jobs, the archive queue, recovery and retention sweeps. */
   start(): void;
   /** Stops the background work, then closes the files and the state. */
   close(): Promise<void>;
 }
 
+/** Bun's listen errors, said plainly ("Failed to start server. Is port 8080 in use?" names no cause). */
+function listenProblem(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use (EADDRINUSE): another process listens there";
+    case "EADDRNOTAVAIL":
+      return "address not available on this host (EADDRNOTAVAIL)";
+    case "EACCES":
+      return "permission denied (EACCES): ports below 1024 need CAP_NET_BIND_SERVICE";
+    default:
+      return code !== undefined ? `${(e as Error).message} (${code})` : (e as Error).message;
+  }
+}
+
 export async function createService(config: Config, log: Logger): Promise<Service> {
   const { hostname } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
-  const tokens = tokensFromConfig(config, hostname);
+  const tokens = swappableTokens(tokensFromConfig(config, hostname));
   const dir = config.log_storage.local_dir;
   const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
   let state: SqliteState;
@@ -97,6 +125,8 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     },
     log,
   });
+  // The hooks are read at each job end: a SIGHUP reload swaps them.
+  let hooks = config.hooks;
   archive =
     archiveTarget &&
     createArchive({
@@ -117,10 +147,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     store,
     events,
     cap,
-    hooks:
-      config.hooks.length > 0
-        ? createHooks({ hooks: config.hooks, event: registry.event, events, log })
-        : null,
+    hooks: createHooks({ hooks: () => hooks, event: registry.event, events, log }),
     archive,
     log,
   });
@@ -148,6 +175,10 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     checkpoint: registry.checkpoint,
     archive: archive?.tier,
   });
+  const raw = { store, getJob: registry.get, sourceOf: reader.sourceOf, archive: archive?.tier };
+  const regex = createRegexPool();
+  const search = createSearch({ ...raw, checkpoint: registry.checkpoint, regex });
+  const steps = createSteps(raw);
   const live = createLiveHub({
     getJob: registry.get,
     reader,
@@ -157,6 +188,12 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     maxBufferedBytes: config.stream.max_buffered_bytes,
     maxViewersPerJob: config.limits.max_streams_per_job,
     maxViewers: config.limits.max_streams,
+  });
+  const metrics = createServiceMetrics({
+    onAppend: (fn) => events.on("appended", (a) => fn({ first: a.first, next: a.next, data: a.bytes })),
+    onTerminal: (fn) => events.on("terminal", (t) => fn(t.job)),
+    liveStats: live.stats,
+    onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
   });
   const app = createApp({
     state,
@@ -170,6 +207,8 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     staleAfterMs: config.recovery.stale_after,
     idleTimeout: config.server.idle_timeout,
     live,
+    search,
+    steps,
     extras: archive ? [archive.view] : [],
     stats: [
       ["archive", () => archive?.stats() ?? null],
@@ -179,6 +218,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
     readyWarnings: archive ? [archive.readyCheck] : [],
+    metrics: metrics.registry,
   });
 
   return {
@@ -186,6 +226,25 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     live,
     events,
     retention,
+    reload(load) {
+      let next: Config;
+      let nextTokens: ReturnType<typeof tokensFromConfig>;
+      try {
+        next = load();
+        // The address the server listens on, not the new file's: a listen change waits for a restart.
+        nextTokens = tokensFromConfig(next, hostname);
+      } catch (e) {
+        metrics.reloaded("refused");
+        throw e;
+      }
+      const changes = describeTokenChange(tokens, nextTokens);
+      tokens.swap(nextTokens);
+      if (JSON.stringify(next.hooks) !== JSON.stringify(hooks))
+        changes.push(`hooks replaced (${next.hooks.length} now)`);
+      hooks = next.hooks;
+      metrics.reloaded("ok");
+      return { config: next, changes };
+    },
     start() {
       void lifecycle.resumeUnsettled();
       void archive?.resume();
@@ -194,12 +253,14 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     },
     async close() {
       await recovery.stop();
+      metrics.stop();
       // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
       await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
       await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
       // Running uploads are aborted; they are queued in the database and resume at the next start.
       await archive?.stop();
       await registry.idle();
+      regex.close();
       store.closeAll();
       await state.close();
     },
@@ -215,6 +276,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     server = Bun.serve({
       hostname,
       port,
+      // The log viewer's page (embedded at build time) beside the API; Bun's dev bundler stays off.
+      routes: webRoutes,
+      development: false,
       fetch: service.app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
       maxRequestBodySize: 2 ** 40,
       idleTimeout: config.server.idle_timeout / 1000,
@@ -222,7 +286,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
   } catch (e) {
     await service.close();
-    throw new Error(`cannot listen on ${config.server.listen}: ${(e as Error).message}`, { cause: e });
+    // One line, exit 1 (not 2: a port taken by another process may be free at the next restart).
+    throw new UsageError(`cannot listen on ${config.server.listen}: ${listenProblem(e)}`, 1, e);
   }
   service.start();
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
@@ -233,6 +298,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     port: server.port!,
     retention: service.retention,
     events: service.events,
+    reload: service.reload,
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).

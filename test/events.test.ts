@@ -7,6 +7,7 @@ function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
   return {
     lines,
+    debug: (m) => lines.push(`debug: ${m}`),
     info: (m) => lines.push(`info: ${m}`),
     warn: (m) => lines.push(`warn: ${m}`),
     error: (m, e) => lines.push(`error: ${m}: ${(e as Error).message}`),

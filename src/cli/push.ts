@@ -1,23 +1,39 @@
 // `stroem-logs push --job ID --step NAME [--stream S]`: ship the lines of stdin (`make 2>&1 | stroem-logs push`).
 import { UsageError } from "../errors.ts";
 import { echoTo } from "../shipper/capture.ts";
-import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
+import { shipOptions } from "../shipper/options.ts";
 import { tryStartShipper } from "../shipper/ship.ts";
-import { clientOptions, parse, streamFlag } from "./args.ts";
+import { parse, STREAMS, streamFlag } from "./args.ts";
 import { createClient } from "./client.ts";
+import { refuseStdinMask, SHIP_NOTES, shipCommandFlags } from "./ship-flags.ts";
+import { type Command, type Flags, usageHint, usageOf } from "./spec.ts";
 
-const USAGE = `stroem-logs push ${SHIP_USAGE} [--stream stdout|stderr]`;
+const FLAGS = {
+  ...shipCommandFlags,
+  stream: { type: "string", choices: STREAMS, help: "the stream the lines are recorded as (default stdout)" },
+} as const satisfies Flags;
+
+export const pushCommand: Command = {
+  name: "push",
+  summary: "ship the lines of standard input, echoing them like tee",
+  args: "",
+  positional: "none",
+  flags: FLAGS,
+  example: 'make 2>&1 | stroem-logs push --job "$JOB" --step build',
+  notes: `${SHIP_NOTES}
+Exit codes: 0 every line delivered, 1 some were not (the spool keeps them; the message says how to resume),
+2 usage error (nothing is read or sent).`,
+  run: push,
+};
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-export async function push(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { ...clientOptions, ...shipFlags, stream: { type: "string" } },
-    USAGE,
-  );
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\nusage: ${USAGE}`);
+async function push(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, FLAGS, pushCommand);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${positionals[0]}\n${usageHint(pushCommand)}`);
   const stream = streamFlag(values.stream) ?? "stdout";
-  const opts = shipOptions(values, createClient(values), "push", USAGE);
+  refuseStdinMask(values, "the log's");
+  const opts = shipOptions(values, createClient(values), "push", usageOf(pushCommand));
   const started = tryStartShipper(opts);
   if ("why" in started) throw new UsageError(started.why, 1);
   const { shipper } = started;

@@ -2,26 +2,42 @@
 import { constants } from "node:os";
 import { UsageError } from "../errors.ts";
 import { echoTo } from "../shipper/capture.ts";
-import { SHIP_USAGE, shipFlags, shipOptions } from "../shipper/options.ts";
+import { shipOptions } from "../shipper/options.ts";
 import { tryStartShipper } from "../shipper/ship.ts";
-import { clientOptions, parse } from "./args.ts";
+import { parse } from "./args.ts";
 import { createClient } from "./client.ts";
+import { refuseStdinMask, SHIP_NOTES, shipCommandFlags } from "./ship-flags.ts";
+import { type Command, type Flags, usageHint, usageOf } from "./spec.ts";
 
-const USAGE = `stroem-logs run ${SHIP_USAGE} [--complete] -- CMD [ARGS...]`;
+const FLAGS = {
+  ...shipCommandFlags,
+  complete: { type: "boolean", help: "end the job when the command ends (completed on exit 0, else failed)" },
+} as const satisfies Flags;
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "run a step's command and ship its output (spooled, retried, never lost silently)",
+  args: "-- CMD [ARGS...]",
+  positional: "command",
+  flags: FLAGS,
+  example: 'stroem-logs run --job "$JOB" --step build --mask-env DEPLOY_TOKEN -- make -j4',
+  notes: `${SHIP_NOTES}
+Exits with the command's code (128+N when killed by signal N; 127 not found, 126 not runnable), 125 when
+the command succeeded but some of its output could not be delivered, 2 for a usage error (the command is
+not started).`,
+  run,
+};
 
 /** The command succeeded but its output did not all reach the server (`timeout`/`env` use 125 alike). */
 export const EXIT_SHIPPING_FAILED = 125;
 const OUTPUT_GRACE_MS = 2000;
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { ...clientOptions, ...shipFlags, complete: { type: "boolean" } },
-    USAGE,
-  );
-  if (positionals.length === 0) throw new UsageError(`expected a command after --\nusage: ${USAGE}`);
-  const opts = shipOptions(values, createClient(values), "run", USAGE);
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, FLAGS, runCommand);
+  if (positionals.length === 0) throw new UsageError(`expected a command after --\n${usageHint(runCommand)}`);
+  refuseStdinMask(values, "the command's");
+  const opts = shipOptions(values, createClient(values), "run", usageOf(runCommand));
   const started = tryStartShipper(opts);
   if ("why" in started) {
     // Without a spool nothing could be delivered safely: the command is not started.

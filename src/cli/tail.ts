@@ -1,13 +1,39 @@
 // `stroem-logs tail JOB`: follow a job's log through the live stream, resume after a drop, exit by the job's status.
+
+import { formatDuration } from "../config/units.ts";
 import { backoff } from "../core/backoff.ts";
 import { statusOfReason } from "../protocol/close.ts";
-import { clientOptions, intFlag, oneJob, parse, streamFlag } from "./args.ts";
+import { clientFlags, durationFlag, intFlag, oneJob, parse, STREAMS, streamFlag } from "./args.ts";
 import { type Client, createClient, failOf, ServerError } from "./client.ts";
-import { prettyLine } from "./format.ts";
+import { DISPLAY_NOTES, displayFlags, linePrinter } from "./display.ts";
 import { exitOnClosedStdout, flushOut } from "./output.ts";
+import type { Command, Flags } from "./spec.ts";
 
-const USAGE =
-  "stroem-logs tail JOB [--step S] [--stream stdout|stderr] [--from N] [--raw] [--retry-for SECONDS]";
+const FLAGS = {
+  step: { type: "string", arg: "NAME", help: "only this step's lines (_server: the server's events)" },
+  stream: { type: "string", choices: STREAMS, help: "only this stream's lines" },
+  from: { type: "string", arg: "N", help: "start at line number N (default 0)" },
+  "retry-for": {
+    type: "string",
+    arg: "DURATION",
+    help: "give up after this long without a connection (default 60s; a bare number is seconds)",
+  },
+  ...displayFlags,
+  ...clientFlags,
+} as const satisfies Flags;
+
+export const tailCommand: Command = {
+  name: "tail",
+  summary: "follow a job's log live until the job ends (reconnects, never loses a line)",
+  args: "JOB",
+  positional: "none",
+  flags: FLAGS,
+  example: 'stroem-logs tail "$JOB" --step build --retry-for 5m',
+  notes: `${DISPLAY_NOTES}
+Exit codes: 0 when the job completed or was skipped, 1 when it failed or was cancelled, the stream was
+refused or lost for --retry-for; 2 usage error; 141 when its output is closed.`,
+  run: tail,
+};
 
 /** Exit code of `tail` for a job's final status: a job that failed or was cancelled fails the command. */
 export function exitCodeFor(status: string): number {
@@ -52,31 +78,20 @@ interface Ended {
   reason: string;
 }
 
-export async function tail(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      ...clientOptions,
-      step: { type: "string" },
-      stream: { type: "string" },
-      from: { type: "string" },
-      raw: { type: "boolean" },
-      "retry-for": { type: "string" },
-    },
-    USAGE,
-  );
-  const job = oneJob(positionals, USAGE);
-  exitOnClosedStdout();
+async function tail(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, FLAGS, tailCommand);
+  const job = oneJob(positionals, tailCommand);
+  // Every flag is checked before the first connection: a usage error sends nothing.
   const stream = streamFlag(values.stream);
-  const client = createClient(values);
-  const retryForMs = (intFlag(values["retry-for"], "retry-for") ?? 60) * 1000;
+  const print = linePrinter(values);
+  const retryForMs = durationFlag(values["retry-for"], "retry-for", 1000) ?? 60_000;
   const pos: Position = {
     from: intFlag(values.from, "from") ?? 0,
     received: 0,
     filtered: values.step !== undefined || stream !== undefined,
   };
-  const color = process.stdout.isTTY === true;
-  const print = values.raw ? (l: string) => l : (l: string) => prettyLine(l, color);
+  const client = createClient(values);
+  exitOnClosedStdout();
 
   let attempt = 0;
   let lastProgress = Date.now();
@@ -108,7 +123,7 @@ export async function tail(argv: string[]): Promise<number> {
     if (Date.now() - lastProgress > retryForMs) {
       await flushOut();
       throw new ServerError(
-        `lost the stream of job ${job} and could not reconnect for ${retryForMs / 1000} s`,
+        `lost the stream of job ${job} and could not reconnect for ${formatDuration(retryForMs)}`,
       );
     }
     const wait = backoffMs(attempt++);

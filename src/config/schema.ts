@@ -100,6 +100,40 @@ const Hook = v.strictObject({
   backoff: v.optional(Duration, "1s"),
 });
 
+/** Strøm mode (src/strom): beside a running Strøm server, stroem-logs asks it about jobs and callers. */
+const StromSection = v.pipe(
+  v.strictObject({
+    /** Strøm's server as stroem-logs reaches it, e.g. `http://strom:8081` (its own address, not the router's). */
+    api_url: v.pipe(
+      NonEmpty,
+      v.url("expected a URL like http://strom:8081"),
+      v.regex(
+        /^https?:\/\/[^/?#]+\/?$/,
+        (i) => `expected http(s)://HOST[:PORT] with no path (got ${i.received})`,
+      ),
+      v.transform((u) => u.replace(/\/$/, "")),
+    ),
+    /** A `strm_` API key of a Strøm user who may view every job (an admin, or an ACL `view` on `*`). */
+    token: v.optional(NonEmpty),
+    /** A file holding that key (first line), to keep it out of the YAML. */
+    token_file: v.optional(NonEmpty),
+    /** A request to Strøm not answered within this long counts as Strøm being down. */
+    request_timeout: v.optional(Duration, "5s"),
+    /** How often the status of each job still running is asked (the job sync). */
+    poll_interval: v.optional(Duration, "5s"),
+    /** How long Strøm's "this caller may read this job" is reused (at most until a JWT's own `exp`). */
+    auth_cache_ttl: v.optional(Duration, "30s"),
+    /** How long a refusal (404 or 401) is reused: shorter, so a granted ACL or a refreshed login shows soon. */
+    auth_cache_negative_ttl: v.optional(Duration, "5s"),
+    /** Answers kept (per credential and job); the least recently used goes first. */
+    auth_cache_size: v.optional(Int(1), 10_000),
+  }),
+  v.check(
+    (s) => s.token === undefined || s.token_file === undefined,
+    "strom: set token or token_file, not both",
+  ),
+);
+
 export const ConfigSchema = v.strictObject({
   server: v.optional(
     v.strictObject({
@@ -205,8 +239,32 @@ export const ConfigSchema = v.strictObject({
       read_tokens: v.optional(v.array(NonEmpty, "expected a list of tokens"), []),
       /** A file with one read token per line. */
       read_tokens_file: v.optional(NonEmpty),
+      /** A token that opens `GET /metrics` only (a read token opens it too), for the Prometheus scraper. */
+      metrics_token: v.optional(NonEmpty),
+      /** A file holding the metrics token (first line). */
+      metrics_token_file: v.optional(NonEmpty),
       /** Serve without tokens on a non-loopback address. Deliberately insecure. */
       allow_anonymous: v.optional(Bool, false),
+    }),
+    {},
+  ),
+  /** The server's own log on stderr (reloaded on SIGHUP). */
+  log: v.optional(
+    v.strictObject({
+      /** text: `info: msg key=value`; json: one object a line (time, level, msg, fields, error). */
+      format: v.optional(
+        v.picklist(["text", "json"], (i) => `expected text or json (got ${i.received})`),
+        "text",
+      ),
+      level: v.optional(
+        v.picklist(
+          ["debug", "info", "warn", "error"],
+          (i) => `expected debug, info, warn or error (got ${i.received})`,
+        ),
+        "info",
+      ),
+      /** One line per request: method, route pattern, status, bytes, duration, job id, client. */
+      access: v.optional(Bool, false),
     }),
     {},
   ),
@@ -234,6 +292,7 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  strom: v.optional(StromSection),
 });
 
 export type ConfigInput = v.InferInput<typeof ConfigSchema>;

@@ -1,4 +1,4 @@
-// Parsing of the human units used in the config: durations ("500ms", "15m") and sizes ("8MiB").
+// The human units of the config: durations ("500ms", "15m") and sizes ("8MiB"), parsed and printed.
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -40,4 +40,17 @@ export function parseSize(text: string | number): number | null {
   const m = SIZE.exec(text.trim());
   if (!m) return null;
   return Math.floor(Number(m[1]) * SIZE_BYTES[(m[2] ?? "b").toLowerCase()]!);
+}
+
+/** Bytes as the largest binary unit that divides them exactly ("8MiB", "256KiB"); else a plain number. */
+export function formatSize(bytes: number): string | number {
+  for (const [unit, size] of [
+    ["TiB", 1024 ** 4],
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return bytes;
 }

@@ -21,7 +21,8 @@ export interface HookConfig {
 }
 
 export interface HooksOptions {
-  hooks: readonly HookConfig[];
+  /** The hooks, read at each job end (a SIGHUP reload swaps them). */
+  hooks: () => readonly HookConfig[];
   /** Writes a server event on the job (`registry.event`). */
   event: (jobId: string, message: string) => Promise<unknown>;
   events: Events;
@@ -33,7 +34,7 @@ export interface HooksOptions {
 export function createHooks(opts: HooksOptions): (job: Job) => Promise<void> {
   const clock = opts.clock ?? Date.now;
   return async (job) => {
-    const matching = opts.hooks.filter((h) => (h.on as readonly string[]).includes(job.status));
+    const matching = opts.hooks().filter((h) => (h.on as readonly string[]).includes(job.status));
     await Promise.all(
       matching.map(async (hook) => {
         const started = clock();

@@ -7,12 +7,20 @@ import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { Search } from "../logs/search.ts";
+import type { Steps } from "../logs/steps.ts";
+import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
 import type { Repositories } from "../state/types.ts";
 import { authMiddleware } from "./auth.ts";
+import { mountDownloadRoutes } from "./download.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
+import { mountMetricsRoutes } from "./metrics.ts";
+import { observeRequests } from "./observe.ts";
+import { mountSearchRoutes } from "./search.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
+import { mountStepRoutes } from "./steps.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import { pathForMessage, routePath, targetGuard } from "./target.ts";
 import type { JobExtra } from "./views.ts";
@@ -38,6 +46,11 @@ export interface AppDeps {
   stats?: readonly StatsSection[];
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
+  /** The metrics registry: requests are counted into it and `GET /metrics` serves it. */
+  metrics?: MetricsRegistry;
+  /** Search and the steps summary (the log viewer's reads); without them their routes are not mounted. */
+  search?: Search;
+  steps?: Steps;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -65,6 +78,8 @@ export function createApp(deps: AppDeps): Hono {
 
   const body = { maxBytes: deps.limits.max_body_bytes, timeoutMs: deps.limits.request_timeout };
   app.use("*", targetGuard());
+  // Before auth, so refusals are counted too.
+  if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
   app.use("*", authMiddleware(deps.tokens));
   // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
   // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
@@ -72,6 +87,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
   });
+  if (deps.metrics) mountMetricsRoutes(app, { registry: deps.metrics });
   mountHealthRoutes(app, {
     ping: deps.state.ping,
     localDir: deps.localDir,
@@ -96,5 +112,8 @@ export function createApp(deps: AppDeps): Hono {
     log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
+  mountDownloadRoutes(app, { jobs: deps.registry, reader: deps.reader, log: deps.log });
+  if (deps.search) mountSearchRoutes(app, { jobs: deps.registry, search: deps.search });
+  if (deps.steps) mountStepRoutes(app, { jobs: deps.registry, steps: deps.steps });
   return app;
 }

@@ -1,5 +1,6 @@
-// Reading one output stream into the spool: split into lines as bytes arrive, stamped when read, echoed as is.
+// Reading one output stream into the spool: split into lines as bytes arrive, masked, stamped when read, echoed.
 import { iso } from "../core/time.ts";
+import { createStreamMasker, type Masker, NO_MASK } from "../logs/mask.ts";
 import type { Stream } from "../protocol/line.ts";
 import { encodeRecord } from "./batch.ts";
 import { createLineSplitter } from "./lines.ts";
@@ -13,8 +14,13 @@ export interface CaptureOptions {
   maxLineBytes: number;
   /** An unfinished line older than this is sent on its own, so a command without newlines is not held back. */
   partialFlushMs: number;
-  /** Where the bytes are echoed as they were read (the terminal), or null (`--quiet`). */
+  /**
+   * Where the bytes are echoed as they were read (the terminal), or null (`--quiet`). With secrets to mask
+   * the echo is masked too, as UTF-8 text (invalid bytes become U+FFFD there as in the log).
+   */
   echo: ((chunk: Uint8Array) => Promise<void> | void) | null;
+  /** Secrets masked before a line is spooled (`--mask-env`, `--mask-file`). */
+  masker?: Masker;
   report: (message: string) => void;
   /** Stops reading (the stream is cancelled); what was read is kept. */
   signal?: AbortSignal;
@@ -25,7 +31,10 @@ export interface CaptureOptions {
 export async function capture(source: ReadableStream<Uint8Array>, opts: CaptureOptions): Promise<number> {
   const { spool, sender, stream } = opts;
   const clock = opts.clock ?? Date.now;
-  const splitter = createLineSplitter(opts.maxLineBytes);
+  const masker = opts.masker ?? NO_MASK;
+  const splitter = createLineSplitter(opts.maxLineBytes, masker);
+  const echo =
+    opts.echo === null ? null : masker.values === 0 ? plainEcho(opts.echo) : maskedEcho(opts.echo, masker);
   let read = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -42,9 +51,13 @@ export async function capture(source: ReadableStream<Uint8Array>, opts: CaptureO
     sender.notify();
   }
 
+  // An unfinished line, or echoed text kept back as the possible start of a secret, is let go after a while.
+  const waiting = () => splitter.hasPartial || (echo?.holding ?? false);
   const flushPartial = () => {
     timer = null;
     keep(splitter.flushPartial(), clock());
+    void echo?.flush();
+    if (waiting()) timer = setTimeout(flushPartial, opts.partialFlushMs);
   };
 
   const reader = source.getReader();
@@ -61,13 +74,50 @@ export async function capture(source: ReadableStream<Uint8Array>, opts: CaptureO
       clearTimeout(timer);
       timer = null;
     }
-    if (splitter.hasPartial && timer === null) timer = setTimeout(flushPartial, opts.partialFlushMs);
-    if (opts.echo) await opts.echo(chunk);
+    if (waiting() && timer === null) timer = setTimeout(flushPartial, opts.partialFlushMs);
+    if (echo) await echo.write(chunk);
   }
   opts.signal?.removeEventListener("abort", stop);
   if (timer !== null) clearTimeout(timer);
   keep(splitter.end(), clock());
+  await echo?.end();
   return read;
+}
+
+type Out = (chunk: Uint8Array) => Promise<void> | void;
+
+interface Echo {
+  write(chunk: Uint8Array): Promise<void> | void;
+  /** The output went quiet: text kept back since the last call is let go (held at most twice as long). */
+  flush(): Promise<void> | void;
+  end(): Promise<void> | void;
+  readonly holding: boolean;
+}
+
+/** The bytes as they were read. */
+const plainEcho = (out: Out): Echo => ({ write: out, flush() {}, end() {}, holding: false });
+
+/** The echo with secrets masked, like the lines: text that could be the start of one waits for what follows. */
+function maskedEcho(out: Out, masker: Masker): Echo {
+  const decoder = new TextDecoder("utf-8", { fatal: false });
+  const encoder = new TextEncoder();
+  const text = createStreamMasker(masker);
+  const send = (s: string) => (s.length > 0 ? out(encoder.encode(s)) : undefined);
+  let quiet = false;
+  return {
+    write(chunk) {
+      quiet = false;
+      return send(text.push(decoder.decode(chunk, { stream: true })));
+    },
+    flush() {
+      if (!quiet) quiet = true;
+      else return send(text.flush());
+    },
+    end: () => send(text.push(decoder.decode()) + text.flush()),
+    get holding() {
+      return text.holding;
+    },
+  };
 }
 
 /** An echo to one of our own outputs that never stops the capture: a closed terminal only ends the echo. */

@@ -1,4 +1,5 @@
-// Splitting a byte stream into log lines as it arrives: UTF-8 decoding, line ends, long-line chunks — pure.
+// Splitting a byte stream into log lines as it arrives: UTF-8 decoding, line ends, long-line chunks, masking — pure.
+import { type Masker, NO_MASK } from "../logs/mask.ts";
 
 /**
  * Line ends are `\n`, `\r\n` and a bare `\r`. A carriage-return progress bar (`10%\r20%\r…`) thus
@@ -6,6 +7,12 @@
  * lines. Invalid UTF-8 becomes U+FFFD (the streaming decoder keeps a character cut across two reads
  * whole). A line longer than `maxLineBytes` of UTF-8 is cut into consecutive lines of at most that
  * size, never inside a character, so the server never has to truncate it and no byte is lost.
+ *
+ * With a masker, every line is masked before it is cut, so a cut never splits a secret: a line that is
+ * complete is masked whole; an unfinished line cut because it grew too long, or sent on its own because it
+ * stayed unfinished, keeps back what could be the start of a secret until the text after it decides. An
+ * unfinished line that stays unfinished a second time (no output in between) is sent whole, so a prompt is
+ * never held back for good; a secret whose printing pauses that long in its middle is the one case cut.
  */
 export interface LineSplitter {
   /** Lines completed by this chunk; an unfinished tail is kept (or cut off once it is too long). */
@@ -21,7 +28,7 @@ export interface LineSplitter {
 const LINE_END = /\r\n|\r|\n/;
 const encoder = new TextEncoder();
 
-export function createLineSplitter(maxLineBytes: number): LineSplitter {
+export function createLineSplitter(maxLineBytes: number, masker: Masker = NO_MASK): LineSplitter {
   if (maxLineBytes < 4) throw new RangeError(`maxLineBytes must be at least 4 (got ${maxLineBytes})`);
   const decoder = new TextDecoder("utf-8", { fatal: false });
   let partial = "";
@@ -29,8 +36,11 @@ export function createLineSplitter(maxLineBytes: number): LineSplitter {
   let skipLf = false;
   // After an unfinished line was flushed on its own, the line end that finally comes closes it: no empty line.
   let flushedOpen = false;
+  // A flush kept back the possible start of a secret; nothing arrived since.
+  let heldBack = false;
 
   function take(text: string, out: string[]): void {
+    if (text.length > 0) heldBack = false;
     if (skipLf && text.length > 0) {
       if (text.charCodeAt(0) === 10) text = text.slice(1);
       skipLf = false;
@@ -46,15 +56,17 @@ export function createLineSplitter(maxLineBytes: number): LineSplitter {
       for (let i = 0; i <= last; i++) {
         const piece = i === 0 ? partial + parts[0]! : parts[i]!;
         if (i === 0 && closesFlushed) continue;
-        if (i < last) chunkInto(piece, maxLineBytes, out);
+        if (i < last) chunkInto(masker.mask(piece), maxLineBytes, out);
         else partial = piece;
       }
       if (text.charCodeAt(text.length - 1) === 13) skipLf = true;
     }
     // Cheap guard first: a UTF-16 unit is at most 3 UTF-8 bytes.
     if (partial.length * 3 > maxLineBytes && utf8Length(partial) > maxLineBytes) {
-      const pieces = splitUtf8(partial, maxLineBytes);
-      partial = pieces.pop()!;
+      // Cut where no secret can be split; the text from the cut on is kept as it is (not yet masked).
+      const cut = masker.safeCut(partial);
+      const pieces = splitUtf8(masker.mask(partial.slice(0, cut)), maxLineBytes);
+      partial = pieces.pop()! + partial.slice(cut);
       out.push(...pieces);
     }
   }
@@ -68,15 +80,17 @@ export function createLineSplitter(maxLineBytes: number): LineSplitter {
     flushPartial() {
       if (partial.length === 0) return [];
       const out: string[] = [];
-      chunkInto(partial, maxLineBytes, out);
-      partial = "";
+      const cut = heldBack ? partial.length : masker.safeCut(partial);
+      if (cut > 0) chunkInto(masker.mask(partial.slice(0, cut)), maxLineBytes, out);
+      partial = partial.slice(cut);
+      heldBack = partial.length > 0;
       flushedOpen = true;
       return out;
     },
     end() {
       const out: string[] = [];
       take(decoder.decode(), out);
-      if (partial.length > 0) chunkInto(partial, maxLineBytes, out);
+      if (partial.length > 0) chunkInto(masker.mask(partial), maxLineBytes, out);
       partial = "";
       return out;
     },

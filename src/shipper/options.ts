@@ -6,6 +6,7 @@ import { parseDuration, parseSize } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
 import { JOB_ID, JOB_ID_EXPECTED, StepName } from "../protocol/ids.ts";
 import { SERVER_STEP } from "../protocol/line.ts";
+import { MASK_USAGE, maskerFrom, maskFlags } from "./mask-source.ts";
 import type { ShipOptions } from "./ship.ts";
 
 export const shipFlags = {
@@ -20,15 +21,21 @@ export const shipFlags = {
   "retry-max": { type: "string" },
   "request-timeout": { type: "string" },
   quiet: { type: "boolean" },
+  ...maskFlags,
 } as const;
 
 export const SHIP_USAGE =
   "--job ID --step NAME [--spool DIR] [--spool-max SIZE] [--flush-interval DURATION] " +
   "[--drain-timeout DURATION] [--batch-max SIZE] [--max-line SIZE] [--retry-max DURATION] " +
-  "[--request-timeout DURATION] [--quiet] [--server URL] [--token TOKEN]";
+  "[--request-timeout DURATION] [--quiet] [--server URL] [--token TOKEN] " +
+  MASK_USAGE;
 
 type Values = {
-  [K in keyof typeof shipFlags]?: (typeof shipFlags)[K]["type"] extends "boolean" ? boolean : string;
+  [K in keyof typeof shipFlags]?: (typeof shipFlags)[K] extends { multiple: true }
+    ? string[]
+    : (typeof shipFlags)[K]["type"] extends "boolean"
+      ? boolean
+      : string;
 };
 
 export const defaultSpoolRoot = (env: Record<string, string | undefined> = process.env): string =>
@@ -52,6 +59,7 @@ export function shipOptions(
   if (step === SERVER_STEP) throw new UsageError(`--step: "${SERVER_STEP}" is reserved for server events`);
   const maxLineBytes = size(values["max-line"], "max-line", 1024 * 1024, 64);
   const maxBodyBytes = size(values["batch-max"], "batch-max", 8 * 1024 * 1024, 64 * 1024);
+  const masker = maskerFrom(values, (m) => process.stderr.write(`stroem-logs ${command}: ${m}\n`));
   return {
     base: client.base,
     headers: client.headers,
@@ -67,6 +75,7 @@ export function shipOptions(
     requestTimeoutMs: duration(values["request-timeout"], "request-timeout", 30_000, 1),
     retryMaxMs: duration(values["retry-max"], "retry-max", 5000, 1),
     command,
+    masker,
     resumeHint: `stroem-logs push --job ${job} --step ${shellQuote(step)}${values.spool ? ` --spool ${shellQuote(values.spool)}` : ""} </dev/null`,
   };
 }

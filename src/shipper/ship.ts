@@ -1,5 +1,6 @@
 // A shipping session for one (job, step): spool + sender + captures, the drain at the end and its report.
 import { formatDuration } from "../config/units.ts";
+import type { Masker } from "../logs/mask.ts";
 import { errorOfText } from "../protocol/error-body.ts";
 import type { Stream } from "../protocol/line.ts";
 import { retryable, retryDelay } from "./batch.ts";
@@ -26,6 +27,8 @@ export interface ShipOptions {
   command: string;
   /** Reopen with the same job and step to deliver what is left (for the message). */
   resumeHint: string;
+  /** Secrets masked in every line before it is spooled (and in the echo). */
+  masker?: Masker | undefined;
 }
 
 export interface ShipOutcome {
@@ -83,6 +86,7 @@ export function startShipper(opts: ShipOptions) {
     ): Promise<void> {
       read += await capture(source, {
         ...(signal ? { signal } : {}),
+        ...(opts.masker ? { masker: opts.masker } : {}),
         spool,
         sender,
         stream,

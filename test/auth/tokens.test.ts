@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { accessOf, createTokens, isLoopback } from "../../src/auth/tokens.ts";
+import {
+  accessOf,
+  createTokens,
+  describeTokenChange,
+  isLoopback,
+  swappableTokens,
+} from "../../src/auth/tokens.ts";
 
 describe("tokens", () => {
   test("routes are classed deny-by-default: health open, other GETs read, /worker/ and every other method write", () => {
@@ -46,6 +52,21 @@ describe("tokens", () => {
     ]).toEqual(["ok", "ok", "ok", "wrong", "wrong", "missing", "missing", "ok"]);
   });
 
+  test("GET /metrics needs the metrics token or a read token; the metrics token reads and writes nothing else", () => {
+    const t = createTokens("w", ["r"], ["m"]);
+    expect([
+      accessOf("GET", "/metrics"),
+      accessOf("HEAD", "/metrics"),
+      accessOf("POST", "/metrics"),
+      t.check("metrics", "m"),
+      t.check("metrics", "r"),
+      t.check("metrics", "w"),
+      t.check("metrics", "x"),
+      t.check("read", "m"),
+      t.check("write", "m"),
+    ]).toEqual(["metrics", "metrics", "write", "ok", "ok", "ok", "wrong", "wrong", "wrong"]);
+  });
+
   test("with no token configured everything is open", () => {
     const t = createTokens(undefined, []);
     expect([t.enabled, t.check("write", null)]).toEqual([false, "ok"]);
@@ -55,5 +76,29 @@ describe("tokens", () => {
     expect(
       ["127.0.0.1", "127.3.4.5", "::1", "localhost", "0.0.0.0", "10.0.0.1", "::"].map(isLoopback),
     ).toEqual([true, true, true, true, false, false, false]);
+  });
+
+  test("a token change is described by counts, never by the tokens", () => {
+    const before = createTokens("w1", ["r1", "r2"]);
+    expect([
+      describeTokenChange(before, createTokens("w1", ["r1", "r2"])),
+      describeTokenChange(before, createTokens("w2", ["r2", "r3", "r4"], ["m"])),
+      describeTokenChange(before, createTokens(undefined, [])),
+    ]).toEqual([
+      [],
+      [
+        "worker token changed",
+        "read tokens: 2 → 3 (2 added, 1 removed)",
+        "metrics tokens: 0 → 1 (1 added, 0 removed)",
+      ],
+      ["auth turned off", "worker token removed", "read tokens: 2 → 0 (0 added, 2 removed)"],
+    ]);
+  });
+
+  test("swapped tokens take effect on the next check", () => {
+    const t = swappableTokens(createTokens("w", ["old"]));
+    expect(t.check("read", "old")).toBe("ok");
+    t.swap(createTokens("w", ["new"]));
+    expect([t.check("read", "old"), t.check("read", "new"), t.enabled]).toEqual(["wrong", "ok", true]);
   });
 });

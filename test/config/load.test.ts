@@ -1,4 +1,8 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: some tests are about literal ${VAR} text in config values
 import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
 import {
   applyEnv,
   loadConfig,
@@ -7,8 +11,10 @@ import {
   splitListen,
   validateConfig,
 } from "../../src/config/load.ts";
-import { formatDuration, parseDuration, parseSize } from "../../src/config/units.ts";
+import { configAsInput } from "../../src/config/print.ts";
+import { formatDuration, formatSize, parseDuration, parseSize } from "../../src/config/units.ts";
 import { UsageError } from "../../src/errors.ts";
+import { tempDir } from "../support/server.ts";
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -89,7 +95,7 @@ describe("config", () => {
       config.server.shutdown_timeout,
     ]).toEqual(["98765432109876543210", ["0123", "abc"], 500, 4 * 1024 * 1024, true, 2000]);
     expect(errorOf(() => loadConfig({ env: { STROEM__LIMITS__MAX_STREAMS: "many" } }))).toBe(
-      'invalid config (embedded defaults):\n  limits.max_streams: expected a whole number (got "many")',
+      'invalid config:\n  STROEM__LIMITS__MAX_STREAMS: limits.max_streams: expected a whole number (got "many")',
     );
   });
 
@@ -129,7 +135,7 @@ describe("config", () => {
 
   test("an unknown key names its path and the keys allowed there", () => {
     expect(errorOf(() => validateConfig({ server: { lisen: "127.0.0.1:1" } }, "c.yaml"))).toBe(
-      "invalid config (c.yaml):\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)",
+      "invalid config:\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)",
     );
   });
 
@@ -141,7 +147,7 @@ describe("config", () => {
       ),
     );
     expect(message).toBe(
-      'invalid config (c.yaml):\n  log_storage.s3.bucket: required but missing\n  limits.max_body_bytes: expected a size like 1048576 or 1MiB (got "lots")',
+      'invalid config:\n  log_storage.s3.bucket: required but missing\n  limits.max_body_bytes: expected a size like 1048576 or 1MiB (got "lots")',
     );
   });
 
@@ -173,6 +179,108 @@ describe("config", () => {
     expect([splitListen("127.0.0.1:8080"), splitListen("[::1]:0")]).toEqual([
       { hostname: "127.0.0.1", port: 8080 },
       { hostname: "::1", port: 0 },
+    ]);
+  });
+
+  test("a bad value names its source: the file and line, the variable, the flag", () => {
+    using dir = tempDir();
+    const file = join(dir.path, "c.yaml");
+    writeFileSync(
+      file,
+      [
+        "server:",
+        "  listen: 127.0.0.1:1",
+        "  lisen: x",
+        "log_storage:",
+        "  s3:",
+        "    region: eu-west-1",
+        "hooks:",
+        "  - url: https://ci.example/a",
+        "  - url: https://ci.example/b",
+        "    retries: many",
+        "limits:",
+        "  max_streams: 10",
+        "",
+      ].join("\n"),
+    );
+    expect(
+      errorOf(() =>
+        loadConfig({
+          file,
+          env: { STROEM__LIMITS__MAX_STREAMS: "lots", STROEM__STREAM__PING_INTERVAL: "1s" },
+          flags: { "server.listen": "nowhere" },
+          flagNames: { "server.listen": "--listen" },
+        }),
+      ),
+    ).toBe(
+      [
+        "invalid config:",
+        '  --listen: server.listen: expected HOST:PORT (got "nowhere")',
+        `  ${file}:3: server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)`,
+        `  ${file}:5: log_storage.s3.bucket: required but missing`,
+        `  ${file}:10: hooks.1.retries: expected a whole number (got "many")`,
+        '  STROEM__LIMITS__MAX_STREAMS: limits.max_streams: expected a whole number (got "lots")',
+        "  STROEM__STREAM__PING_INTERVAL: stream.ping_interval: expected 4s to 480s (got 1000 ms)",
+      ].join("\n"),
+    );
+  });
+
+  test("a section made by a variable is where a key missing from it is blamed", () => {
+    expect(errorOf(() => loadConfig({ env: { STROEM__LOG_STORAGE__S3__REGION: "eu-west-1" } }))).toBe(
+      "invalid config:\n  STROEM__LOG_STORAGE__S3__REGION: log_storage.s3.bucket: required but missing",
+    );
+  });
+
+  test("${VAR} in a secret file's path comes from the environment, and an unset one names the line", () => {
+    using dir = tempDir();
+    const file = join(dir.path, "c.yaml");
+    writeFileSync(file, "auth:\n  worker_token_file: ${CREDENTIALS_DIRECTORY}/worker-token\n");
+    const config = loadConfig({
+      file,
+      env: { CREDENTIALS_DIRECTORY: "/run/credentials/stroem-logs.service" },
+    });
+    expect(config.auth.worker_token_file).toBe("/run/credentials/stroem-logs.service/worker-token");
+    expect(errorOf(() => loadConfig({ file, env: {} }))).toBe(
+      `${file}:2: auth.worker_token_file: \${CREDENTIALS_DIRECTORY} is not set (systemd sets it for a unit with LoadCredential=)`,
+    );
+    // Only paths of secret files are expanded: a token may hold a literal ${.
+    const literal = loadConfig({ env: { STROEM__AUTH__WORKER_TOKEN: "a${HOME}b" } });
+    expect(literal.auth.worker_token).toBe("a${HOME}b");
+  });
+
+  test("the config printed as input has durations and sizes as text and validates back to the same config", () => {
+    const config = validateConfig(
+      {
+        server: { shutdown_timeout: "90s" },
+        limits: { max_body_bytes: "4MiB", max_line_bytes: 1000 },
+        hooks: [{ url: "https://ci.example/h", timeout: "1500ms" }],
+        log_storage: { archive: { type: "local", path: "/a" } },
+        retention: { local_days: 0.5 },
+      },
+      "t",
+    );
+    const input = configAsInput(config) as Record<string, Record<string, unknown>>;
+    expect([
+      input.server!.shutdown_timeout,
+      input.limits!.max_body_bytes,
+      input.limits!.max_line_bytes,
+      input.limits!.max_job_bytes,
+      (input.hooks as unknown as Array<Record<string, unknown>>)[0]!.timeout,
+      (input.log_storage!.archive_retry as Record<string, unknown>).max,
+      input.stream!.ping_interval,
+      input.retention!.local_days,
+    ]).toEqual(["90s", "4MiB", 1000, "1GiB", "1500ms", "1m", "30s", 0.5]);
+    expect(validateConfig(parseYaml(stringify(input), "printed"), "printed")).toEqual(config);
+  });
+
+  test("sizes print in the largest binary unit that divides them", () => {
+    expect([1024 ** 3, 8 * 1024 ** 2, 256 * 1024, 1000, 0, 1536].map(formatSize)).toEqual([
+      "1GiB",
+      "8MiB",
+      "256KiB",
+      1000,
+      0,
+      1536,
     ]);
   });
 });

@@ -7,7 +7,7 @@ import { writeBigLog } from "../support/biglog.ts";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
-import { untilEvent, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent, waitFor } from "../support/wait.ts";
 
 type View = {
   bytes: number;
@@ -80,7 +80,7 @@ describe("archive during an S3 outage", () => {
           const v = await getJob(s, id);
           return v.archive?.state === "uploaded" && v.archive.log_bytes === v.bytes;
         },
-        20_000,
+        DEADLINE_MS,
       );
     }
 
@@ -133,7 +133,7 @@ describe("archive during an S3 outage", () => {
       await waitFor(
         "the upload to start",
         async () => (await view(first.url))?.state === "uploading",
-        10_000,
+        DEADLINE_MS,
         1,
       );
       first.proc.kill("SIGKILL");

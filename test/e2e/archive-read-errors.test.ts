@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, startTestServer, type TestServer } from "../support/server.ts";
-import { untilEvent } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent } from "../support/wait.ts";
 
 type Archive = { state: string; key: string; log_bytes: number };
 
@@ -100,8 +100,8 @@ describe("streamed reads of a broken archive", () => {
   test("an archive that breaks after bytes were sent ends in a failed read, never a clean shorter end", async () => {
     await using s3 = await startS3();
     await using s = await startTestServer({ log_storage: { archive: s3.archive() } });
-    const short = await archivedJob(s, "short", 20_000);
-    const torn = await archivedJob(s, "torn", 20_000);
+    const short = await archivedJob(s, "short", DEADLINE_MS);
+    const torn = await archivedJob(s, "torn", DEADLINE_MS);
     // A valid gzip of the first half: every byte decodes, but fewer than were archived.
     const half = short.local.subarray(0, short.local.indexOf(10, short.local.length >> 1) + 1);
     await s3.putRaw(short.archive.key, gzipSync(half));

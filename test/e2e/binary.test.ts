@@ -40,6 +40,19 @@ describe("compiled binary", () => {
     expect(await read.text()).toBe(
       '{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"hi"}\n',
     );
+    // The log viewer's page and its assets come from inside the binary; so does the regex search worker.
+    const page = await fetch(`${server.url}/jobs/b1`);
+    const html = await page.text();
+    expect([page.status, page.headers.get("content-type")]).toEqual([200, "text/html;charset=utf-8"]);
+    const assets = [...html.matchAll(/(?:src|href)="(\/chunk-[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.map((a) => a.slice(a.lastIndexOf("."))).sort()).toEqual([".css", ".js"]);
+    for (const a of assets) {
+      const res = await fetch(`${server.url}${a}`);
+      expect([a, res.status, (await res.text()).length > 1000]).toEqual([a, 200, true]);
+    }
+    expect((await fetch(`${server.url}/`)).status).toBe(200);
+    const search = await fetch(`${server.url}/api/jobs/b1/search?re=^h.$`);
+    expect(await search.json()).toEqual({ source: "local", matches: [0], from: 0, next: 1, done: true });
     expect(await server.stop("SIGTERM")).toBe(0);
     expect(server.stderr()).toContain("SIGTERM: shutting down");
     await server[Symbol.asyncDispose]();

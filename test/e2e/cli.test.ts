@@ -52,7 +52,7 @@ describe("cli", () => {
     writeFileSync(bad, "log_storage:\n  s3:\n    region: eu-west-1\n");
     expect(await cli(["check-config", bad])).toEqual({
       stdout: "",
-      stderr: `stroem-logs check-config: invalid config (${bad}):\n  log_storage.s3.bucket: required but missing\n`,
+      stderr: `stroem-logs check-config: invalid config:\n  ${bad}:2: log_storage.s3.bucket: required but missing\n`,
       code: 2,
     });
     const broken = join(dir.path, "broken.yaml");
@@ -68,7 +68,7 @@ describe("cli", () => {
     writeFileSync(bad, "server:\n  listen: nowhere\n");
     expect(await cli(["serve", "--config", bad])).toEqual({
       stdout: "",
-      stderr: `stroem-logs serve: invalid config (${bad}):\n  server.listen: expected HOST:PORT (got "nowhere")\n`,
+      stderr: `stroem-logs serve: invalid config:\n  ${bad}:2: server.listen: expected HOST:PORT (got "nowhere")\n`,
       code: 2,
     });
   });
@@ -106,7 +106,7 @@ describe("cli", () => {
     await s.post("/worker/jobs/j/logs", { step_name: "test", lines: makeLines(2, "t") });
     const env = { STROEM_URL: s.url };
     expect(await cli(["cat", "j", "--step", "build"], env)).toEqual({
-      stdout: "10:56:45.123  build  compiling\n10:56:46.456  build  warning\n",
+      stdout: "2025-02-12T10:56:45.123Z  build  compiling\n2025-02-12T10:56:46.456Z  build  warning\n",
       stderr: "",
       code: 0,
     });
@@ -115,7 +115,7 @@ describe("cli", () => {
       '{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"test","line":"t-1"}\n',
     );
     const from = await cli(["cat", "j", "--from", "3"], env);
-    expect(from.stdout).toBe("10:56:45.123  test  t-1\n");
+    expect(from.stdout).toBe("2025-02-12T10:56:45.123Z  test  t-1\n");
   });
 
   test("cat piped into a reader that closes after one line exits at once, quietly, as a Unix tool does", async () => {
@@ -124,7 +124,7 @@ describe("cli", () => {
     writeBigLog(join(s.dir, "big.jsonl"), 20 * 1024 * 1024);
     const pretty = await pipedToHead(["cat", "big", "--server", s.url]);
     expect(pretty).toEqual({
-      head: `10:56:45.123  rare  line-0 ${"x".repeat(40)}\n`,
+      head: `2025-02-12T10:56:45.123Z  rare  line-0 ${"x".repeat(40)}\n`,
       code: 141, // 128 + SIGPIPE, what the shell reports for a tool ended by a closed pipe
       stderr: "",
     });

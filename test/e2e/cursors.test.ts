@@ -162,17 +162,29 @@ describe("cursors on a 200,000-line log", () => {
   });
 
   test("reading from line 190,000 costs about the same as from line 0 (no scan from the start)", async () => {
-    const time = async (path: string) => {
-      const t = performance.now();
-      for (let i = 0; i < 20; i++) await read(path);
-      return performance.now() - t;
+    const paths = {
+      head: "/api/jobs/big/logs?from=0&limit=100",
+      deep: "/api/jobs/big/logs?from=190000&limit=100",
+      tail: "/api/jobs/big/logs?tail=100",
     };
-    await time("/api/jobs/big/logs?from=0&limit=100"); // warm up
-    const head = await time("/api/jobs/big/logs?from=0&limit=100");
-    const deep = await time("/api/jobs/big/logs?from=190000&limit=100");
-    const tail = await time("/api/jobs/big/logs?tail=100");
-    // Generous bound for a noisy shared machine; a scan from the start would be ~100x slower.
-    expect(deep).toBeLessThan(head * 5 + 50);
-    expect(tail).toBeLessThan(head * 5 + 50);
+    const fastest = { head: Infinity, deep: Infinity, tail: Infinity };
+    // Interleaved rounds, and each kind's fastest read: on a busy machine noise only ever adds time, and a
+    // stall lands on one read, not on one kind. A scan from the start (~100x a head read) costs in every read.
+    await read(paths.head); // warm up
+    for (let round = 0; round < 20; round++) {
+      for (const kind of ["head", "deep", "tail"] as const) {
+        const t = performance.now();
+        await read(paths[kind]);
+        fastest[kind] = Math.min(fastest[kind], performance.now() - t);
+      }
+    }
+    const ms = (n: number) => `${n.toFixed(2)} ms`;
+    console.log(
+      `cursors: fastest of 20 reads of 100 lines from line 0 ${ms(fastest.head)}, from line 190,000 ${ms(fastest.deep)}, tail ${ms(fastest.tail)}`,
+    );
+    expect({
+      deep: fastest.deep < fastest.head * 5 + 2.5,
+      tail: fastest.tail < fastest.head * 5 + 2.5,
+    }).toEqual({ deep: true, tail: true });
   });
 });

@@ -4,7 +4,7 @@ import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { canMount, mountTmpfs } from "../support/tmpfs.ts";
-import { untilEvent } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent } from "../support/wait.ts";
 
 /** Pushes keyed 100-line batches b0, b1, … until one is refused: the acknowledged ones, the refusal, its number. */
 async function pushUntilRefused(s: TestServer) {
@@ -176,13 +176,13 @@ describe("disk full", () => {
         "settled",
         "the job to settle once space is back",
         async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
-        20_000,
+        DEADLINE_MS,
       );
       const lines = parseJsonl(await (await s.fetch("/api/jobs/j/logs?format=ndjson")).text());
       expect(lines.at(-1)!.line).toBe("b29-99");
       const elided = Number(/elided (\d+) lines/.exec(lines.map((l) => l.line).join(" "))?.[1] ?? 0);
       expect(lines.filter((l) => l.step === "s").length + elided).toBe(3000);
     },
-    30_000,
+    60_000,
   );
 });

@@ -11,7 +11,7 @@ describe("schema migration", () => {
     using dir = tempDir();
     makeDatabaseOf491aa0b(dir.path);
     const logged: string[] = [];
-    const log = { info: (m: string) => logged.push(m), warn() {}, error() {} };
+    const log = { debug() {}, info: (m: string) => logged.push(m), warn() {}, error() {} };
     {
       await using server = await startTestServer(
         { log_storage: { archive: { type: "local", path: join(dir.path, "archive") } } },

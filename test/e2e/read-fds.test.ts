@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 
 // ~2 MB local and legacy logs, so many aborts land mid-body; the archived one smaller, as each of its tails
 // decompresses it twice (most of this test's time otherwise).
@@ -106,9 +106,12 @@ test("5,000 mixed reads (HEAD and GET, json and ndjson, aborted, half-read) of e
   // Aborted streams close as the server notices the hang-up: wait for that, not for time. The slack is
   // for pooled keep-alive sockets (the test's clients, the S3 client), which the warm-up opened too.
   const settled = () => (fds() <= baseline + 4 ? fds() : undefined);
-  const after = await waitFor("the server's open files to return to the baseline", settled, 20_000, 50).catch(
-    () => fds(),
-  );
+  const after = await waitFor(
+    "the server's open files to return to the baseline",
+    settled,
+    DEADLINE_MS,
+    50,
+  ).catch(() => fds());
   expect({ baseline, leaked: Math.max(0, after - baseline - 4) }).toEqual({ baseline, leaked: 0 });
   expect(server.stderr()).not.toContain("EMFILE");
 }, 300_000);

@@ -6,14 +6,17 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, startTestServer, type TestServer } from "../support/server.ts";
-import { untilEvent } from "../support/wait.ts";
+import { clockPast, untilEvent } from "../support/wait.ts";
 
 const DAY = 86_400_000;
 
 type Archive = { state: string; key: string; log_bytes: number; local_deleted: boolean };
-type JobView = { bytes: number; lines: number; archive: Archive | null };
+type JobView = { bytes: number; lines: number; finished_at: string | null; archive: Archive | null };
 
 const job = async (s: TestServer, id: string) => (await (await s.fetch(`/api/jobs/${id}`)).json()) as JobView;
+
+/** When the server recorded the job's end (ms): the time its age is counted from. */
+const endOf = async (s: TestServer, id: string) => Date.parse((await job(s, id)).finished_at!);
 
 async function runJob(s: TestServer, id: string, lines = 20, key?: string): Promise<void> {
   await s.fetch(`/api/jobs/${id}`, {
@@ -176,12 +179,16 @@ describe("retention with an archive", () => {
       ["gone-1", "gone-2", "gone-3"].map(async (id) => (await archived(s, id)).key),
     );
     const before = await reads(s, "gone-1");
-    const young = Date.now();
+    const lastGone = Math.max(
+      ...(await Promise.all(["gone-1", "gone-2", "gone-3"].map((id) => endOf(s, id)))),
+    );
+    await clockPast(lastGone);
     await runJob(s, "young", 10);
     await archived(s, "young");
 
-    // "young" ended after `young`: 30 days from then it is 29.99… days old, and stays.
-    const report = await s.retention.sweep(young + 30 * DAY - 1);
+    // 30 days after the millisecond following the last gone-* end, those are over 30 days old; "young", which
+    // ended in a later millisecond, is not and stays.
+    const report = await s.retention.sweep(lastGone + 1 + 30 * DAY);
     const db = new Database(join(s.dir, "stroem-logs.db"), { readonly: true });
     const left = (table: string, col = "job_id") =>
       db.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table} WHERE ${col} LIKE 'gone-%'`).get()!.n;
@@ -372,7 +379,10 @@ describe("retention without an archive", () => {
     await using s = await startTestServer({ retention: { local_days: 1, archive_days: 1 } });
     await runJob(s, "old", 10, "old");
     await settled(s, "old");
-    const cutoff = Date.now();
+    // The cutoff is the millisecond after "old" ended, and "new" ends later than that: a cutoff read from
+    // the clock here could share the millisecond of old's end, and would then (rightly) keep it.
+    const cutoff = (await endOf(s, "old")) + 1;
+    await clockPast(cutoff - 1);
     await runJob(s, "new", 10);
     await settled(s, "new");
     await s.post("/worker/jobs/run/logs", { step_name: "build", lines: makeLines(1) });

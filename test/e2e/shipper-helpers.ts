@@ -2,7 +2,7 @@
 // a free port for a server restarted in place, and a TCP proxy that can swallow the server's replies.
 import { join } from "node:path";
 import type { Socket } from "bun";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const MAIN = join(ROOT, "src", "main.ts");
@@ -53,7 +53,7 @@ export function shipper(
   });
   const waitText =
     (get: () => string, name: string) =>
-    (re: RegExp, timeoutMs = 15_000) =>
+    (re: RegExp, timeoutMs = DEADLINE_MS) =>
       waitFor(
         `shipper ${name} to match ${re} (stderr so far: ${JSON.stringify(err.slice(-2000))})`,
         () => re.test(get()),

@@ -6,8 +6,11 @@ import { BUN, shipper } from "./shipper-helpers.ts";
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-/** Runs a printer of `lines` lines, one every `everyMs`, each carrying its print time; returns the delays seen. */
-async function measure(job: string, lines: number, everyMs: number) {
+/**
+ * Runs a printer of `lines` lines, one every `everyMs`, each carrying its print time, under `run` with
+ * `shipArgs`; returns the delays seen.
+ */
+async function measure(job: string, lines: number, everyMs: number, shipArgs: string[] = []) {
   await using server = await startTestServer();
   using spool = tempDir();
   const put = await server.fetch(`/api/jobs/${job}`, { method: "PUT", body: '{"workspace":"w","task":"t"}' });
@@ -31,6 +34,7 @@ async function measure(job: string, lines: number, everyMs: number) {
   await using run = shipper([
     "run",
     ...["--server", server.url, "--job", job, "--step", "s", "--spool", spool.path, "--quiet"],
+    ...shipArgs,
     "--",
     ...[BUN, "-e", printer],
   ]);
@@ -39,18 +43,27 @@ async function measure(job: string, lines: number, everyMs: number) {
   const sorted = delays.toSorted((a, b) => a - b);
   const figures = { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1)! };
   console.log(
-    `print → visible on the stream, ${lines} lines every ${everyMs} ms: ${JSON.stringify(figures)} ms`,
+    `print → visible on the stream, ${lines} lines every ${everyMs} ms ${shipArgs.join(" ")}: ${JSON.stringify(figures)} ms`,
   );
   return { count: delays.length, ...figures };
 }
 
-// The README records the figures; the bounds here only catch a broken batcher, even on a loaded machine.
+// The README records the figures; the bounds only catch a broken batcher, with margins a busy CI machine
+// (which adds tens, at times hundreds, of ms to every hop: printer → shipper → server → viewer) cannot
+// erase. A batcher that held lines until the end of this 3 s run shows a p50 around 1.5 s.
 test("a steady producer's lines are visible on the live stream about one flush interval (100 ms) after printing", async () => {
   const r = await measure("lat-steady", 300, 10);
-  expect({ count: r.count, p99: r.p99 < 1000 }).toEqual({ count: 300, p99: true });
+  expect({ count: r.count, p50: r.p50 < 500, p99: r.p99 < 2000 }).toEqual({
+    count: 300,
+    p50: true,
+    p99: true,
+  });
 });
 
+// At the default 100 ms flush interval, "held for the interval" and "a loaded machine" look alike; at 800 ms
+// a held line shows at least 800 ms, against a bound of half that. Lines 1.2 s apart are each after a quiet
+// spell longer than the interval, even when the printer's timer fires late.
 test("a line printed after a quiet spell is sent at once, not held for the flush interval", async () => {
-  const r = await measure("lat-sparse", 15, 250);
-  expect({ count: r.count, p50: r.p50 < 80 }).toEqual({ count: 15, p50: true });
+  const r = await measure("lat-sparse", 6, 1200, ["--flush-interval", "800ms"]);
+  expect({ count: r.count, p50: r.p50 < 400 }).toEqual({ count: 6, p50: true });
 });

@@ -22,7 +22,7 @@ test("the server stopped for 10 s in the middle of a run and restarted in place:
     "--",
     ...pacedPrinter(stop, 2, 5),
   ]);
-  await waitFor("lines before the outage", async () => (await lineCount(first.url, "outage")) >= 200, 10_000);
+  await waitFor("lines before the outage", async () => (await lineCount(first.url, "outage")) >= 200);
   expect(await first.stop()).toBe(0);
   await run.waitStderr(/cannot deliver/);
   const before = await jobLinesOffline(dir.path);

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 import { jobLines, pacedPrinter, replyDroppingProxy, shipper } from "./shipper-helpers.ts";
 
 test("replies lost after the server wrote the batch: the retries are recognised and no line is written twice", async () => {
@@ -21,7 +21,7 @@ test("replies lost after the server wrote the batch: the retries are recognised 
   await waitFor(
     "replies swallowed and retries answered as duplicates",
     () => proxy.swallowed >= 10 && proxy.duplicates >= 5,
-    20_000,
+    DEADLINE_MS,
   );
   writeFileSync(stop, "");
   expect(await run.exited).toBe(0);
@@ -46,10 +46,10 @@ test("a reply cut off after its status line is an unknown outcome: the batch is 
   await waitFor(
     "three cut replies and a duplicate answer",
     () => proxy.truncated >= 3 && proxy.duplicates >= 1,
-    20_000,
+    DEADLINE_MS,
   );
   writeFileSync(stop, "");
   expect(await run.exited).toBe(0);
   const got = (await jobLines(server.url, "cut")).map((l) => l.line);
   expect(got).toEqual([...Array.from({ length: got.length - 1 }, (_, i) => `line ${i}`), "last"]);
-}, 30_000);
+}, 60_000);

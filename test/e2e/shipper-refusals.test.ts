@@ -43,7 +43,7 @@ describe("shipper refusals", () => {
       fewRefusals: refused.length <= 8,
       peak: perSecondPeak(refused.map((x) => x.at)) <= 4,
     }).toEqual({ code: 0, stored: lines, fewRefusals: true, peak: true });
-  }, 40_000);
+  }, 60_000);
 
   test("a line larger than the server's body limit stops delivery: an event and the exit name it, the lines wait in the spool", async () => {
     using logs = tempDir();
@@ -90,7 +90,7 @@ describe("shipper refusals", () => {
     expect((await resume.result()).code).toBe(0);
     const lines = (await jobLines(server.url, "big")).filter((l) => l.step === "s").map((l) => l.line);
     expect(lines).toEqual(["before", big, "after"]);
-  }, 30_000);
+  }, 60_000);
 
   test("a late push to a job past max_job_bytes (413 job_too_large) stops at once: one request, an event, an exit naming it", async () => {
     await using server = await startTestServer({ limits: { max_job_bytes: "64KiB" } });
@@ -123,7 +123,7 @@ describe("shipper refusals", () => {
       event: events.some((e) => /delivery of step s stopped: .*413 job_too_large/.test(e)),
       pushes: proxy.replies.filter((x) => x.request.endsWith("/logs")).length,
     }).toEqual({ code: 1, said: true, event: true, pushes: 1 });
-  }, 30_000);
+  }, 60_000);
 
   test("whatever a server answers, a shipper sends at most a few requests a second", async () => {
     const answers: Array<{ status: number; code: string; headers?: Record<string, string> }> = [

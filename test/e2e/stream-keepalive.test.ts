@@ -1,6 +1,7 @@
 // Keep-alive of the live stream: idle sockets are pinged; a peer that never answers is reaped, one that pongs stays.
 import { expect, test } from "bun:test";
 import { startTestServer } from "../support/server.ts";
+import { DEADLINE_MS } from "../support/wait.ts";
 import { watch, within } from "../support/ws.ts";
 
 test("an idle viewer is pinged; one that never answers is closed, one that answers stays open", async () => {
@@ -30,7 +31,7 @@ test("an idle viewer is pinged; one that never answers is closed, one that answe
   );
   using alive = watch(s.url, "quiet"); // Bun's client answers pings with pongs
   await alive.opened;
-  const reapedAfter = await within("the dead peer to be reaped", gone.promise, 20_000);
+  const reapedAfter = await within("the dead peer to be reaped", gone.promise, DEADLINE_MS);
   expect({
     handshake,
     firstFrame: frames[0], // 0x89: FIN + ping
@@ -48,4 +49,4 @@ test("an idle viewer is pinged; one that never answers is closed, one that answe
     lines: [{ stream: "stdout", line: "still here" }],
   });
   await alive.waitLines(1);
-}, 30_000);
+}, 60_000);

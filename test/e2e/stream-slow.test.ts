@@ -4,6 +4,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { spawnServer } from "../support/process.ts";
 import { startTestServer } from "../support/server.ts";
+import { DEADLINE_MS } from "../support/wait.ts";
 import { within } from "../support/ws.ts";
 
 const MB = 1024 * 1024;
@@ -108,7 +109,7 @@ test("a legacy log read across back-pressure pauses resumes where it stopped, wi
       setTimeout(() => ws.resume(), 50);
     }
   });
-  await within("every legacy line", all.promise, 30_000);
+  await within("every legacy line", all.promise, DEADLINE_MS);
   expect(pauses).toBe(7);
   const fileHash = new Bun.CryptoHasher("sha256");
   fileHash.update(await Bun.file(path).bytes());

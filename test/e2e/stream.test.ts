@@ -255,14 +255,16 @@ describe("live stream", () => {
   }, 60_000);
 
   test("a graceful shutdown closes viewers with 1001 at once instead of waiting out shutdown_timeout", async () => {
-    await using s = await startTestServer({ server: { shutdown_timeout: "20s" } });
+    // A shutdown_timeout far beyond the bound below: the close must not wait for it, and a busy machine's
+    // seconds of delay cannot be mistaken for it.
+    await using s = await startTestServer({ server: { shutdown_timeout: "10m" } });
     await push(s, "j", "build", makeLines(3));
     using v = watch(s.url, "j");
     await v.waitLines(3);
     const started = Date.now();
-    await s.stop();
+    await within("the graceful stop", s.stop(), 30_000);
     const end = await within("close", v.closed);
-    expect({ end, quick: Date.now() - started < 5000 }).toEqual({
+    expect({ end, quick: Date.now() - started < 30_000 }).toEqual({
       end: { code: 1001, reason: "server shutting down", lines: 3 },
       quick: true,
     });

@@ -555,7 +555,7 @@ describe("beside a running Strøm server (Strøm mode)", () => {
     const event = strom.serverEvent(job.job_id, "[hooks] Hook 'notify' failed: exit 1");
     strom.setStatus(job.job_id, "failed");
     const path = join(archive.path, stromArchiveKey("", job));
-    await waitFor("the archive at Strøm's key", () => Bun.file(path).exists(), 20_000);
+    await waitFor("the archive at Strøm's key", () => Bun.file(path).exists());
     const lines = stromArchiveRead(readFileSync(path)).trimEnd().split("\n");
     const message = (l: string) => (JSON.parse(l) as { line: string }).line;
     expect({

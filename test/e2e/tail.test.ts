@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pipedToHead } from "../support/pipe.ts";
 import { MAIN, spawnServer } from "../support/process.ts";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
+import { DEADLINE_MS } from "../support/wait.ts";
 
 interface Tail {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
@@ -55,13 +56,13 @@ function spawnTail(args: string[]): Tail {
   return {
     proc,
     out: () => out,
-    waitLines(n, timeoutMs = 10_000) {
+    waitLines(n, timeoutMs = DEADLINE_MS) {
       if (lines >= n) return Promise.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
       waiters.push({ n, resolve });
       return bounded(`${n} lines from tail`, promise, timeoutMs);
     },
-    async done(timeoutMs = 15_000) {
+    async done(timeoutMs = DEADLINE_MS) {
       const code = await bounded("tail to exit", proc.exited, timeoutMs);
       await Promise.all([outDone, errDone]);
       return { code, out, err };
@@ -100,7 +101,7 @@ describe("tail", () => {
     await s.post("/worker/jobs/j/complete", { status: "completed" });
     expect(await t.done()).toEqual({
       code: 0,
-      out: "10:56:45.123  build  compiling\n10:56:46.456  build  warning: x\n10:56:47.000  test  ok\n",
+      out: "2025-02-12T10:56:45.123Z  build  compiling\n2025-02-12T10:56:46.456Z  build  warning: x\n2025-02-12T10:56:47.000Z  test  ok\n",
       err: "",
     });
   });
@@ -185,7 +186,7 @@ describe("tail", () => {
     await using second = await spawnServer({ server: { listen: `127.0.0.1:${port}` } }, { dir: dir.path });
     await post(second.url, "/worker/jobs/r/logs", { step_name: "build", lines: makeLines(200, "b") });
     await post(second.url, "/worker/jobs/r/logs", { step_name: "other", lines: makeLines(50, "o2") });
-    await Promise.all([all.waitLines(650, 20_000), build.waitLines(500, 20_000)]);
+    await Promise.all([all.waitLines(650), build.waitLines(500)]);
     await post(second.url, "/worker/jobs/r/complete", { status: "completed" });
     const [a, b] = await Promise.all([all.done(), build.done()]);
     const file = await Bun.file(join(dir.path, "logs", "r.jsonl")).text();

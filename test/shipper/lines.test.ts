@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { createMasker } from "../../src/logs/mask.ts";
 import { createLineSplitter, splitUtf8 } from "../../src/shipper/lines.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -83,5 +84,69 @@ describe("line splitting", () => {
     const pieces = splitUtf8(text, 10);
     expect(pieces.join("")).toBe(text);
     expect(pieces.every((p) => Buffer.byteLength(p) <= 10)).toBe(true);
+  });
+});
+
+describe("line splitting with secrets to mask", () => {
+  const secret = "hunter2-is-my-password";
+  const masker = createMasker([secret]);
+  const leaks = (lines: string[]) =>
+    lines.filter((l) => l.includes(secret.slice(0, 4)) || l.includes(secret.slice(-4)));
+
+  test("complete lines are masked; the echo of the rest is unchanged", () => {
+    const s = createLineSplitter(1024, masker);
+    expect([...s.push(bytes(`login ${secret} ok\nplain\n`)), ...s.end()]).toEqual(["login *** ok", "plain"]);
+  });
+
+  test("a long line cut by the limit never splits a secret, wherever the cut falls", () => {
+    for (let at = 0; at < 40; at++) {
+      const text = `${"x".repeat(at)}${secret}${"y".repeat(40)}`;
+      const s = createLineSplitter(32, masker);
+      const lines = [...s.push(bytes(`${text}\n`)), ...s.end()];
+      expect({ at, leaks: leaks(lines), joined: lines.join("") }).toEqual({
+        at,
+        leaks: [],
+        joined: `${"x".repeat(at)}***${"y".repeat(40)}`,
+      });
+      expect(lines.every((l) => Buffer.byteLength(l) <= 32)).toBe(true);
+    }
+  });
+
+  test("an unfinished line cut as it grows keeps back a secret's start until the rest arrives", () => {
+    for (let k = 1; k < secret.length; k++) {
+      const s = createLineSplitter(32, masker);
+      const lines = [
+        ...s.push(bytes(`${"x".repeat(30)}${secret.slice(0, k)}`)),
+        ...s.push(bytes(`${secret.slice(k)}${"y".repeat(30)}`)),
+        ...s.end(),
+      ];
+      expect({ k, leaks: leaks(lines), joined: lines.join("") }).toEqual({
+        k,
+        leaks: [],
+        joined: `${"x".repeat(30)}***${"y".repeat(30)}`,
+      });
+    }
+  });
+
+  test("a flush of an unfinished line keeps back a secret's start once, then lets it go", () => {
+    const s = createLineSplitter(1024, masker);
+    s.push(bytes(`Token: ${secret.slice(0, 6)}`));
+    expect(s.flushPartial()).toEqual(["Token: "]);
+    expect(s.hasPartial).toBe(true);
+    // The rest arrives: the secret is whole again and masked.
+    expect(s.push(bytes(`${secret.slice(6)}\n`))).toEqual(["***"]);
+    // Nothing more arrives after a kept-back start: the second flush sends it as it is.
+    s.push(bytes(`Password: ${secret.slice(0, 3)}`));
+    expect([s.flushPartial(), s.flushPartial(), s.hasPartial]).toEqual([
+      ["Password: "],
+      [secret.slice(0, 3)],
+      false,
+    ]);
+  });
+
+  test("an unfinished line that cannot start a secret is flushed whole at once, as without masking", () => {
+    const s = createLineSplitter(1024, masker);
+    s.push(bytes("Password: "));
+    expect([s.flushPartial(), s.hasPartial]).toEqual([["Password: "], false]);
   });
 });

@@ -10,27 +10,50 @@ export function writeBigLog(
   bytes: number,
   stepEvery = 100,
 ): { lines: number; size: number; rare: number } {
+  const head = (step: string) =>
+    Buffer.from(`{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"${step}","line":"line-`);
+  const build = head("build");
+  const rareHead = head("rare");
+  const tail = Buffer.from(` ${"x".repeat(40)}"}\n`);
+  const perChunk = 65_536;
+  // Built in bytes, not strings: the suite writes gigabytes of these, 2-3x faster this way.
+  const chunk = Buffer.allocUnsafe(perChunk * (rareHead.length + 20 + tail.length));
   const fd = openSync(path, "w");
-  const pad = "x".repeat(40);
   let lines = 0;
   let size = 0;
   let rare = 0;
   try {
     while (size < bytes) {
-      let chunk = "";
-      for (let i = 0; i < 65_536; i++, lines++) {
-        const step = lines % stepEvery === 0 ? "rare" : "build";
-        if (step === "rare") rare++;
-        chunk += `{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"${step}","line":"line-${lines} ${pad}"}\n`;
+      let o = 0;
+      for (let i = 0; i < perChunk; i++, lines++) {
+        const isRare = lines % stepEvery === 0;
+        if (isRare) rare++;
+        const h = isRare ? rareHead : build;
+        chunk.set(h, o);
+        o = writeDigits(chunk, o + h.length, lines);
+        chunk.set(tail, o);
+        o += tail.length;
       }
-      const buf = Buffer.from(chunk);
-      writeSync(fd, buf);
-      size += buf.length;
+      writeSync(fd, chunk.subarray(0, o));
+      size += o;
     }
   } finally {
     closeSync(fd);
   }
   return { lines, size, rare };
+}
+
+const digits = new Uint8Array(20);
+
+/** Writes the decimal digits of `n` (a non-negative integer) into `buf` at `at`; returns the end. */
+export function writeDigits(buf: Uint8Array, at: number, n: number, width = 1): number {
+  let d = 0;
+  do {
+    digits[d++] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0 || d < width);
+  while (d > 0) buf[at++] = digits[--d]!;
+  return at;
 }
 
 /** Reads a response body to the end, counting bytes and newlines without holding it. */

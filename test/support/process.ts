@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Tree } from "../../src/config/load.ts";
 import { merge, tempDir } from "./server.ts";
+import { DEADLINE_MS } from "./wait.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -11,6 +12,8 @@ export const MAIN = join(ROOT, "src", "main.ts");
 export interface ServerProcess {
   url: string;
   dir: string;
+  /** The config file it was started with (a reload test rewrites it). */
+  configPath: string;
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   /** Peak resident set size of the server process so far (VmHWM), in bytes. */
   peakRss(): number;
@@ -54,7 +57,7 @@ export async function spawnServer(
     const decoder = new TextDecoder();
     for await (const chunk of proc.stderr) err += decoder.decode(chunk, { stream: true });
   })();
-  const url = await readListening(proc, opts.timeoutMs ?? 15_000, () => err);
+  const url = await readListening(proc, opts.timeoutMs ?? DEADLINE_MS, () => err);
   const status = (field: string) => {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
       readFileSync(`/proc/${proc.pid}/status`, "utf8"),
@@ -71,6 +74,7 @@ export async function spawnServer(
   return {
     url,
     dir,
+    configPath,
     proc,
     peakRss: () => status("VmHWM"),
     rss: () => status("VmRSS"),

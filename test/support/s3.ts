@@ -9,6 +9,18 @@ import S3rver from "s3rver";
 process.env.AWS_ACCESS_KEY_ID ??= "S3RVER";
 process.env.AWS_SECRET_ACCESS_KEY ??= "S3RVER";
 
+/** One request as the S3 server answered it. */
+export interface S3Request {
+  method: string;
+  /** The path, e.g. `/stroem-logs/some/key`. */
+  path: string;
+  /** The Range header, when the request had one. */
+  range: string | null;
+  status: number;
+  /** Bytes of the response body (its Content-Length). */
+  bytes: number;
+}
+
 export interface TestS3 {
   endpoint: string;
   port: number;
@@ -27,12 +39,15 @@ export interface TestS3 {
   /** The stored bytes of `key`, streamed. */
   getStream(key: string): Promise<import("node:stream").Readable>;
   keys(): Promise<string[]>;
+  /** Every request answered so far, in order (for tests that count fetches); clear it with `length = 0`. */
+  requests: S3Request[];
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
+  httpServer: import("node:http").Server;
 }
 
 export async function startS3(opts: { bucket?: string; directory?: string } = {}): Promise<TestS3> {
@@ -41,6 +56,7 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
   const directory = opts.directory ?? own!;
   let port = 0;
   let server: S3rverInstance | null = null;
+  const requests: S3Request[] = [];
   const start = async () => {
     const s: S3rverInstance = new S3rver({
       address: "127.0.0.1",
@@ -50,6 +66,17 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
       configureBuckets: [{ name: bucket }],
     });
     port = (await s.run()).port;
+    s.httpServer.on("request", (req, res) => {
+      res.on("finish", () => {
+        requests.push({
+          method: req.method ?? "",
+          path: decodeURIComponent((req.url ?? "").split("?")[0]!),
+          range: req.headers.range ?? null,
+          status: res.statusCode,
+          bytes: Number(res.getHeader("content-length") ?? 0),
+        });
+      });
+    });
     server = s;
   };
   const stop = async () => {
@@ -80,6 +107,7 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     },
     bucket,
     directory,
+    requests,
     archive: (prefix = "") => ({
       type: "s3",
       bucket,

@@ -11,6 +11,7 @@
 import http from "node:http";
 import zlib from "node:zlib";
 import { chronoRfc3339 } from "./strom.ts";
+import { DEADLINE_MS } from "./wait.ts";
 
 /** One entry of the worker's log buffer (executor.rs:280-284): chrono serialises `timestamp` with `Z`. */
 export interface WorkerEntry {
@@ -315,7 +316,7 @@ export async function uiLiveHookV0_15_11(
     messages,
     opened: opened.promise,
     closed: closed.promise,
-    waitLines(n, timeoutMs = 10_000) {
+    waitLines(n, timeoutMs = DEADLINE_MS) {
       if (count() >= n) return Promise.resolve();
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       const timer = setTimeout(

@@ -1,4 +1,5 @@
 // Test support: a real WebSocket viewer of a job's live stream that records every frame and waits with deadlines.
+import { DEADLINE_MS } from "./wait.ts";
 
 export interface StreamViewer {
   ws: WebSocket;
@@ -53,7 +54,7 @@ export function watch(base: string, job: string, query: Record<string, string> =
     text: () => frames.join(""),
     opened: opened.promise,
     closed: closed.promise,
-    waitLines(n, timeoutMs = 10_000) {
+    waitLines(n, timeoutMs = DEADLINE_MS) {
       if (count >= n) return Promise.resolve();
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       const timer = setTimeout(
@@ -77,7 +78,7 @@ export function watch(base: string, job: string, query: Record<string, string> =
 }
 
 /** Bounds a promise: rejects naming `what` after `timeoutMs`. */
-export function within<T>(what: string, p: Promise<T>, timeoutMs = 10_000): Promise<T> {
+export function within<T>(what: string, p: Promise<T>, timeoutMs = DEADLINE_MS): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
