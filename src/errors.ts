@@ -5,10 +5,25 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** What went wrong underneath (a storage error): logged with the answer, never sent to the client. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "AppError";
   }
+}
+
+/** An error with every `cause` under it, one per line: `stack` (or message), then `caused by: …` for each. */
+export function describeError(e: unknown): string {
+  const lines: string[] = [];
+  const seen = new Set<unknown>();
+  for (let at: unknown = e; at !== undefined && at !== null && !seen.has(at); ) {
+    seen.add(at);
+    const text = at instanceof Error ? (at.stack ?? `${at.name}: ${at.message}`) : String(at);
+    lines.push(lines.length === 0 ? text : `caused by: ${text}`);
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return lines.join("\n");
 }
 
 export const badRequest = (message: string, code = "bad_request") => new AppError(400, code, message);
@@ -20,8 +35,9 @@ export class UsageError extends Error {
   constructor(
     message: string,
     readonly exitCode = 2,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "UsageError";
   }
 }

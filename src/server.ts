@@ -1,19 +1,22 @@
-// Wires the modules into one running server: state, store, registry, reader, HTTP app, Bun.serve.
+// Wires the modules into one service (state, store, registry, lifecycle, archive, hub, HTTP app), and binds it
+// to Bun.serve. Wiring only: what each part does lives in its folder.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createArchiver } from "./archive/archiver.ts";
-import { archiveFromConfig } from "./archive/index.ts";
+import type { Hono } from "hono";
+import { archiveFromConfig, createArchive } from "./archive/index.ts";
 import { describeTokenChange, swappableTokens, tokensFromConfig } from "./auth/tokens.ts";
 import { splitListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { UsageError } from "./errors.ts";
+import { createEvents, type Events } from "./events.ts";
 import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
-import { type Db, openDb } from "./jobs/db.ts";
+import { createCap } from "./jobs/cap.ts";
+import { createLifecycle } from "./jobs/lifecycle.ts";
 import { createRecovery } from "./jobs/recovery.ts";
-import { createJobs } from "./jobs/registry.ts";
-import { createLiveHub } from "./live/hub.ts";
+import { createRegistry } from "./jobs/registry.ts";
+import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { createReader } from "./logs/read.ts";
 import { createRegexPool } from "./logs/regex-pool.ts";
@@ -22,6 +25,7 @@ import { createSteps } from "./logs/steps.ts";
 import { createLogStore } from "./logs/store.ts";
 import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
+import { openSqliteState, type SqliteState } from "./state/sqlite/open.ts";
 import { webRoutes } from "./web/serve.ts";
 
 export interface RunningServer {
@@ -29,6 +33,8 @@ export interface RunningServer {
   port: number;
   /** The retention sweep (tests call `sweep(now)` with a later time instead of waiting days). */
   retention: Retention;
+  /** What the server commits, as it commits it (tests in this process wait on these instead of polling). */
+  events: Events;
   /**
    * A SIGHUP reload: `load()` reads the new config; its tokens and hooks replace the running ones at once
    * and what changed is returned in words that name no secret. A config that fails to load, or tokens that
@@ -36,6 +42,20 @@ export interface RunningServer {
    */
   reload(load: () => Config): { config: Config; changes: string[] };
   stop(): Promise<void>;
+}
+
+/** Everything but the socket: what `app.request` in a test drives the same way Bun.serve does. */
+export interface Service {
+  app: Hono;
+  live: LiveHub;
+  events: Events;
+  retention: Retention;
+  /** See RunningServer.reload. */
+  reload(load: () => Config): { config: Config; changes: string[] };
+  /** Starts the background work: unsettled jobs, the archive queue, recovery and retention sweeps. */
+  start(): void;
+  /** Stops the background work, then closes the files and the state. */
+  close(): Promise<void>;
 }
 
 /** Bun's listen errors, said plainly ("Failed to start server. Is port 8080 in use?" names no cause). */
@@ -53,86 +73,116 @@ function listenProblem(e: unknown): string {
   }
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const { hostname, port } = splitListen(config.server.listen);
+export async function createService(config: Config, log: Logger): Promise<Service> {
+  const { hostname } = splitListen(config.server.listen);
   // Refuses an open server on a non-loopback address before anything is opened or bound.
   const tokens = swappableTokens(tokensFromConfig(config, hostname));
   const dir = config.log_storage.local_dir;
   const dbPath = config.log_storage.db_path ?? join(dir, "stroem-logs.db");
-  let db: Db;
+  let state: SqliteState;
   try {
     mkdirSync(dir, { recursive: true });
-    db = openDb(dbPath, { fsync: config.log_storage.fsync });
+    state = openSqliteState(dbPath, { fsync: config.log_storage.fsync });
   } catch (e) {
     throw new UsageError(
       `cannot open log_storage (local_dir ${dir}, database ${dbPath}): ${(e as Error).message}`,
       1,
+      e,
     );
   }
+  if (state.schema.from !== state.schema.to && !state.schema.created)
+    log.info(
+      `state: database ${dbPath} migrated from schema version ${state.schema.from} to ${state.schema.to}`,
+    );
+  const events = createEvents(log);
   const store = createLogStore({
     dir,
     maxOpenFiles: config.limits.max_open_files,
     fsync: config.log_storage.fsync,
     onDiscard: (id, bytes) =>
       log.warn(`job ${id}: discarded ${bytes} unacknowledged bytes past the recorded end`),
+    onHealth: (failing) => events.emit("storage.state", { failing }),
   });
-  const jobs = createJobs({
-    db,
+  const cap = createCap({
+    caps: state.caps,
     store,
-    maxLineBytes: config.limits.max_line_bytes,
     maxJobBytes: config.limits.max_job_bytes,
+    known: await state.caps.ids(),
+  });
+  const archiveTarget = archiveFromConfig(config.log_storage);
+  // The archive needs the registry (job rows, server events, a job's turn) and the registry the archive's
+  // guard: the guard is handed over once both exist.
+  let archive: ReturnType<typeof createArchive> | null = null;
+  const registry = createRegistry({
+    state,
+    store,
+    events,
+    cap,
+    maxLineBytes: config.limits.max_line_bytes,
+    archiveGuard: archiveTarget && {
+      lateAppend: (job) => archive!.guard.lateAppend(job),
+      edit: (job) => archive!.guard.edit(job),
+    },
     log,
   });
-  // The terminal pipeline: hooks (a finisher, so their events land before settling), then the archive.
+  // The hooks are read at each job end: a SIGHUP reload swaps them.
   let hooks = config.hooks;
-  jobs.addFinisher(createHooks({ hooks: () => hooks, event: jobs.event, log }));
-  const archiveTarget = archiveFromConfig(config.log_storage);
-  const archiver =
+  archive =
     archiveTarget &&
-    createArchiver({
-      db,
-      jobs,
+    createArchive({
+      archives: state.archives,
+      registry,
       store,
+      events,
       log,
       ...archiveTarget,
       retry: config.log_storage.archive_retry,
       rearchiveDelay: config.log_storage.rearchive_delay,
       deleteLocal: config.log_storage.delete_local_after_archive,
     });
-  if (archiver) {
-    jobs.onSettled(archiver.enqueue);
-    jobs.onAppend((a) => archiver.noteAppend(a.job));
-    jobs.addEditGuard(archiver.guardEdit);
-    jobs.addAppendGuard(archiver.guardAppend);
-  }
+  // A job's end: window → hooks → settled → archive queue (jobs/lifecycle.ts).
+  const lifecycle = createLifecycle({
+    registry,
+    jobs: state.jobs,
+    store,
+    events,
+    cap,
+    hooks: createHooks({ hooks: () => hooks, event: registry.event, events, log }),
+    archive,
+    log,
+  });
   const recovery = createRecovery({
-    db,
-    jobs,
+    jobs: state.jobs,
+    registry,
+    lifecycle,
+    events,
     log,
     staleAfter: config.recovery.stale_after,
     interval: config.recovery.sweep_interval,
   });
   const retention = createRetention({
-    db,
-    jobs,
+    state,
+    registry,
     store,
+    events,
     log,
     config: config.retention,
-    archive: archiver && archiveTarget ? { target: archiveTarget.target, busy: archiver.busy } : null,
+    archive: archive && { target: archive.target, busy: archive.busy },
   });
   const reader = createReader({
     store,
-    getJob: jobs.get,
-    checkpoint: jobs.checkpoint,
-    archive: archiver?.tier,
+    getJob: registry.get,
+    checkpoint: registry.checkpoint,
+    archive: archive?.tier,
   });
-  const raw = { store, getJob: jobs.get, sourceOf: reader.sourceOf, archive: archiver?.tier };
+  const raw = { store, getJob: registry.get, sourceOf: reader.sourceOf, archive: archive?.tier };
   const regex = createRegexPool();
-  const search = createSearch({ ...raw, checkpoint: jobs.checkpoint, regex });
+  const search = createSearch({ ...raw, checkpoint: registry.checkpoint, regex });
   const steps = createSteps(raw);
   const live = createLiveHub({
-    jobs,
+    getJob: registry.get,
     reader,
+    events,
     log,
     maxFrameBytes: config.stream.max_frame_bytes,
     maxBufferedBytes: config.stream.max_buffered_bytes,
@@ -140,14 +190,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxViewers: config.limits.max_streams,
   });
   const metrics = createServiceMetrics({
-    onAppend: jobs.onAppend,
-    onTerminal: jobs.onTerminal,
+    onAppend: (fn) => events.on("appended", (a) => fn({ first: a.first, next: a.next, data: a.bytes })),
+    onTerminal: (fn) => events.on("terminal", (t) => fn(t.job)),
     liveStats: live.stats,
     onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
   });
   const app = createApp({
-    db,
-    jobs,
+    state,
+    registry,
+    lifecycle,
     reader,
     log,
     tokens,
@@ -158,48 +209,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     live,
     search,
     steps,
-    extras: archiver ? [archiver.view] : [],
+    extras: archive ? [archive.view] : [],
     stats: [
-      ["archive", () => archiver?.stats() ?? null],
+      ["archive", () => archive?.stats() ?? null],
       ["retention", retention.stats],
       ["stream", live.stats],
     ],
     readyChecks: [store.health],
     // An unreachable archive target delays archives but not ingest or reads: a warning, not a 503.
-    readyWarnings: archiver ? [archiver.readyCheck] : [],
+    readyWarnings: archive ? [archive.readyCheck] : [],
     metrics: metrics.registry,
   });
 
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname,
-      port,
-      // The log viewer's page (embedded at build time) beside the API; Bun's dev bundler stays off.
-      routes: webRoutes,
-      development: false,
-      fetch: app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
-      maxRequestBodySize: 2 ** 40,
-      idleTimeout: config.server.idle_timeout / 1000,
-      websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
-    });
-  } catch (e) {
-    metrics.stop();
-    store.closeAll();
-    db.close();
-    // One line, exit 1 (not 2: a port taken by another process may be free at the next restart).
-    throw new UsageError(`cannot listen on ${config.server.listen}: ${listenProblem(e)}`, 1);
-  }
-  void jobs.resumeUnsettled();
-  archiver?.resume();
-  recovery.start();
-  retention.start();
-  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
-
-  let stopping: Promise<void> | null = null;
   return {
-    url,
-    port: server.port!,
+    app,
+    live,
+    events,
     retention,
     reload(load) {
       let next: Config;
@@ -220,6 +245,60 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       metrics.reloaded("ok");
       return { config: next, changes };
     },
+    start() {
+      void lifecycle.resumeUnsettled();
+      void archive?.resume();
+      recovery.start();
+      retention.start();
+    },
+    async close() {
+      await recovery.stop();
+      metrics.stop();
+      // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
+      await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
+      await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
+      // Running uploads are aborted; they are queued in the database and resume at the next start.
+      await archive?.stop();
+      await registry.idle();
+      regex.close();
+      store.closeAll();
+      await state.close();
+    },
+  };
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const { hostname, port } = splitListen(config.server.listen);
+  const service = await createService(config, log);
+  const { live } = service;
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname,
+      port,
+      // The log viewer's page (embedded at build time) beside the API; Bun's dev bundler stays off.
+      routes: webRoutes,
+      development: false,
+      fetch: service.app.fetch, // Bodies are size-checked by the routes (a JSON 413); Bun's own check would answer an empty 413 first.
+      maxRequestBodySize: 2 ** 40,
+      idleTimeout: config.server.idle_timeout / 1000,
+      websocket: streamWebSocketHandler(live, Math.round(config.stream.ping_interval / 1000)),
+    });
+  } catch (e) {
+    await service.close();
+    // One line, exit 1 (not 2: a port taken by another process may be free at the next restart).
+    throw new UsageError(`cannot listen on ${config.server.listen}: ${listenProblem(e)}`, 1, e);
+  }
+  service.start();
+  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    port: server.port!,
+    retention: service.retention,
+    events: service.events,
+    reload: service.reload,
     stop() {
       stopping ??= (async () => {
         // Live viewers would hold a graceful stop open until the timeout: close them (they resume with `from`).
@@ -233,16 +312,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           );
           await server.stop(true);
         }
-        recovery.stop();
-        metrics.stop();
-        // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
-        await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);
-        await Promise.race([jobs.idle(), Bun.sleep(config.server.shutdown_timeout)]);
-        // Running uploads are aborted; they are queued in the database and resume at the next start.
-        await archiver?.stop();
-        regex.close();
-        store.closeAll();
-        db.close();
+        await service.close();
       })();
       return stopping;
     },

@@ -1,5 +1,5 @@
 // The synthetic log lines of the ingest figure: what a client pushes and what the server then stores (~110 bytes).
-import { encodeLine } from "../../src/logs/line.ts";
+import { encodeLine } from "../../src/core/line.ts";
 
 const WORDS = ["compiling", "linking", "warning:", "test", "ok", "downloading", "src/app/module"];
 export const STORED_BYTES = 110;

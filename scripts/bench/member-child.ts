@@ -12,7 +12,7 @@ import {
   readLines,
 } from "../../src/archive/ranged.ts";
 import { serializeIndex } from "../../src/archive/seek-index.ts";
-import { splitLines } from "../../src/logs/scan.ts";
+import { splitLines } from "../../src/core/scan.ts";
 
 const peakRss = () =>
   Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0) * 1024;

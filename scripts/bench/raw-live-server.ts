@@ -1,6 +1,7 @@
 // Live baseline: a bare Bun.serve with the same push and stream URLs, fanning each batch out with server.publish.
 // No files, no database, no cursors: the machine's limit for push → WebSocket delivery of the same frames.
-import { encodeLine, isoNow } from "../../src/logs/line.ts";
+import { encodeLine } from "../../src/core/line.ts";
+import { iso } from "../../src/core/time.ts";
 
 interface Push {
   step_name: string;
@@ -18,7 +19,7 @@ const server = Bun.serve<{ job: string }>({
     const job = parts[3] ?? "";
     if (req.method === "POST" && parts[1] === "worker" && parts[4] === "logs") {
       const body = (await req.json()) as Push;
-      const now = isoNow(Date.now());
+      const now = iso(Date.now());
       const step = JSON.stringify(body.step_name);
       let text = "";
       for (const l of body.lines) text += encodeLine(l.ts ?? now, l.stream, step, l.line);

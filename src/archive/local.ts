@@ -55,7 +55,7 @@ export function createLocalTarget(root: string): ArchiveTarget {
       } catch (e) {
         await rm(tmp, { force: true });
         if (e instanceof TargetError) throw e;
-        throw new TargetError(`writing ${path} failed: ${reason(e)}`, "other");
+        throw new TargetError(`writing ${path} failed: ${reason(e)}`, "other", e);
       }
     },
 
@@ -69,7 +69,7 @@ export function createLocalTarget(root: string): ArchiveTarget {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") {
           throw new TargetError(`archive file ${path} is missing`, "missing");
         }
-        throw new TargetError(`opening ${path} failed: ${reason(e)}`, "other");
+        throw new TargetError(`opening ${path} failed: ${reason(e)}`, "other", e);
       }
     },
 
@@ -78,7 +78,7 @@ export function createLocalTarget(root: string): ArchiveTarget {
       try {
         await rm(path, { force: true });
       } catch (e) {
-        throw new TargetError(`removing ${path} failed: ${reason(e)}`, "other");
+        throw new TargetError(`removing ${path} failed: ${reason(e)}`, "other", e);
       }
     },
 

@@ -1,7 +1,7 @@
 // Reads of a single-member archive that fetch only the blocks they need, with a whole-object fallback.
 import { closeSync, openSync, readSync } from "node:fs";
 import { constants, inflateRawSync } from "node:zlib";
-import { splitLines } from "../logs/scan.ts";
+import { splitLines } from "../core/scan.ts";
 import {
   type ArchiveIndex,
   IndexError,

@@ -80,6 +80,7 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       return new TargetError(
         `no AWS credentials found by the default chain (environment, shared config/credentials files, container or instance role): ${reason(e)}`,
         "denied",
+        e,
       );
     }
     if (
@@ -89,18 +90,20 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       return new TargetError(
         `access denied to bucket ${cfg.bucket} (${[status === undefined ? "" : `HTTP ${status}`, /^(Forbidden|Unknown|\d+)$/.test(name) ? "" : name].filter(Boolean).join(" ")}) while ${what}: check the credentials the AWS default chain finds and the bucket policy`,
         "denied",
+        e,
       );
     }
     if (name === "NoSuchBucket" || (what === "checking the bucket" && status === 404)) {
-      return new TargetError(`bucket ${cfg.bucket} does not exist`, "missing");
+      return new TargetError(`bucket ${cfg.bucket} does not exist`, "missing", e);
     }
     if (status === undefined) {
       return new TargetError(
         `cannot reach ${cfg.endpoint ?? `S3 in ${cfg.region}`}: ${reason(e)}`,
         "unreachable",
+        e,
       );
     }
-    return new TargetError(`${what} failed: HTTP ${status} ${name}: ${reason(e)}`, "other");
+    return new TargetError(`${what} failed: HTTP ${status} ${name}: ${reason(e)}`, "other", e);
   }
 
   const target: ArchiveTarget = {

@@ -27,8 +27,10 @@ export class TargetError extends Error {
   constructor(
     message: string,
     readonly kind: "unreachable" | "denied" | "missing" | "other",
+    /** The SDK's or the file system's error underneath. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "TargetError";
   }
 }

@@ -1,27 +1,31 @@
 // The archive as a read tier: streamed download and decompression of a job's archived log.
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import type { Job } from "../core/job.ts";
 import { AppError } from "../errors.ts";
-import type { JobRow } from "../jobs/db.ts";
-import { type ArchiveTier, archiveUnreadable } from "../logs/read.ts";
-import type { ArchiveState } from "./state.ts";
+import type { ArchiveTier } from "../logs/read.ts";
+import { archiveUnreadable } from "../logs/read.ts";
+import type { ArchivesRepository } from "../state/types.ts";
 import { type ArchiveTarget, reason } from "./target.ts";
 
-export function createArchiveTier(deps: { state: ArchiveState; target: ArchiveTarget }): ArchiveTier {
-  const { state, target } = deps;
+export function createArchiveTier(deps: {
+  archives: Pick<ArchivesRepository, "get">;
+  target: ArchiveTarget;
+}): ArchiveTier {
+  const { archives, target } = deps;
   return {
     // A job with committed bytes and no local file is worth trying even before its archive exists:
     // the reader then answers an honest 502 naming the archive state, not an empty log.
-    has: (job) => job.byte_count > 0 || (state.get(job.id)?.uploaded_at ?? null) !== null,
-    verified(job) {
-      const row = state.get(job.id);
+    has: async (job) => job.byte_count > 0 || ((await archives.get(job.id))?.uploaded_at ?? null) !== null,
+    async verified(job) {
+      const row = await archives.get(job.id);
       return row !== null && row.uploaded_at !== null && row.log_bytes === job.byte_count;
     },
     open: (job) => openArchived(job),
   };
 
-  async function* openArchived(job: JobRow): AsyncGenerator<Uint8Array> {
-    const row = state.get(job.id);
+  async function* openArchived(job: Job): AsyncGenerator<Uint8Array> {
+    const row = await archives.get(job.id);
     if (row === null || row.uploaded_at === null) {
       const detail =
         row === null ? "" : ` (archive ${row.state}${row.last_error ? `: ${row.last_error}` : ""})`;
@@ -33,7 +37,7 @@ export function createArchiveTier(deps: { state: ArchiveState; target: ArchiveTa
     } catch (e) {
       // archive_busy (every read connection taken) is a 503 to retry, not a broken archive.
       if (e instanceof AppError) throw e;
-      throw archiveUnreadable(job.id, reason(e));
+      throw archiveUnreadable(job.id, reason(e), e);
     }
     yield* gunzip(body, row.log_bytes, (why) =>
       archiveUnreadable(job.id, `${target.locate(row.key)}: ${why}`),

@@ -1,5 +1,6 @@
 // The HTTP client of the CLI commands: server URL and token from flags or the environment.
 import { UsageError } from "../errors.ts";
+import { errorOfText } from "../protocol/error-body.ts";
 
 export interface ClientOptions {
   server?: string | undefined;
@@ -43,11 +44,5 @@ export class ServerError extends Error {
 }
 
 export async function failOf(res: Response): Promise<ServerError> {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text) as { error?: string };
-    return new ServerError(`server answered ${res.status}: ${body.error ?? text}`);
-  } catch {
-    return new ServerError(`server answered ${res.status}: ${text.slice(0, 200)}`);
-  }
+  return new ServerError(`server answered ${res.status}: ${errorOfText(await res.text(), 200).message}`);
 }

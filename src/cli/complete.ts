@@ -1,6 +1,6 @@
 // `stroem-logs complete JOB --status S [--error MSG]`: end a job.
 import { UsageError } from "../errors.ts";
-import { TERMINAL } from "../jobs/db.ts";
+import { TERMINAL } from "../protocol/status.ts";
 import { choiceFlag, clientFlags, oneJob, parse } from "./args.ts";
 import { createClient, failOf } from "./client.ts";
 import { type Command, type Flags, usageHint } from "./spec.ts";

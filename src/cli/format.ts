@@ -1,5 +1,6 @@
 // Pretty printing of JSONL log lines for the terminal: `2025-02-12T10:56:45.123Z  step  line`, stderr in red.
-import { normalizeTs, parseLine } from "../logs/line.ts";
+import { parseLine } from "../core/line.ts";
+import { normalizeTs } from "../protocol/timestamp.ts";
 import { forTerminal } from "./terminal.ts";
 
 export interface PrettyOptions {

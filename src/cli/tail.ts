@@ -1,6 +1,8 @@
 // `stroem-logs tail JOB`: follow a job's log through the live stream, resume after a drop, exit by the job's status.
+
 import { formatDuration } from "../config/units.ts";
-import { statusOfReason } from "../live/frames.ts";
+import { backoff } from "../core/backoff.ts";
+import { statusOfReason } from "../protocol/close.ts";
 import { clientFlags, durationFlag, intFlag, oneJob, parse, STREAMS, streamFlag } from "./args.ts";
 import { type Client, createClient, failOf, ServerError } from "./client.ts";
 import { DISPLAY_NOTES, displayFlags, linePrinter } from "./display.ts";
@@ -39,7 +41,7 @@ export function exitCodeFor(status: string): number {
 }
 
 /** Wait before reconnect attempt `n` (0-based): 100 ms doubling, at most 5 s. */
-export const backoffMs = (n: number): number => Math.min(100 * 2 ** n, 5000);
+export const backoffMs = (n: number): number => backoff(n + 1, { initial: 100, max: 5000 });
 
 export interface Position {
   /** The `from` the user asked for. */

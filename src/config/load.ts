@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { describeIssue } from "../core/issues.ts";
 import { UsageError } from "../errors.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
 
@@ -163,17 +164,13 @@ export function validateConfig(tree: Tree, source: string | Provenance = ""): Co
   if (result.success) return result.output;
   const prov = typeof source === "string" ? null : source;
   const lines = result.issues.map((issue) => {
-    const path = v.getDotPath(issue) ?? "(top level)";
+    const { path, message } = describeIssue(issue, {
+      root: "(top level)",
+      indexBrackets: false,
+      unknown: (at) => `unknown key (allowed here: ${allowedKeys(at)})`,
+      missing: "required but missing",
+    });
     const missing = issue.type === "strict_object" && issue.received === "undefined";
-    const message =
-      issue.expected === "never"
-        ? `unknown key (allowed here: ${allowedKeys(path)})`
-        : missing
-          ? "required but missing"
-          : issue.message.replace(
-              /^Invalid (?:type|key): Expected (.*) but received (.*)$/,
-              "expected $1 (got $2)",
-            );
     const keys = (issue.path ?? []).map((p) => p.key as string | number);
     const from = prov === null ? null : sourceOf(keys, prov, missing);
     return `  ${from === null ? "" : `${from}: `}${path}: ${message}`;

@@ -1,5 +1,6 @@
 // The config's shape, defaults and types: one valibot schema, validated once at start-up.
 import * as v from "valibot";
+import { TERMINAL, TerminalStatusName } from "../protocol/status.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** "500ms" | "10s" | "15m" | "2h" | "7d" → milliseconds. */
@@ -83,11 +84,6 @@ const Archive = v.variant("type", [
   }),
 ]);
 
-const TerminalStatus = v.picklist(
-  ["completed", "failed", "cancelled", "skipped"],
-  (i) => `expected one of completed, failed, cancelled, skipped (got ${i.received})`,
-);
-
 /** A job-end hook: a JSON POST describing the job to `url` when it ends with a status in `on`. */
 const Hook = v.strictObject({
   url: v.pipe(
@@ -95,7 +91,7 @@ const Hook = v.strictObject({
     v.url("expected a URL like https://ci.example/hook"),
     v.startsWith("http", "expected an http or https URL"),
   ),
-  on: v.optional(v.array(TerminalStatus), ["completed", "failed", "cancelled", "skipped"]),
+  on: v.optional(v.array(TerminalStatusName), () => [...TERMINAL]),
   timeout: v.optional(Duration, "10s"),
   headers: v.optional(v.record(v.string(), v.string("expected a string header value")), {}),
   /** Attempts after the first, for connection errors, timeouts, 5xx, 408 and 429. */
@@ -228,7 +224,7 @@ export const ConfigSchema = v.strictObject({
       /** Live streams (WebSocket viewers) per job and in total; past them a 503 with Retry-After. */
       max_streams_per_job: v.optional(Int(1), 1000),
       max_streams: v.optional(Int(1), 10_000),
-      /** A request (other than a streamed read or the WebSocket) taking longer is answered 503. */
+      /** A request body (a push, a job edit) not fully received within this is answered 408. */
       request_timeout: v.optional(Duration, "30s"),
     }),
     {},

@@ -1,7 +1,10 @@
 // Job-end hooks: a JSON POST to each matching URL, retried with backoff; a failure becomes a server event.
 import { formatDuration } from "../config/units.ts";
-import type { JobRow, TerminalStatus } from "../jobs/db.ts";
+import { backoff } from "../core/backoff.ts";
+import type { Job } from "../core/job.ts";
+import type { Events } from "../events.ts";
 import type { Logger } from "../log.ts";
+import type { TerminalStatus } from "../protocol/status.ts";
 import { VERSION } from "../version.ts";
 import { hookPayload, publicUrl } from "./payload.ts";
 
@@ -20,40 +23,54 @@ export interface HookConfig {
 export interface HooksOptions {
   /** The hooks, read at each job end (a SIGHUP reload swaps them). */
   hooks: () => readonly HookConfig[];
-  /** Writes a server event on the job (`jobs.event`). */
-  event: (jobId: string, message: string) => void;
+  /** Writes a server event on the job (`registry.event`). */
+  event: (jobId: string, message: string) => Promise<unknown>;
+  events: Events;
   log: Logger;
+  clock?: () => number;
 }
 
-/** Returns the finisher that fires every matching hook of a terminal job, in parallel. */
-export function createHooks(opts: HooksOptions): (job: JobRow) => Promise<void> {
+/** Returns the completion step that fires every matching hook of a terminal job, in parallel. */
+export function createHooks(opts: HooksOptions): (job: Job) => Promise<void> {
+  const clock = opts.clock ?? Date.now;
   return async (job) => {
     const matching = opts.hooks().filter((h) => (h.on as readonly string[]).includes(job.status));
     await Promise.all(
       matching.map(async (hook) => {
-        const failure = await deliver(hook, JSON.stringify(hookPayload(job)));
-        if (failure === null) return;
-        const message = `[hooks] hook ${publicUrl(hook.url)} failed: ${failure}`;
+        const started = clock();
+        const r = await deliver(hook, JSON.stringify(hookPayload(job)));
+        const url = publicUrl(hook.url);
+        const ms = clock() - started;
+        if (r.failure === null) {
+          opts.events.emit("hook.delivered", { job: job.id, url, attempts: r.attempts, ms });
+          return;
+        }
+        const message = `[hooks] hook ${url} failed: ${r.failure}`;
         opts.log.warn(`job ${job.id}: ${message}`);
-        opts.event(job.id, message);
+        await opts.event(job.id, message);
+        opts.events.emit("hook.failed", { job: job.id, url, why: r.failure, attempts: r.attempts, ms });
       }),
     );
   };
 }
 
-/** Posts `body` until a 2xx; null on success, else why the last attempt failed. */
-async function deliver(hook: HookConfig, body: string): Promise<string | null> {
+/** Posts `body` until a 2xx; `failure` null on success, else why the last attempt failed. */
+async function deliver(
+  hook: HookConfig,
+  body: string,
+): Promise<{ failure: string | null; attempts: number }> {
   const attempts = hook.retries + 1;
   let why = "";
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) await Bun.sleep(hook.backoff * 2 ** (i - 1));
+  let i = 0;
+  for (; i < attempts; i++) {
+    if (i > 0) await Bun.sleep(backoff(i, { initial: hook.backoff, max: Number.POSITIVE_INFINITY }));
     const r = await postOnce(hook, body);
-    if (r.ok) return null;
+    if (r.ok) return { failure: null, attempts: i + 1 };
     why = r.why;
     if (!r.retry) break;
     if (i === attempts - 1 && attempts > 1) why += ` (${attempts} attempts)`;
   }
-  return why;
+  return { failure: why, attempts: Math.min(i + 1, attempts) };
 }
 
 async function postOnce(

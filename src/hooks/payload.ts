@@ -1,5 +1,7 @@
 // What a hook receives and how its URL appears in messages (pure).
-import type { JobRow } from "../jobs/db.ts";
+
+import type { Job } from "../core/job.ts";
+import { iso } from "../core/time.ts";
 
 export interface HookPayload {
   event: "job.finished";
@@ -15,8 +17,7 @@ export interface HookPayload {
   late_lines: number;
 }
 
-export function hookPayload(job: JobRow): HookPayload {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+export function hookPayload(job: Job): HookPayload {
   return {
     event: "job.finished",
     id: job.id,
@@ -24,7 +25,7 @@ export function hookPayload(job: JobRow): HookPayload {
     task: job.task,
     status: job.status,
     error: job.error,
-    created_at: iso(job.created_at)!,
+    created_at: iso(job.created_at),
     finished_at: iso(job.finished_at),
     lines: job.line_count,
     bytes: job.byte_count,

@@ -1,15 +1,16 @@
 // The HTTP application: routes mounted from their feature files, one error handler for all of them.
 import { Hono } from "hono";
 import type { Tokens } from "../auth/tokens.ts";
-import { AppError } from "../errors.ts";
-import type { Db } from "../jobs/db.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import { AppError, describeError } from "../errors.ts";
+import type { Lifecycle } from "../jobs/lifecycle.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
 import type { Search } from "../logs/search.ts";
 import type { Steps } from "../logs/steps.ts";
-import type { Registry } from "../metrics/registry.ts";
+import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
+import type { Repositories } from "../state/types.ts";
 import { authMiddleware } from "./auth.ts";
 import { mountDownloadRoutes } from "./download.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
@@ -22,11 +23,12 @@ import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStepRoutes } from "./steps.ts";
 import { mountStreamRoutes } from "./stream.ts";
 import { pathForMessage, routePath, targetGuard } from "./target.ts";
-import type { JobExtra } from "./view.ts";
+import type { JobExtra } from "./views.ts";
 
 export interface AppDeps {
-  db: Db;
-  jobs: Jobs;
+  state: Pick<Repositories, "jobs" | "ping">;
+  registry: Registry;
+  lifecycle: Pick<Lifecycle, "complete">;
   reader: Reader;
   log: Logger;
   tokens: Tokens;
@@ -45,7 +47,7 @@ export interface AppDeps {
   /** The live stream hub; without it the stream route is not mounted. */
   live?: LiveHub;
   /** The metrics registry: requests are counted into it and `GET /metrics` serves it. */
-  metrics?: Registry;
+  metrics?: MetricsRegistry;
   /** Search and the steps summary (the log viewer's reads); without them their routes are not mounted. */
   search?: Search;
   steps?: Steps;
@@ -57,6 +59,13 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
+      // The server's side failed (a full disk, an unreadable archive): said once here, with what lay beneath.
+      if (err.status >= 500) {
+        const cause = err.cause === undefined ? "" : `\n${describeError(err.cause)}`;
+        deps.log.warn(
+          `${c.req.method} ${pathForMessage(c)}: ${err.status} ${err.code}: ${err.message}${cause}`,
+        );
+      }
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json({ error: err.message, code: err.code }, err.status as 400);
     }
@@ -80,21 +89,22 @@ export function createApp(deps: AppDeps): Hono {
   });
   if (deps.metrics) mountMetricsRoutes(app, { registry: deps.metrics });
   mountHealthRoutes(app, {
-    db: deps.db,
+    ping: deps.state.ping,
     localDir: deps.localDir,
     checks: deps.readyChecks ?? [],
     warnings: deps.readyWarnings ?? [],
     log: deps.log,
   });
-  mountStatsRoutes(app, { db: deps.db, sections: deps.stats ?? [] });
+  mountStatsRoutes(app, { jobs: deps.state.jobs, sections: deps.stats ?? [] });
   mountJobRoutes(app, {
-    jobs: deps.jobs,
+    registry: deps.registry,
+    lifecycle: deps.lifecycle,
     body,
     extras: deps.extras ?? [],
     staleAfterMs: deps.staleAfterMs,
   });
   mountLogRoutes(app, {
-    jobs: deps.jobs,
+    registry: deps.registry,
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,
@@ -102,8 +112,8 @@ export function createApp(deps: AppDeps): Hono {
     log: deps.log,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
-  mountDownloadRoutes(app, { jobs: deps.jobs, reader: deps.reader, log: deps.log });
-  if (deps.search) mountSearchRoutes(app, { jobs: deps.jobs, search: deps.search });
-  if (deps.steps) mountStepRoutes(app, { jobs: deps.jobs, steps: deps.steps });
+  mountDownloadRoutes(app, { jobs: deps.registry, reader: deps.reader, log: deps.log });
+  if (deps.search) mountSearchRoutes(app, { jobs: deps.registry, search: deps.search });
+  if (deps.steps) mountStepRoutes(app, { jobs: deps.registry, steps: deps.steps });
   return app;
 }

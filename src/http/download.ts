@@ -1,13 +1,15 @@
 // Download route: a job's log (or one step's) as a file, JSONL or plain text, streamed at any size.
 import type { Hono } from "hono";
 import * as v from "valibot";
+import type { Batch } from "../core/scan.ts";
 import { notFound } from "../errors.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
-import type { Batch } from "../logs/scan.ts";
 import { lineText } from "../logs/text.ts";
-import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
+import { StepName } from "../protocol/ids.ts";
+import { StreamName as Stream } from "../protocol/push.ts";
+import { jobIdParam, parse } from "./params.ts";
 
 export const DownloadQuery = v.object({
   format: v.optional(v.picklist(["jsonl", "text"], (i) => `expected "jsonl" or "text" (got ${i.received})`)),
@@ -23,7 +25,7 @@ export function contentDisposition(name: string): string {
 
 export function mountDownloadRoutes(
   app: Hono,
-  deps: { jobs: Pick<Jobs, "get">; reader: Reader; log?: Logger },
+  deps: { jobs: Pick<Registry, "get">; reader: Reader; log?: Logger },
 ): void {
   app.get("/api/jobs/:id/logs/download", async (c) => {
     const id = jobIdParam(c);
@@ -35,9 +37,9 @@ export function mountDownloadRoutes(
         format === "jsonl" ? "application/x-ndjson; charset=utf-8" : "text/plain; charset=utf-8",
       "content-disposition": contentDisposition(name),
     };
-    const selection = deps.reader.select(id, { from: 0, filter: { step: q.step, stream: q.stream } });
+    const selection = await deps.reader.select(id, { from: 0, filter: { step: q.step, stream: q.stream } });
     if (selection === null) {
-      if (deps.jobs.get(id) === null) {
+      if ((await deps.jobs.get(id)) === null) {
         throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       }
       return new Response("", { headers: { ...headers, "x-stroem-source": "none" } });

@@ -1,14 +1,14 @@
 // Liveness and readiness: what stops the node (database, local_dir) is a 503; a degraded dependency a warning.
 import { accessSync, constants, mkdirSync } from "node:fs";
 import type { Hono } from "hono";
-import type { Db } from "../jobs/db.ts";
 import type { Logger } from "../log.ts";
 
 /** A readiness check: null when fine, else what is wrong. */
-export type ReadyCheck = () => string | null;
+export type ReadyCheck = () => string | null | Promise<string | null>;
 
 export interface HealthDeps {
-  db: Db;
+  /** Resolves while the state answers. */
+  ping: () => Promise<void>;
   localDir: string;
   /** Problems that stop the node ingesting or serving (disk full): /readyz answers 503. */
   checks: readonly ReadyCheck[];
@@ -24,10 +24,10 @@ export function mountHealthRoutes(app: Hono, deps: HealthDeps): void {
   // Logged when the answer changes, not on every probe: a load balancer asks every few seconds.
   let last = "";
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) => {
+  app.get("/readyz", async (c) => {
     const problems: string[] = [];
     try {
-      deps.db.sqlite.query("SELECT 1").get();
+      await deps.ping();
     } catch (e) {
       problems.push(`database: ${(e as Error).message}`);
     }
@@ -38,12 +38,12 @@ export function mountHealthRoutes(app: Hono, deps: HealthDeps): void {
       problems.push(`local_dir ${deps.localDir} not writable: ${(e as Error).message}`);
     }
     for (const check of deps.checks) {
-      const problem = check();
+      const problem = await check();
       if (problem !== null) problems.push(problem);
     }
     const warnings: string[] = [];
     for (const check of deps.warnings ?? []) {
-      const warning = check();
+      const warning = await check();
       if (warning !== null) warnings.push(warning);
     }
     const now = JSON.stringify([problems, warnings]);

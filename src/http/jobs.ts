@@ -1,10 +1,11 @@
 // Job routes: register, create, show, list, complete, heartbeat, server events.
 import type { Hono } from "hono";
 import { notFound } from "../errors.ts";
-import { STALE_AFTER_HEADER } from "../jobs/recovery.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import type { Lifecycle } from "../jobs/lifecycle.ts";
+import type { Registry } from "../jobs/registry.ts";
+import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
+import { type BodyLimits, readJson } from "./body.ts";
 import {
-  type BodyLimits,
   CompleteBody,
   EventBody,
   idempotencyKey,
@@ -12,12 +13,13 @@ import {
   ListQuery,
   parse,
   RegisterBody,
-  readJson,
-} from "./validate.ts";
-import { type JobExtra, jobView } from "./view.ts";
+} from "./params.ts";
+
+import { type JobExtra, jobView } from "./views.ts";
 
 export interface JobRoutesDeps {
-  jobs: Jobs;
+  registry: Registry;
+  lifecycle: Pick<Lifecycle, "complete">;
   body: BodyLimits;
   extras: readonly JobExtra[];
   /** `recovery.stale_after`, told to every heartbeat (also a 404: the job may not exist before its first line). */
@@ -25,61 +27,60 @@ export interface JobRoutesDeps {
 }
 
 export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
-  const { jobs, extras } = deps;
+  const { registry, extras } = deps;
   const view = (job: Parameters<JobExtra>[0]) => jobView(job, extras);
 
   app.put("/api/jobs/:id", async (c) => {
     const id = jobIdParam(c);
     const body = parse(RegisterBody, await readJson(c, deps.body));
-    const existed = jobs.get(id) !== null;
-    const job = jobs.register(id, {
+    const { job, created } = await registry.register(id, {
       workspace: body.workspace,
       task: body.task,
       created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
     });
-    return c.json(view(job), existed ? 200 : 201);
+    return c.json(await view(job), created ? 201 : 200);
   });
 
   app.post("/api/jobs", async (c) => {
     const body = parse(RegisterBody, await readJson(c, deps.body));
-    const job = jobs.register(crypto.randomUUID(), {
+    const { job } = await registry.register(crypto.randomUUID(), {
       workspace: body.workspace,
       task: body.task,
       created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
     });
-    return c.json(view(job), 201);
+    return c.json(await view(job), 201);
   });
 
-  app.get("/api/jobs", (c) => {
+  app.get("/api/jobs", async (c) => {
     const query = parse(ListQuery, c.req.query(), "invalid_query");
     const limit = Math.min(query.limit ?? 50, 1000);
-    const list = jobs.list({
+    const list = await registry.list({
       limit,
       ...(query.status !== undefined ? { status: query.status } : {}),
       ...(query.workspace !== undefined ? { workspace: query.workspace } : {}),
       ...(query.task !== undefined ? { task: query.task } : {}),
     });
-    return c.json({ jobs: list.map(view) });
+    return c.json({ jobs: await Promise.all(list.map(view)) });
   });
 
-  app.get("/api/jobs/:id", (c) => {
+  app.get("/api/jobs/:id", async (c) => {
     const id = jobIdParam(c);
-    const job = jobs.get(id);
+    const job = await registry.get(id);
     if (!job) throw notFound(`job ${id} not found`);
-    return c.json(view(job));
+    return c.json(await view(job));
   });
 
   app.post("/worker/jobs/:id/complete", async (c) => {
     const id = jobIdParam(c);
     const body = parse(CompleteBody, await readJson(c, deps.body));
-    const { job, changed } = jobs.complete(id, body.status, body.error ?? null);
-    return c.json({ status: "ok", changed, job: view(job) });
+    const { job, changed } = await deps.lifecycle.complete(id, body.status, body.error ?? null);
+    return c.json({ status: "ok", changed, job: await view(job) });
   });
 
-  app.post("/worker/jobs/:id/heartbeat", (c) => {
+  app.post("/worker/jobs/:id/heartbeat", async (c) => {
     c.header(STALE_AFTER_HEADER, String(deps.staleAfterMs));
     const id = jobIdParam(c);
-    jobs.heartbeat(id);
+    await registry.heartbeat(id);
     return c.json({ status: "ok" });
   });
 
@@ -87,7 +88,7 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
     const id = jobIdParam(c);
     const key = idempotencyKey(c);
     const body = parse(EventBody, await readJson(c, deps.body));
-    const r = jobs.event(id, body.message, key);
+    const r = await registry.event(id, body.message, key);
     return c.json({
       status: "ok",
       first: r.first,

@@ -1,25 +1,18 @@
 // Log routes: the worker's push and the reads (whole job, one step, JSON or streamed ndjson).
 import type { Context, Hono } from "hono";
+import type { Batch } from "../core/scan.ts";
 import { badRequest, notFound } from "../errors.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
-import type { Batch } from "../logs/scan.ts";
+import { StepName } from "../protocol/ids.ts";
+import { type BodyLimits, readJson } from "./body.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
+import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
-import {
-  type BodyLimits,
-  idempotencyKey,
-  jobIdParam,
-  parse,
-  parsePush,
-  ReadQuery,
-  readJson,
-  StepName,
-} from "./validate.ts";
 
 export interface LogRoutesDeps {
-  jobs: Jobs;
+  registry: Registry;
   reader: Reader;
   body: BodyLimits;
   maxReadBytes: number;
@@ -29,14 +22,14 @@ export interface LogRoutesDeps {
 }
 
 export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
-  const { jobs, reader } = deps;
+  const { registry, reader } = deps;
 
   app.post("/worker/jobs/:id/logs", async (c) => {
     const id = jobIdParam(c);
     const headerKey = idempotencyKey(c);
     const body = parsePush(await readJson(c, deps.body));
     const key = headerKey ?? body.batch_id ?? null;
-    const r = jobs.push(id, body.step_name, body.lines, key);
+    const r = await registry.push(id, body.step_name, body.lines, key);
     return c.json({
       status: "ok",
       first: r.first,
@@ -69,20 +62,20 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       tail: q.tail,
       filter: { step, stream: q.stream },
     };
-    const job = jobs.get(id);
+    const job = await registry.get(id);
     const idle = idleControl(c, deps.idleTimeout ?? 10_000);
     const ndjson = q.format === "ndjson" || (q.format === undefined && acceptsNdjson(c));
     // Hono answers HEAD by running this GET route and dropping the body it returns: a streamed body
     // would never be pulled nor cancelled, and the file it opened stayed open (one descriptor per HEAD).
     // A streamed answer's headers do not depend on its lines, so HEAD does not open the log at all.
     if (ndjson && c.req.method === "HEAD") {
-      const source = reader.sourceOf(id, job);
+      const source = await reader.sourceOf(id, job);
       if (source === "none" && !job)
         throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       // Its length is known only by streaming it: say so, or Bun would announce an empty body.
       return new Response(null, { headers: { ...ndjsonHeaders(source), "transfer-encoding": "chunked" } });
     }
-    const selection = reader.select(id, query);
+    const selection = await reader.select(id, query);
     if (selection === null) {
       if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
@@ -91,7 +84,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
         from: query.from,
         next: query.from,
         source: "none",
-        complete: reader.isFinal(job),
+        complete: await reader.isFinal(job),
         truncated: false,
       });
     }
@@ -121,14 +114,14 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       idle.waiting();
     }
     const { text, from, next, truncated } = collected;
-    const fresh = jobs.get(id);
+    const fresh = await registry.get(id);
     return json(c, {
       logs: text,
       // A forward read starts at the cursor it was given; a tail read at the first line it returns.
       from: query.tail === undefined ? query.from : from,
       next,
       source: selection.source,
-      complete: reader.isFinal(fresh) && !truncated && next >= (fresh?.line_count ?? 0),
+      complete: (await reader.isFinal(fresh)) && !truncated && next >= (fresh?.line_count ?? 0),
       truncated,
     });
   }

@@ -2,10 +2,12 @@
 import type { Hono } from "hono";
 import * as v from "valibot";
 import { badRequest, notFound } from "../errors.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { Search } from "../logs/search.ts";
 import { escapeRegex } from "../logs/text.ts";
-import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
+import { StepName } from "../protocol/ids.ts";
+import { StreamName as Stream } from "../protocol/push.ts";
+import { jobIdParam, parse } from "./params.ts";
 
 // Messages name no field: the error names it (`limit: must be at least 1`).
 const Count = v.pipe(
@@ -46,7 +48,7 @@ export const SEARCH_BUDGET_MS = 250;
 
 export function mountSearchRoutes(
   app: Hono,
-  deps: { jobs: Pick<Jobs, "get">; search: Search; budgetMs?: number },
+  deps: { jobs: Pick<Registry, "get">; search: Search; budgetMs?: number },
 ): void {
   app.get("/api/jobs/:id/search", async (c) => {
     const id = jobIdParam(c);
@@ -78,7 +80,7 @@ export function mountSearchRoutes(
       { from, limit: q.limit ?? SEARCH_LIMIT, budgetMs: deps.budgetMs ?? SEARCH_BUDGET_MS },
     );
     if (page === null) {
-      if (deps.jobs.get(id) === null) {
+      if ((await deps.jobs.get(id)) === null) {
         throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       }
       return c.json({ matches: [], from, next: from, done: true, source: "none" });

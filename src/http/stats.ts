@@ -1,25 +1,19 @@
-// GET /api/stats: job counts by status, and what plug-ins report (archive queue, retention counters).
+// GET /api/stats: job counts by status, and what other modules report (archive queue, retention counters).
 import type { Hono } from "hono";
-import { type Db, TERMINAL } from "../jobs/db.ts";
+import type { JobsRepository } from "../state/types.ts";
 
 /** A named section of the stats answer, computed on each request. */
 export type StatsSection = readonly [name: string, section: () => unknown];
 
-const STATUSES = ["pending", "running", ...TERMINAL] as const;
-
-export function mountStatsRoutes(app: Hono, deps: { db: Db; sections: readonly StatsSection[] }): void {
-  const counts = deps.db.sqlite.query<{ status: string; n: number }, []>(
-    "SELECT status, count(*) AS n FROM jobs GROUP BY status",
-  );
-  app.get("/api/stats", (c) => {
-    const byStatus: Record<string, number> = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-    let total = 0;
-    for (const { status, n } of counts.all()) {
-      byStatus[status] = n;
-      total += n;
-    }
+export function mountStatsRoutes(
+  app: Hono,
+  deps: { jobs: Pick<JobsRepository, "countByStatus">; sections: readonly StatsSection[] },
+): void {
+  app.get("/api/stats", async (c) => {
+    const byStatus = await deps.jobs.countByStatus();
+    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
     const out: Record<string, unknown> = { jobs: { total, by_status: byStatus } };
-    for (const [name, section] of deps.sections) out[name] = section();
+    for (const [name, section] of deps.sections) out[name] = await section();
     return c.json(out);
   });
 }

@@ -5,13 +5,9 @@ import { type BunWebSocketData, upgradeWebSocket, websocket } from "hono/bun";
 import * as v from "valibot";
 import { AppError, badRequest } from "../errors.ts";
 import type { LiveHub } from "../live/hub.ts";
-import { jobIdParam, parse, StepName, Stream } from "./validate.ts";
-
-const Count = v.pipe(
-  v.string(),
-  v.regex(/^\d{1,15}$/, (i) => `expected a non-negative integer (got ${JSON.stringify(i.input)})`),
-  v.transform(Number),
-);
+import { StepName } from "../protocol/ids.ts";
+import { StreamName } from "../protocol/push.ts";
+import { Count, jobIdParam, parse } from "./params.ts";
 
 const Flag = v.pipe(
   v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),
@@ -19,10 +15,10 @@ const Flag = v.pipe(
 );
 
 export const StreamQuery = v.object({
-  from: v.optional(Count),
+  from: v.optional(Count()),
   skip_backfill: v.optional(Flag),
   step: v.optional(StepName),
-  stream: v.optional(Stream),
+  stream: v.optional(StreamName),
 });
 
 export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {

@@ -2,35 +2,30 @@
 // batches split at line boundaries; when the job ends, an elision event and the window are appended, so the
 // end of a runaway log survives and the log ends within one line of the cap.
 import { existsSync } from "node:fs";
+import type { Job } from "../core/job.ts";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "../logs/store.ts";
-import { addMissingColumns, type Db, type JobRow } from "./db.ts";
+import type { CapsRepository, CapWindow } from "../state/types.ts";
 
-/** Segment n's size, lines and how much of it was already moved into the log at release. */
-export type CapRow = {
-  job_id: string;
-  cur: number;
-  seg0_bytes: number;
-  seg0_lines: number;
-  seg1_bytes: number;
-  seg1_lines: number;
-  rel0: number;
-  rel1: number;
-  elided_lines: number;
-  elided_bytes: number;
-  event_done: number;
-};
 export type Seg = 0 | 1;
+
+/** How a release adds to the log: each call one commit, with the window's progress in it. */
+export interface ReleasePort {
+  /** A server event; `window`, when given, commits with it. */
+  event(message: string, window?: CapWindow): Promise<void>;
+  /** Lines of the window, moved into the log with `window` (its progress) in the same commit. */
+  append(text: string, lines: number, window: CapWindow): Promise<void>;
+}
 
 export type Cap = ReturnType<typeof createCap>;
 
 /** Segment files are named `~ring<N>~<job>`: never a valid job id, so never served or clobbered as one. */
 const segment = (id: string, n: Seg) => `~ring${n}~${id}`;
-const bytesOf = (r: CapRow, n: Seg) => (n === 0 ? r.seg0_bytes : r.seg1_bytes);
-const linesOf = (r: CapRow, n: Seg) => (n === 0 ? r.seg0_lines : r.seg1_lines);
-const releasedOf = (r: CapRow, n: Seg) => (n === 0 ? r.rel0 : r.rel1);
+const bytesOf = (r: CapWindow, n: Seg) => (n === 0 ? r.seg0_bytes : r.seg1_bytes);
+const linesOf = (r: CapWindow, n: Seg) => (n === 0 ? r.seg0_lines : r.seg1_lines);
+const releasedOf = (r: CapWindow, n: Seg) => (n === 0 ? r.rel0 : r.rel1);
 
-function setSegment(r: CapRow, n: Seg, bytes: number, lines: number): void {
+function setSegment(r: CapWindow, n: Seg, bytes: number, lines: number): void {
   if (n === 0) [r.seg0_bytes, r.seg0_lines] = [bytes, lines];
   else [r.seg1_bytes, r.seg1_lines] = [bytes, lines];
 }
@@ -50,7 +45,7 @@ export interface WindowPlan {
   /** Byte ranges of the batch appended to a segment at `at`, its recorded size once emptied. */
   writes: Array<{ n: Seg; start: number; end: number; at: number }>;
   /** The window once the batch is in it. */
-  row: CapRow;
+  row: CapWindow;
 }
 
 /**
@@ -61,7 +56,7 @@ export interface WindowPlan {
  * Lines elided within the batch are counted, never written. Pure: the same window and batch give the same
  * plan.
  */
-export function planWindow(start: CapRow, ends: readonly number[], segmentLimit: number): WindowPlan {
+export function planWindow(start: CapWindow, ends: readonly number[], segmentLimit: number): WindowPlan {
   const windowLimit = 2 * segmentLimit;
   const row = { ...start };
   // Each segment's share of the batch is one run of lines [from, to): lines go in order.
@@ -103,49 +98,33 @@ export function planWindow(start: CapRow, ends: readonly number[], segmentLimit:
   return { emptied: [...emptied], writes, row };
 }
 
-export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }) {
-  const { db, store, maxJobBytes } = opts;
+export interface CapOptions {
+  caps: CapsRepository;
+  store: LogStore;
+  maxJobBytes: number;
+  /** The jobs that had a window when the process started (`caps.ids()`). */
+  known: readonly string[];
+}
+
+export function createCap(opts: CapOptions) {
+  const { caps, store, maxJobBytes } = opts;
   const headLimit = Math.floor(maxJobBytes / 2);
   const segmentLimit = Math.max(1, Math.floor(maxJobBytes / 4));
-  db.sqlite.run(`CREATE TABLE IF NOT EXISTS job_caps (
-    job_id TEXT PRIMARY KEY, cur INTEGER NOT NULL DEFAULT 0,
-    seg0_bytes INTEGER NOT NULL DEFAULT 0, seg0_lines INTEGER NOT NULL DEFAULT 0,
-    seg1_bytes INTEGER NOT NULL DEFAULT 0, seg1_lines INTEGER NOT NULL DEFAULT 0,
-    rel0 INTEGER NOT NULL DEFAULT 0, rel1 INTEGER NOT NULL DEFAULT 0,
-    elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0,
-    event_done INTEGER NOT NULL DEFAULT 0
-  ) WITHOUT ROWID`);
-  addMissingColumns(db.sqlite, "job_caps", {
-    rel0: "INTEGER NOT NULL DEFAULT 0",
-    rel1: "INTEGER NOT NULL DEFAULT 0",
-    event_done: "INTEGER NOT NULL DEFAULT 0",
-  });
-  const get = db.sqlite.query<CapRow, [string]>("SELECT * FROM job_caps WHERE job_id = ?");
-  // Columns named: a table migrated by ALTER TABLE has them in another order than a new one.
-  const put = db.sqlite.query<null, CapRow>(
-    `INSERT OR REPLACE INTO job_caps (job_id, cur, seg0_bytes, seg0_lines, seg1_bytes, seg1_lines, rel0, rel1,
-       elided_lines, elided_bytes, event_done)
-     VALUES ($job_id, $cur, $seg0_bytes, $seg0_lines, $seg1_bytes, $seg1_lines, $rel0, $rel1, $elided_lines,
-       $elided_bytes, $event_done)`,
-  );
-  const drop = db.sqlite.query<null, [string]>("DELETE FROM job_caps WHERE job_id = ?");
   // Every job that may have a window (a superset: an id is added before its row commits, removed after
   // its row is dropped): most pushes are far from any cap and are answered without a query.
-  const windows = new Set(
-    db.sqlite
-      .query<{ job_id: string }, []>("SELECT job_id FROM job_caps")
-      .all()
-      .map((r) => r.job_id),
-  );
-  const hasWindow = (id: string) => windows.has(id) && get.get(id) !== null;
+  const windows = new Set(opts.known);
+  const hasWindow = async (id: string) => windows.has(id) && (await caps.get(id)) !== null;
   /** Releases run one at a time: each holds a few chunks of memory, and many can resume at start-up. */
   let releasing: Promise<unknown> = Promise.resolve();
 
   return {
     headLimit,
+    maxJobBytes,
+    /** Whether the job may have a window: false means it has none, without asking the state. */
+    mayHave: (id: string): boolean => windows.has(id),
     /** A late push to an ended job: refused while its window is being appended, and past the cap. */
-    checkLate(job: JobRow, bytes: number): void {
-      if (hasWindow(job.id)) {
+    async checkLate(job: Job, bytes: number): Promise<void> {
+      if (await hasWindow(job.id)) {
         throw new AppError(
           503,
           "finishing",
@@ -167,21 +146,22 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
      * How many of a batch's first lines still go to the log: those that fit under the head limit, none
      * once the window has started (a later line must never land before a held one).
      */
-    headLines(job: JobRow, ends: readonly number[]): number {
-      if (job.byte_count >= headLimit || hasWindow(job.id)) return 0;
+    async headLines(job: Job, ends: readonly number[]): Promise<number> {
+      if (job.byte_count >= headLimit || (await hasWindow(job.id))) return 0;
       let n = 0;
       while (n < ends.length && job.byte_count + ends[n]! <= headLimit) n++;
       return n;
     },
     /**
-     * Writes a batch's share of the window to the segment files; the returned `commit` records it and must
-     * run in the transaction that records the batch (its key, the head part), so a batch is held whole or
-     * not at all. Until then the files hold bytes past their recorded ends, which no read serves and the
-     * next write cuts; a retry of an uncommitted batch therefore lands as if it were the first try.
+     * Writes a batch's share of the window to the segment files and returns the window that records it: the
+     * caller commits it with the batch (its key, the head part), so a batch is held whole or not at all. Until
+     * then the files hold bytes past their recorded ends, which no read serves and the next write cuts; a retry
+     * of an uncommitted batch therefore lands as if it were the first try.
      */
-    hold(job: JobRow, data: Uint8Array, ends: readonly number[] = lineEnds(data)): { commit(): void } {
-      const row = get.get(job.id) ?? emptyRow(job.id);
+    async hold(job: Job, data: Uint8Array, ends: readonly number[] = lineEnds(data)): Promise<CapWindow> {
+      const row = (await caps.get(job.id)) ?? emptyRow(job.id);
       const plan = planWindow(row, ends, segmentLimit);
+      windows.add(job.id);
       if (plan.emptied.length > 0) {
         // Segments whose recorded lines the batch elides are emptied first, committed before their files
         // are removed: a crash in between leaves a file longer than recorded (cut on reopen), never a
@@ -193,29 +173,19 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
           emptied.elided_lines += linesOf(emptied, n);
           setSegment(emptied, n, 0, 0);
         }
-        windows.add(job.id);
-        put.run(emptied);
+        await caps.put(emptied);
         for (const n of plan.emptied) store.remove(segment(job.id, n));
       }
       for (const w of plan.writes) store.append(segment(job.id, w.n), data.subarray(w.start, w.end), w.at);
-      return {
-        commit: () => {
-          windows.add(job.id);
-          put.run(plan.row);
-        },
-      };
+      return plan.row;
     },
     /**
      * Moves the window into the log when the job ends: an elision event (when anything was dropped), then
-     * the surviving lines, oldest first, in ~4 MiB chunks that yield to the event loop. Each chunk commits
-     * with its progress, so a crash mid-way resumes where it stopped — nothing twice, nothing lost.
+     * the surviving lines, oldest first, in ~4 MiB chunks. Each chunk commits with its progress, so a crash
+     * mid-way resumes where it stopped — nothing twice, nothing lost. Returns what was elided.
      */
-    release(
-      id: string,
-      event: (message: string) => void,
-      append: (text: string, lines: number) => void,
-    ): Promise<void> {
-      const run = releasing.then(() => releaseOne(id, event, append));
+    release(id: string, port: ReleasePort): Promise<{ elided_lines: number; elided_bytes: number }> {
+      const run = releasing.then(() => releaseOne(id, port));
       releasing = run.catch(() => {});
       return run;
     },
@@ -223,24 +193,21 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
 
   async function releaseOne(
     id: string,
-    event: (message: string) => void,
-    append: (text: string, lines: number) => void,
-  ): Promise<void> {
-    const row = get.get(id);
-    if (!row) return;
-    const setProgress = (r: CapRow) => put.run(r);
+    port: ReleasePort,
+  ): Promise<{ elided_lines: number; elided_bytes: number }> {
+    const row = await caps.get(id);
+    if (!row) return { elided_lines: 0, elided_bytes: 0 };
     if (!row.event_done) {
-      db.sqlite.transaction(() => {
-        if (row.elided_lines > 0) {
-          const kept = row.seg0_lines + row.seg1_lines;
-          event(
-            `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
-              `(${row.elided_bytes} bytes) here; the last ${kept} lines follow`,
-          );
-        }
-        row.event_done = 1;
-        setProgress(row);
-      })();
+      const done = { ...row, event_done: 1 };
+      if (row.elided_lines > 0) {
+        const kept = row.seg0_lines + row.seg1_lines;
+        await port.event(
+          `[limits] log exceeded limits.max_job_bytes ${maxJobBytes}: elided ${row.elided_lines} lines ` +
+            `(${row.elided_bytes} bytes) here; the last ${kept} lines follow`,
+          done,
+        );
+      } else await caps.put(done);
+      row.event_done = 1;
     }
     const order: Seg[] = row.cur === 0 ? [1, 0] : [0, 1];
     for (const n of order) {
@@ -249,7 +216,7 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
       let pos = releasedOf(row, n);
       store.close(name);
       if (pos < size && !existsSync(store.jsonlPath(name))) {
-        event(
+        await port.event(
           `[limits] ${size - pos} bytes of the size-cap window were missing on disk and could not be added`,
         );
         pos = size;
@@ -271,25 +238,26 @@ export function createCap(opts: { db: Db; store: LogStore; maxJobBytes: number }
         let lines = 0;
         for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
         pos += end;
-        db.sqlite.transaction(() => {
-          append(Buffer.from(chunk).toString("utf8"), lines);
-          if (n === 0) row.rel0 = pos;
-          else row.rel1 = pos;
-          setProgress(row);
-        })();
+        const progress = n === 0 ? { ...row, rel0: pos } : { ...row, rel1: pos };
+        await port.append(Buffer.from(chunk).toString("utf8"), lines, progress);
+        if (n === 0) row.rel0 = pos;
+        else row.rel1 = pos;
       }
       if (pos < size) {
         // Only a segment cut short on disk ends without a newline: say so rather than drop it quietly.
-        event(`[limits] ${size - pos} bytes at the end of the size-cap window were unreadable and not added`);
+        await port.event(
+          `[limits] ${size - pos} bytes at the end of the size-cap window were unreadable and not added`,
+        );
       }
       store.remove(name);
     }
-    drop.run(id);
+    await caps.drop(id);
     windows.delete(id);
+    return { elided_lines: row.elided_lines, elided_bytes: row.elided_bytes };
   }
 }
 
-function emptyRow(job_id: string): CapRow {
+function emptyRow(job_id: string): CapWindow {
   return {
     job_id,
     cur: 0,

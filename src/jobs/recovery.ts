@@ -1,18 +1,16 @@
 // The stale-job sweep: a running job with no push and no heartbeat for `staleAfter` is failed.
 import { formatDuration } from "../config/units.ts";
+import type { Events } from "../events.ts";
 import type { Logger } from "../log.ts";
-import type { Db } from "./db.ts";
-import type { Jobs } from "./registry.ts";
-
-/**
- * The heartbeat's answer carries `recovery.stale_after` (ms) in this header, so a worker learns how often to
- * beat (a rule the server and the shipper share).
- */
-export const STALE_AFTER_HEADER = "stroem-stale-after-ms";
+import type { JobsRepository } from "../state/types.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { Registry } from "./registry.ts";
 
 export interface RecoveryOptions {
-  db: Db;
-  jobs: Jobs;
+  jobs: Pick<JobsRepository, "stale">;
+  registry: Pick<Registry, "event">;
+  lifecycle: Pick<Lifecycle, "complete">;
+  events: Events;
   log: Logger;
   staleAfter: number;
   interval: number;
@@ -24,21 +22,24 @@ export function createRecovery(opts: RecoveryOptions) {
   // Workers cannot push while the server is down: their silence counts only from the server's start.
   const startedAt = clock();
   let timer: ReturnType<typeof setInterval> | null = null;
+  let running: Promise<string[]> | null = null;
 
   /** Fails every stale running job (event, then completion: hooks and archive follow); returns their ids. */
-  function sweep(now = clock()): string[] {
+  async function run(now: number): Promise<string[]> {
     const cutoff = now - opts.staleAfter;
     if (startedAt > cutoff) return [];
     const failed: string[] = [];
-    for (const row of opts.db.q.stale.all(cutoff)) {
+    for (const row of await opts.jobs.stale(cutoff)) {
       if (row.status !== "running") continue;
       const reason = `no activity from workers for ${formatDuration(opts.staleAfter)}`;
       try {
-        opts.jobs.event(row.id, `[recovery] ${reason}; marking job failed`);
-        opts.jobs.complete(row.id, "failed", reason);
+        await opts.registry.event(row.id, `[recovery] ${reason}; marking job failed`);
+        await opts.lifecycle.complete(row.id, "failed", reason);
         failed.push(row.id);
+        opts.events.emit("recovery.failed", { job: row.id, reason });
       } catch (e) {
         opts.log.warn(`recovery: job ${row.id}: could not mark it failed: ${(e as Error).message}`);
+        opts.events.emit("recovery.error", { job: row.id, error: (e as Error).message });
       }
     }
     if (failed.length > 0)
@@ -46,14 +47,23 @@ export function createRecovery(opts: RecoveryOptions) {
     return failed;
   }
 
+  /** One sweep as of `now`; a sweep already running is joined (a slow one never overlaps the next tick). */
+  function sweep(now = clock()): Promise<string[]> {
+    running ??= run(now).finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
   return {
     sweep,
     start(): void {
-      timer ??= setInterval(() => sweep(), opts.interval);
+      timer ??= setInterval(() => void sweep(), opts.interval);
     },
-    stop(): void {
+    async stop(): Promise<void> {
       if (timer !== null) clearInterval(timer);
       timer = null;
+      await running;
     },
   };
 }

@@ -1,17 +1,15 @@
-// The job registry: job lifecycle and the ingest path (route → registry → store → listeners).
-import { AppError, conflict, notFound } from "../errors.ts";
+// The job registry: the ingest path (route → registry → store → commit → `appended`), one job at a time.
+import type { Job } from "../core/job.ts";
+import { encodeBatch, encodeEvent, type IncomingLine } from "../core/line.ts";
+import { iso } from "../core/time.ts";
+import { AppError, notFound } from "../errors.ts";
+import type { Events } from "../events.ts";
 import type { Logger } from "../log.ts";
-import { encodeLine, isoNow, SERVER_STEP, type Stream, truncateLine } from "../logs/line.ts";
 import type { LogStore } from "../logs/store.ts";
-import { createCap, lineEnds } from "./cap.ts";
-import { type Db, type JobRow, type JobStatus, TERMINAL, type TerminalStatus } from "./db.ts";
-
-/** A line as the route hands it over: `ts` already normalised, or absent for "now". */
-export interface IncomingLine {
-  ts?: string | undefined;
-  stream: Stream;
-  line: string;
-}
+import { isTerminal } from "../protocol/status.ts";
+import type { CapWindow, JobFilter, KeyRecord, Repositories } from "../state/types.ts";
+import { type Cap, lineEnds } from "./cap.ts";
+import { createSerial } from "./serial.ts";
 
 export interface PushResult {
   first: number;
@@ -22,165 +20,146 @@ export interface PushResult {
   held?: number;
 }
 
-export interface Appended {
-  job: JobRow;
-  first: number;
-  next: number;
-  /** Byte offset of the first appended line and the bytes themselves. */
-  offset: number;
-  data: Uint8Array;
+/** What the archive may refuse; without an archive nothing is refused. */
+export interface ArchiveGuard {
+  /** Before an append to an ended job: throws (an AppError) while its local log is not there to append to. */
+  lateAppend(job: Job): Promise<void>;
+  /** Before an edit of a job's identity: throws once its archive key (which follows it) is fixed. */
+  edit(job: Job): Promise<void>;
 }
 
-export interface JobsOptions {
-  db: Db;
+export interface RegistryOptions {
+  state: Pick<Repositories, "jobs" | "idempotency" | "lineIndex" | "caps">;
   store: LogStore;
+  events: Events;
   maxLineBytes: number;
+  /** The per-job size cap (limits.max_job_bytes); none when absent. */
+  cap?: Cap | null;
+  archiveGuard?: ArchiveGuard | null;
   clock?: () => number;
   /** Sparse line index: a checkpoint at most every this many lines. */
   checkpointLines?: number;
-  /** Per-job size cap (limits.max_job_bytes); none when absent. */
-  maxJobBytes?: number;
   log?: Logger;
 }
 
-export type Jobs = ReturnType<typeof createJobs>;
+/** One committed run: its text or bytes, how many lines, and what commits with it. */
+interface Run {
+  text?: string;
+  data?: Uint8Array;
+  count: number;
+  /** The batch key and its answer, given the run's line numbers. */
+  key?: ((first: number, next: number) => KeyRecord) | null;
+  window?: CapWindow;
+  /** Lines pushed after the job ended count as late; the size-cap window released at the end does not. */
+  countLate?: boolean;
+}
 
-export const isTerminal = (s: JobStatus): s is TerminalStatus => (TERMINAL as readonly string[]).includes(s);
+export type Registry = ReturnType<typeof createRegistry>;
 
-export function createJobs(opts: JobsOptions) {
-  const { db, store } = opts;
-  const { q } = db;
+export function createRegistry(opts: RegistryOptions) {
+  const { state, store, events } = opts;
   const clock = opts.clock ?? Date.now;
-  const checkpointLines = opts.checkpointLines ?? 1024;
-  const appendListeners: Array<(a: Appended) => void> = [];
-  const terminalListeners: Array<(job: JobRow) => void> = [];
-  const settledListeners: Array<(job: JobRow) => void> = [];
-  /** Completion work run in order before a terminal job is settled (hooks plug in here). */
-  const finishers: Array<(job: JobRow) => Promise<void>> = [];
-  const editGuards: Array<(job: JobRow) => void> = [];
-  const appendGuards: Array<(job: JobRow) => void> = [];
-  const settling = new Map<string, Promise<void>>();
+  const checkpointEvery = opts.checkpointLines ?? 1024;
+  const cap = opts.cap ?? null;
+  const guard = opts.archiveGuard ?? null;
   const encoder = new TextEncoder();
-  const cap = opts.maxJobBytes === undefined ? null : createCap({ db, store, maxJobBytes: opts.maxJobBytes });
+  const decoder = new TextDecoder();
+  // One job's writes run one after another (each reads the end the previous one committed); jobs run
+  // side by side.
+  const serial = createSerial();
 
-  const get = (id: string): JobRow | null => q.get.get(id);
-
-  function mustGet(id: string): JobRow {
-    const job = get(id);
-    if (!job) throw notFound(`job ${id} not found`);
-    return job;
-  }
+  const get = (id: string): Promise<Job | null> => state.jobs.get(id);
 
   /** Creates the row for `id` if missing; a file left by a Strøm server is adopted with its line count. */
-  function ensure(id: string, init?: { workspace: string; task: string; created_at?: number }): JobRow {
-    const existing = get(id);
+  async function ensure(id: string, init?: { workspace: string; task: string; created_at?: number }) {
+    const existing = await get(id);
     if (existing) return existing;
     const now = clock();
-    const adopted = store.countLines(id, checkpointLines);
-    const row = q.insert.get({
+    const adopted = store.countLines(id, checkpointEvery);
+    return state.jobs.create({
       id,
       workspace: init?.workspace ?? "default",
       task: init?.task ?? "default",
-      status: "pending",
       created_at: init?.created_at ?? now,
       now,
       line_count: adopted.lines,
       byte_count: adopted.bytes,
-    })!;
-    if (adopted.checkpoints.length > 0) {
-      db.sqlite.transaction(() => {
-        for (const [line, offset] of adopted.checkpoints) q.addCheckpoint.run(id, line, offset);
-      })();
-    }
-    return row;
+      checkpoints: adopted.checkpoints,
+    });
   }
 
+  /** Runs `fn` with the job (created if missing) while no other write of this job runs. */
+  const withJob = <T>(id: string, fn: (job: Job) => Promise<T>): Promise<T> =>
+    serial.run(id, async () => fn(await ensure(id)));
+
   /**
-   * Appends pre-encoded lines as one contiguous run; the row is the commit point. `within` runs inside
-   * that commit with the run's line numbers (it records the batch's key, and a held part of the batch).
+   * Appends a run at the job's committed end: bytes to the file, then the commit (the commit point), then
+   * `appended`. A failed commit cuts the bytes again, so the file and the state agree. Runs inside the job's turn.
    */
-  function appendEncoded(
-    job: JobRow,
-    encoded: string | Uint8Array,
-    count: number,
-    within: ((first: number, next: number) => void) | null,
-    /** Lines pushed after the job ended count as late; the size-cap window released at the end does not. */
-    countLate = true,
-  ) {
-    for (const fn of appendGuards) fn(job);
-    const data = typeof encoded === "string" ? encoder.encode(encoded) : encoded;
+  async function appendRun(job: Job, run: Run): Promise<{ first: number; next: number; job: Job }> {
+    if (guard !== null && isTerminal(job.status)) await guard.lateAppend(job);
+    const data = run.data ?? encoder.encode(run.text!);
     const offset = job.byte_count;
     store.append(job.id, data, offset);
     const first = job.line_count;
-    const next = first + count;
-    const ckpt = first - job.ckpt_line >= checkpointLines;
-    const row = {
-      id: job.id,
-      lines: count,
-      bytes: data.length,
-      now: clock(),
-      late: countLate && isTerminal(job.status) ? count : 0,
-      ckpt_line: ckpt ? first : job.ckpt_line,
-      ckpt_offset: ckpt ? offset : job.ckpt_offset,
-    };
-    let updated: JobRow;
+    const next = first + run.count;
+    let updated: Job;
     try {
-      // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
-      updated =
-        !ckpt && within === null
-          ? q.appended.get(row)!
-          : db.sqlite.transaction(() => {
-              const r = q.appended.get(row)!;
-              if (ckpt) q.addCheckpoint.run(job.id, first, offset);
-              within?.(first, next);
-              return r;
-            })();
+      updated = await state.jobs.commitAppend({
+        id: job.id,
+        first,
+        offset,
+        lines: run.count,
+        bytes: data.length,
+        late: run.countLate !== false && isTerminal(job.status) ? run.count : 0,
+        now: clock(),
+        checkpointEvery,
+        key: run.key?.(first, next),
+        window: run.window,
+      });
     } catch (e) {
-      // The bytes are in the file but not committed: cut them, so the file and the row agree again.
       const err = commitError(e, job.id);
       store.cut(job.id, offset, err);
       throw err;
     }
-    for (const fn of appendListeners) fn({ job: updated, first, next, offset, data });
-    return { first, next };
+    events.emit("appended", {
+      job: updated,
+      first,
+      next,
+      offset,
+      bytes: data,
+      text: run.text ?? decoder.decode(data),
+    });
+    return { first, next, job: updated };
   }
 
-  /** Records a batch's key with its answer, so a retry is answered the same and written nowhere. */
-  const keyRecorder = (id: string, key: string | null, truncated: number, held = 0) =>
+  /** The key of a batch with its answer, so a retry is answered the same and written nowhere. */
+  const keyOf = (key: string | null, truncated: number, held = 0) =>
     key === null
       ? null
-      : (first: number, next: number) => q.addBatch.run(id, key, first, next, truncated, held);
+      : (first: number, next: number): KeyRecord => ({ key, answer: { first, next, truncated, held } });
 
-  function push(id: string, step: string, lines: IncomingLine[], key: string | null): PushResult {
-    const job = ensure(id);
+  async function pushed(id: string, step: string, lines: IncomingLine[], key: string | null) {
+    const job = await ensure(id);
     if (key !== null) {
-      const seen = q.batch.get(id, key);
+      const seen = await state.idempotency.get(id, key);
       if (seen) {
         const { first, next, truncated, held } = seen;
         return { first, next, truncated, duplicate: true, ...(held > 0 ? { held } : {}) };
       }
     }
-    const now = isoNow(clock());
-    const stepJson = JSON.stringify(step);
-    let text = "";
-    let truncated = 0;
-    for (const l of lines) {
-      let line = l.line;
-      if (line.length * 3 > opts.maxLineBytes) {
-        const t = truncateLine(line, opts.maxLineBytes);
-        if (t.truncated) truncated++;
-        line = t.line;
-      }
-      text += encodeLine(l.ts ?? now, l.stream, stepJson, line);
-    }
+    const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes);
     if (cap !== null) {
-      if (isTerminal(job.status)) cap.checkLate(job, Buffer.byteLength(text));
+      if (isTerminal(job.status)) await cap.checkLate(job, Buffer.byteLength(text));
       // A UTF-16 unit is at most 3 bytes of UTF-8: a batch within that bound fits without counting.
-      else if (job.byte_count + 3 * text.length > cap.headLimit || cap.started(id)) {
+      else if (
+        job.byte_count + 3 * text.length > cap.headLimit ||
+        (cap.mayHave(id) && (await cap.started(id)))
+      ) {
         return capped(job, encoder.encode(text), lines.length, key, truncated);
       }
     }
-    const { first, next } = appendEncoded(job, text, lines.length, keyRecorder(id, key, truncated));
+    const { first, next } = await appendRun(job, { text, count: lines.length, key: keyOf(key, truncated) });
     return { first, next, truncated, duplicate: false };
   }
 
@@ -189,28 +168,30 @@ export function createJobs(opts: JobsOptions) {
    * rolling window, numbered when the job ends. Both parts and the key commit together: a retry of the
    * batch is answered the same and writes nothing.
    */
-  function capped(
-    job: JobRow,
+  async function capped(
+    job: Job,
     data: Uint8Array,
     count: number,
     key: string | null,
     truncated: number,
-  ): PushResult {
+  ): Promise<PushResult> {
+    const c = cap!;
     const ends = lineEnds(data);
-    const headCount = cap!.headLines(job, ends);
-    const record = keyRecorder(job.id, key, truncated, count - headCount);
+    const headCount = await c.headLines(job, ends);
+    const record = keyOf(key, truncated, count - headCount);
     if (headCount === count) {
-      const { first, next } = appendEncoded(job, data, count, record);
+      const { first, next } = await appendRun(job, { data, count, key: record });
       return { first, next, truncated, duplicate: false };
     }
     const headEnd = headCount === 0 ? 0 : ends[headCount - 1]!;
-    const reach = cap!.started(job.id)
-      ? null
-      : eventText(
-          `[limits] log reached ${cap!.headLimit} bytes, half of limits.max_job_bytes ${opts.maxJobBytes}; ` +
+    const starts = !(await c.started(job.id));
+    const reach = starts
+      ? eventText(
+          `[limits] log reached ${c.headLimit} bytes, half of limits.max_job_bytes ${c.maxJobBytes}; ` +
             "later lines are kept in a rolling window of the most recent ones and added here when the job ends",
-        );
-    const pending = cap!.hold(
+        )
+      : null;
+    const window = await c.hold(
       job,
       data.subarray(headEnd),
       ends.slice(headCount).map((e) => e - headEnd),
@@ -219,11 +200,7 @@ export function createJobs(opts: JobsOptions) {
     if (headCount === 0 && reach === null) {
       const at = job.line_count;
       try {
-        db.sqlite.transaction(() => {
-          pending.commit();
-          record?.(at, at);
-          q.touch.run({ id: job.id, now: clock() });
-        })();
+        await state.caps.hold({ window, key: record?.(at, at), now: clock() });
       } catch (e) {
         throw commitError(e, job.id);
       }
@@ -232,210 +209,153 @@ export function createJobs(opts: JobsOptions) {
     // The head's share and the event that the window started go to the log as one run.
     const head =
       reach === null ? data.subarray(0, headEnd) : Buffer.concat([data.subarray(0, headEnd), reach.data]);
-    const { first } = appendEncoded(job, head, headCount + (reach?.count ?? 0), (first) => {
-      pending.commit();
-      record?.(first, first + headCount);
+    const { first } = await appendRun(job, {
+      data: head,
+      count: headCount + (reach?.count ?? 0),
+      key: record === null ? null : (first) => record(first, first + headCount),
+      window,
     });
+    if (starts) events.emit("cap.started", { job: job.id });
     return { first, next: first + headCount, truncated, duplicate: false, held };
   }
 
   /** Encodes a server event (one line per line of `message`). */
-  function eventText(message: string): { data: Uint8Array; count: number } {
-    const stepJson = JSON.stringify(SERVER_STEP);
-    const ts = isoNow(clock());
-    const lines = message.split(/\r?\n/);
-    const text = lines
-      .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, opts.maxLineBytes).line))
-      .join("");
-    return { data: encoder.encode(text), count: lines.length };
+  function eventText(message: string): { data: Uint8Array; text: string; count: number } {
+    const { text, count } = encodeEvent(message, iso(clock()), opts.maxLineBytes);
+    return { data: encoder.encode(text), text, count };
   }
 
-  /** A server event: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
-  /** `key`: an event retried under the same key (a client that lost the answer) is recorded once. */
-  function event(
-    id: string,
+  /** A server event in a job's turn: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
+  async function eventIn(
+    job: Job,
     message: string,
-    key: string | null = null,
-  ): { first: number; next: number; duplicate?: true } {
-    const job = ensure(id);
+    key: string | null,
+    window?: CapWindow,
+  ): Promise<{ first: number; next: number; duplicate?: true }> {
     if (key !== null) {
-      const seen = q.batch.get(id, key);
+      const seen = await state.idempotency.get(job.id, key);
       if (seen) return { first: seen.first, next: seen.next, duplicate: true };
     }
-    const { data, count } = eventText(message);
-    return appendEncoded(job, data, count, keyRecorder(id, key, 0));
+    const { text, count } = eventText(message);
+    const r = await appendRun(job, { text, count, key: keyOf(key, 0), ...(window ? { window } : {}) });
+    events.emit("server_event", { job: job.id, first: r.first, next: r.next });
+    return { first: r.first, next: r.next };
   }
 
-  function complete(
-    id: string,
-    status: TerminalStatus,
-    error: string | null,
-  ): { job: JobRow; changed: boolean } {
-    const job = ensure(id);
-    if (isTerminal(job.status)) {
-      if (job.status === status) return { job, changed: false };
-      throw conflict(
-        `job ${id} already ended as ${job.status}; cannot mark it ${status}`,
-        "already_finished",
-      );
-    }
-    const done = q.finish.get({ id, status, error, now: clock() })!;
-    store.close(id);
-    for (const fn of terminalListeners) fn(done);
-    void settle(done);
-    return { job: done, changed: true };
-  }
-
-  /** A server event that must not throw: settling goes on even when the disk refuses the event itself. */
-  function note(id: string, message: string): void {
-    try {
-      event(id, message);
-    } catch (e) {
-      opts.log?.error(`job ${id}: could not record the server event "${message}"`, e);
-    }
-  }
-
-  /**
-   * Appends the size-cap window, retrying with backoff until it is in the log: a job is never settled (and
-   * so never archived or closed to viewers) with acknowledged lines still held back.
-   */
-  async function releaseWindow(id: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await cap!.release(
-          id,
-          (message) => event(id, message),
-          (text, count) => appendEncoded(get(id)!, text, count, null, false),
-        );
-        return;
-      } catch (e) {
-        if (attempt === 0)
-          note(id, `[limits] appending the size-cap window failed: ${(e as Error).message}; retrying`);
-        await Bun.sleep(Math.min(60_000, 500 * 2 ** attempt));
-      }
-    }
-  }
-
-  /** Runs the completion work of a terminal job (the size-cap window, then hooks), then marks it settled. */
-  function settle(job: JobRow): Promise<void> {
-    const running = settling.get(job.id);
-    if (running) return running;
-    const p = (async () => {
-      // The window joins the log before hooks run, so they, the stream and the archive see it.
-      if (cap?.started(job.id)) await releaseWindow(job.id);
-      for (const fn of finishers) {
-        try {
-          await fn(job);
-        } catch (e) {
-          note(job.id, `[server] completion step failed: ${(e as Error).message}`);
-        }
-      }
-      q.settle.run({ id: job.id, now: clock() });
-      const settled = get(job.id)!;
-      for (const fn of settledListeners) fn(settled);
-    })()
-      // Never an unhandled rejection (it would end the process): the job stays unsettled and is settled
-      // again at the next start.
-      .catch((e) => opts.log?.error(`job ${job.id}: settling failed`, e))
-      .finally(() => settling.delete(job.id));
-    settling.set(job.id, p);
-    return p;
-  }
+  /** A server event; `key`: an event retried under the same key (a client that lost the answer) is recorded once. */
+  const event = (id: string, message: string, key: string | null = null) =>
+    withJob(id, (job) => eventIn(job, message, key));
 
   return {
     get,
-    mustGet,
-    ensure,
-    push,
-    event,
-    complete,
-    /** Terminal jobs whose completion work did not finish (a restart in between) are settled again. */
-    async resumeUnsettled(): Promise<void> {
-      await Promise.all(q.unsettled.all().map(settle));
+    async mustGet(id: string): Promise<Job> {
+      const job = await get(id);
+      if (!job) throw notFound(`job ${id} not found`);
+      return job;
     },
-    /** Waits for every running settle (graceful shutdown). */
-    idle: async (): Promise<void> => {
-      await Promise.all([...settling.values()]);
-    },
-    register(
-      id: string,
-      fields: { workspace: string; task: string; created_at?: number | undefined },
-    ): JobRow {
-      const existing = get(id);
-      if (!existing) {
-        return ensure(id, {
-          workspace: fields.workspace,
-          task: fields.task,
-          ...(fields.created_at !== undefined ? { created_at: fields.created_at } : {}),
-        });
+    withJob,
+    /** Runs `fn` while no write of job `id` runs (and none starts): a check and an action on it stay together. */
+    exclusive: <T>(id: string, fn: () => Promise<T>): Promise<T> => serial.run(id, fn),
+    /** Resolves once no write of any job is running. */
+    idle: () => serial.idle(),
+
+    async push(id: string, step: string, lines: IncomingLine[], key: string | null): Promise<PushResult> {
+      try {
+        const r = await serial.run(id, () => pushed(id, step, lines, key));
+        if (events.listened("push")) {
+          const outcome = r.duplicate ? "duplicate" : r.held ? "held" : "written";
+          events.emit("push", {
+            ...pushOf(id, lines),
+            outcome,
+            truncated: r.truncated,
+            held: r.held ?? 0,
+            code: null,
+          });
+        }
+        return r;
+      } catch (e) {
+        const code = e instanceof AppError ? e.code : "internal";
+        if (events.listened("push"))
+          events.emit("push", { ...pushOf(id, lines), outcome: "refused", truncated: 0, held: 0, code });
+        throw e;
       }
-      for (const fn of editGuards) fn(existing);
-      return q.update.get({
-        id,
-        workspace: fields.workspace,
-        task: fields.task,
-        created_at: fields.created_at ?? existing.created_at,
-        now: clock(),
-      })!;
     },
-    heartbeat(id: string): JobRow {
-      mustGet(id);
-      q.touch.run({ id, now: clock() });
-      return mustGet(id);
+    event,
+    eventIn,
+    /** A server event that must not throw: the caller goes on even when the disk refuses the event itself. */
+    async note(id: string, message: string): Promise<void> {
+      try {
+        await event(id, message);
+      } catch (e) {
+        opts.log?.error(`job ${id}: could not record the server event "${message}"`, e);
+      }
+    },
+    /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
+    appendWindow: (id: string, text: string, count: number, window: CapWindow) =>
+      withJob(id, async (job) => {
+        await appendRun(job, { text, count, window, countLate: false });
+      }),
+    /** Creates the job, or changes its workspace, task and created_at. */
+    register: (id: string, fields: { workspace: string; task: string; created_at?: number | undefined }) =>
+      serial.run(id, async (): Promise<{ job: Job; created: boolean }> => {
+        const existing = await get(id);
+        if (!existing) {
+          const job = await ensure(id, {
+            workspace: fields.workspace,
+            task: fields.task,
+            ...(fields.created_at !== undefined ? { created_at: fields.created_at } : {}),
+          });
+          return { job, created: true };
+        }
+        await guard?.edit(existing);
+        const job = await state.jobs.edit(
+          id,
+          {
+            workspace: fields.workspace,
+            task: fields.task,
+            created_at: fields.created_at ?? existing.created_at,
+          },
+          clock(),
+        );
+        return { job, created: false };
+      }),
+    async heartbeat(id: string): Promise<Job> {
+      const job = await get(id);
+      if (!job) throw notFound(`job ${id} not found`);
+      await state.jobs.touch(id, clock());
+      return job;
     },
     /** Sparse index: the checkpoint at or before `line` (line 0 at offset 0 when there is none). */
-    checkpoint(id: string, line: number): { line: number; offset: number } {
-      return q.checkpoint.get(id, line) ?? { line: 0, offset: 0 };
-    },
-    list(filter: {
-      status?: string;
-      workspace?: string;
-      task?: string;
-      limit: number;
-      before?: number;
-    }): JobRow[] {
-      const where: string[] = [];
-      const params: Record<string, string | number> = { limit: filter.limit };
-      for (const key of ["status", "workspace", "task"] as const) {
-        const value = filter[key];
-        if (value !== undefined) {
-          where.push(`${key} = $${key}`);
-          params[key] = value;
-        }
-      }
-      if (filter.before !== undefined) {
-        where.push("created_at < $before");
-        params.before = filter.before;
-      }
-      const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY created_at DESC, id DESC LIMIT $limit`;
-      return db.sqlite.query<JobRow, Record<string, string | number>>(sql).all(params);
-    },
-    onAppend: (fn: (a: Appended) => void) => appendListeners.push(fn),
-    onTerminal: (fn: (job: JobRow) => void) => terminalListeners.push(fn),
-    onSettled: (fn: (job: JobRow) => void) => settledListeners.push(fn),
-    addFinisher: (fn: (job: JobRow) => Promise<void>) => finishers.push(fn),
-    /** A guard that may refuse edits of a job's identity (the archive refuses once a job is archived). */
-    addEditGuard: (fn: (job: JobRow) => void) => editGuards.push(fn),
-    /** A guard that may refuse an append (the archive, while it restores a local file removed after archival). */
-    addAppendGuard: (fn: (job: JobRow) => void) => appendGuards.push(fn),
+    checkpoint: (id: string, line: number) => state.lineIndex.at(id, line),
+    list: (filter: JobFilter) => state.jobs.list(filter),
   };
 }
 
+/** A push as `push` reports it: its job, lines and their text's bytes. */
+function pushOf(job: string, lines: IncomingLine[]): { job: string; lines: number; bytes: number } {
+  let bytes = 0;
+  for (const l of lines) bytes += Buffer.byteLength(l.line);
+  return { job, lines: lines.length, bytes };
+}
+
 /** A failed commit of a written batch: a full disk is a 507 like a failed file write; anything else a 503. */
-function commitError(e: unknown, id: string): AppError {
-  const code = (e as { code?: string }).code ?? "";
-  if (code === "SQLITE_FULL") {
-    return new AppError(507, "disk_full", `no space left to record the log of job ${id}; retry later`, {
-      "Retry-After": "30",
-    });
+export function commitError(e: unknown, id: string): AppError {
+  if (e instanceof AppError) return e;
+  const kind = (e as { kind?: string }).kind;
+  if (kind === "full") {
+    return new AppError(
+      507,
+      "disk_full",
+      `no space left to record the log of job ${id}; retry later`,
+      { "Retry-After": "30" },
+      e,
+    );
   }
   return new AppError(
     503,
     "storage_error",
     `recording the log of job ${id} failed: ${(e as Error).message}`,
-    {
-      "Retry-After": "5",
-    },
+    { "Retry-After": "5" },
+    e,
   );
 }

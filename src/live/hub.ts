@@ -1,23 +1,21 @@
 // The live hub: who watches which job, the fan-out of each committed run, and each viewer's catch-up from disk.
-import type { JobRow } from "../jobs/db.ts";
-import type { Appended, Jobs } from "../jobs/registry.ts";
-import type { Logger } from "../log.ts";
-import { type LineFilter, makeMatcher } from "../logs/line.ts";
-import type { Reader, Selection } from "../logs/read.ts";
-import type { Batch } from "../logs/scan.ts";
-import { createBudget, type Holder } from "./budget.ts";
 import {
   afterSend,
-  closeReason,
   FrameBuilder,
   filteredFrame,
   isDone,
   liveAction,
-  OVER_BUDGET,
-  overBudgetReason,
   splitRun,
   startCursor,
-} from "./frames.ts";
+} from "../core/frames.ts";
+import type { Job } from "../core/job.ts";
+import { type LineFilter, makeMatcher } from "../core/line.ts";
+import type { Batch } from "../core/scan.ts";
+import type { EventMap, Events, StreamCloseWhy } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { Reader, Selection } from "../logs/read.ts";
+import { closeReason, OVER_BUDGET, overBudgetReason } from "../protocol/close.ts";
+import { createBudget, type Holder } from "./budget.ts";
 
 /** The part of Bun's `ServerWebSocket` the hub uses. */
 export interface LiveSocket {
@@ -37,8 +35,11 @@ export interface ViewSpec {
 }
 
 export interface LiveHubOptions {
-  jobs: Pick<Jobs, "get" | "onAppend" | "onSettled">;
+  /** The job's committed end, as the state has it now. */
+  getJob: (id: string) => Promise<Job | null>;
   reader: Pick<Reader, "select">;
+  /** `appended` and `settled` drive the live fan-out and the end of streams; the hub reports `stream.*`. */
+  events: Events;
   log: Logger;
   /** Largest frame sent (a single longer line is a frame of its own). */
   maxFrameBytes?: number;
@@ -62,9 +63,10 @@ export type LiveHub = ReturnType<typeof createLiveHub>;
 /**
  * - live: receives runs as they are committed (its cursor is the job's end);
  * - queued / reading: catching up from the log through the reader;
- * - blocked: its socket reported back-pressure; nothing is sent until it drains.
+ * - blocked: its socket reported back-pressure; nothing is sent until it drains;
+ * - deciding: reading the job's end to choose one of the above (counted as queued).
  */
-type State = "live" | "queued" | "reading" | "blocked" | "closed";
+type State = "live" | "queued" | "reading" | "blocked" | "deciding" | "closed";
 
 interface Viewer extends Holder {
   socket: LiveSocket;
@@ -94,7 +96,7 @@ const KiB = 1024;
 const LINGER_MS = 20_000;
 
 export function createLiveHub(opts: LiveHubOptions) {
-  const { jobs, reader, log } = opts;
+  const { reader, log, events } = opts;
   const maxFrameBytes = opts.maxFrameBytes ?? 256 * KiB;
   const resumeBelow = opts.resumeBelowBytes ?? 64 * KiB;
   const maxReads = opts.maxConcurrentReads ?? 4;
@@ -110,15 +112,18 @@ export function createLiveHub(opts: LiveHubOptions) {
   const queue: Viewer[] = [];
   let reading = 0;
   let scheduled = false;
-  const decoder = new TextDecoder();
+  /** Bumped by every commit event of a watched job: a decision taken on a read of the job from before is taken again. */
+  const versions = new Map<string, number>();
+  const bump = (id: string) => versions.set(id, (versions.get(id) ?? 0) + 1);
 
-  jobs.onAppend(onAppend);
-  jobs.onSettled(onSettled);
+  events.on("appended", onAppend);
+  events.on("settled", (e) => onSettled(e.job));
 
-  function onAppend(a: Appended): void {
+  function onAppend(a: EventMap["appended"]): void {
     const viewers = byJob.get(a.job.id);
     if (viewers === undefined) return; // a job nobody watches costs this lookup
-    const run = { first: a.first, next: a.next, bytes: a.data.length };
+    bump(a.job.id);
+    const run = { first: a.first, next: a.next, bytes: a.bytes.length };
     let text: string | null = null;
     let lines: string[] | null = null;
     let filtered: Map<string, string> | null = null;
@@ -129,7 +134,7 @@ export function createLiveHub(opts: LiveHubOptions) {
         enqueue(v);
         continue;
       }
-      text ??= decoder.decode(a.data);
+      text ??= a.text;
       let frame = text;
       if (v.match !== null) {
         filtered ??= new Map();
@@ -142,13 +147,17 @@ export function createLiveHub(opts: LiveHubOptions) {
         frame = f;
       }
       if (frame === "") v.cursor = a.next;
-      else deliver(v, frame, a.next);
+      else {
+        deliver(v, frame, a.next);
+        if (v.cursor === a.next) frameSent(v, frame, "live");
+      }
     }
   }
 
-  function onSettled(job: JobRow): void {
+  function onSettled(job: Job): void {
     const viewers = byJob.get(job.id);
     if (viewers === undefined) return;
+    bump(job.id);
     for (const v of viewers) {
       if ((v.state === "live" || v.state === "blocked") && isDone(v.cursor, job)) finish(v, job);
     }
@@ -174,9 +183,9 @@ export function createLiveHub(opts: LiveHubOptions) {
     const out = budget.evictions();
     if (out.length === 0) return;
     for (const { holder: v, how } of out) {
-      if (how === "close") close(v, OVER_BUDGET, overBudgetReason(maxBuffered, v.cursor));
+      if (how === "close") close(v, OVER_BUDGET, overBudgetReason(maxBuffered, v.cursor), "over_budget");
       else {
-        forget(v);
+        forget(v, 1006, "cut");
         v.socket.terminate();
       }
     }
@@ -191,13 +200,34 @@ export function createLiveHub(opts: LiveHubOptions) {
     }
   }
 
-  /** Decides what a viewer does next from its cursor and the job's committed end. */
+  /** Counting a frame's bytes costs a pass over it: only done while someone listens. */
+  function frameSent(v: Viewer, frame: string, mode: "live" | "catch-up"): void {
+    if (events.listened("stream.frame"))
+      events.emit("stream.frame", { job: v.job, bytes: Buffer.byteLength(frame), mode });
+  }
+
+  /**
+   * Decides what a viewer does next from its cursor and the job's committed end. The end is read from the
+   * state; a commit event of the job while that read was out means the read may predate it: read again.
+   */
   function advance(v: Viewer): void {
     if (v.state === "closed") return;
-    const job = jobs.get(v.job);
-    if (isDone(v.cursor, job)) finish(v, job!);
-    else if (v.pending || (job !== null && v.cursor < job.line_count)) enqueue(v);
-    else v.state = "live";
+    v.state = "deciding";
+    void (async () => {
+      for (;;) {
+        const seen = versions.get(v.job) ?? 0;
+        const job = await opts.getJob(v.job);
+        if (v.state !== "deciding") return;
+        if ((versions.get(v.job) ?? 0) !== seen) continue;
+        if (isDone(v.cursor, job)) finish(v, job!);
+        else if (v.pending || (job !== null && v.cursor < job.line_count)) enqueue(v);
+        else {
+          v.state = "live";
+          events.emit("stream.live", { job: v.job });
+        }
+        return;
+      }
+    })().catch((e: unknown) => fail(v, e));
   }
 
   function enqueue(v: Viewer): void {
@@ -232,15 +262,19 @@ export function createLiveHub(opts: LiveHubOptions) {
     let h = v.held;
     v.held = null;
     if (h === null) {
-      const sel = reader.select(v.job, { from: v.cursor, filter: v.filter });
+      const select = () => reader.select(v.job, { from: v.cursor, filter: v.filter });
+      let sel = await select();
+      if (v.state !== "reading") return;
       if (sel === null) {
         v.pending = false;
-        const job = jobs.get(v.job);
-        // No tier holds the log: a job not created yet waits for its first line.
-        if (job !== null && job.line_count > v.cursor) {
-          return close(v, 1011, `log of job ${v.job} is not readable`);
-        }
-        return advance(v);
+        const job = await opts.getJob(v.job);
+        if (v.state !== "reading") return;
+        // No tier holds the log: a job not created yet waits for its first line. Lines committed since the
+        // first look are in the file (it is written before the commit): look again before calling it unreadable.
+        if (job === null || job.line_count <= v.cursor) return advance(v);
+        sel = await select();
+        if (v.state !== "reading") return;
+        if (sel === null) return close(v, 1011, `log of job ${v.job} is not readable`, "unreadable");
       }
       h = { sel, it: sel.batches[Symbol.asyncIterator](), rest: null };
     }
@@ -269,9 +303,14 @@ export function createLiveHub(opts: LiveHubOptions) {
           const end = held.sel.next();
           const before = v.cursor;
           if (frame.empty) v.cursor = Math.max(v.cursor, end);
-          else if (!deliver(v, frame.take(), end)) {
-            v.pending = v.cursor === before; // a dropped last frame must be read again
-            return;
+          else {
+            const text = frame.take();
+            const ok = deliver(v, text, end);
+            if (v.cursor !== before) frameSent(v, text, "catch-up");
+            if (!ok) {
+              v.pending = v.cursor === before; // a dropped last frame must be read again
+              return;
+            }
           }
           v.pending = false;
           return advance(v);
@@ -282,7 +321,9 @@ export function createLiveHub(opts: LiveHubOptions) {
         if (!frame.add(batch.texts[i]!)) continue;
         const text = frame.take();
         const before = v.cursor;
-        if (!deliver(v, text, batch.nums[i]! + 1)) {
+        const ok = deliver(v, text, batch.nums[i]! + 1);
+        if (v.cursor !== before) frameSent(v, text, "catch-up");
+        if (!ok) {
           // A dropped frame leaves the cursor where it was: a kept read is already past it, so reopen.
           if (v.cursor === before) await held.it.return?.();
           else await pause({ batch, index: i + 1 });
@@ -298,31 +339,35 @@ export function createLiveHub(opts: LiveHubOptions) {
     }
   }
 
-  function finish(v: Viewer, job: JobRow): void {
-    close(v, 1000, closeReason(job.status));
+  function finish(v: Viewer, job: Job): void {
+    close(v, 1000, closeReason(job.status), "end");
   }
 
-  function close(v: Viewer, code: number, reason: string): void {
+  function close(v: Viewer, code: number, reason: string, why: StreamCloseWhy): void {
     budget.release(v, true); // the close frame waits behind what is buffered, which stays until then
-    forget(v);
+    forget(v, code, why);
     v.socket.close(code, reason.slice(0, 123)); // a close reason holds at most 123 bytes
   }
 
   function fail(v: Viewer, e: unknown): void {
     if (v.state === "closed") return;
     log.error(`live stream of job ${v.job}: catch-up read failed at line ${v.cursor}`, e);
-    close(v, 1011, (e as Error).message ?? "read failed");
+    close(v, 1011, (e as Error).message ?? "read failed", "error");
   }
 
-  function forget(v: Viewer): void {
+  function forget(v: Viewer, code: number, why: StreamCloseWhy): void {
     if (v.state === "closed") return;
+    events.emit("stream.closed", { job: v.job, code, why });
     budget.release(v, false);
     v.state = "closed";
     bySocket.delete(v.socket);
     const set = byJob.get(v.job);
     if (set !== undefined) {
       set.delete(v);
-      if (set.size === 0) byJob.delete(v.job);
+      if (set.size === 0) {
+        byJob.delete(v.job);
+        versions.delete(v.job);
+      }
     }
     if (v.held !== null) {
       void v.held.it.return?.();
@@ -342,18 +387,17 @@ export function createLiveHub(opts: LiveHubOptions) {
     },
     /** Starts streaming job `spec.job` to `socket`: backfill from the cursor, then live. */
     attach(socket: LiveSocket, spec: ViewSpec): void {
-      const job = jobs.get(spec.job);
       const v: Viewer = {
         socket,
         job: spec.job,
-        cursor: startCursor(spec, job?.line_count ?? 0),
+        cursor: 0,
         filter: spec.filter,
         filterKey:
           spec.filter.step === undefined && spec.filter.stream === undefined
             ? ""
             : JSON.stringify(spec.filter),
         match: makeMatcher(spec.filter),
-        state: "queued",
+        state: "deciding",
         held: null,
         pending: false,
         buffered: 0,
@@ -365,14 +409,21 @@ export function createLiveHub(opts: LiveHubOptions) {
         byJob.set(spec.job, set);
       }
       set.add(v);
-      // Otherwise read first, even without a job row: a legacy or archived log may exist.
-      if (isDone(v.cursor, job)) finish(v, job!);
-      else enqueue(v);
+      events.emit("stream.opened", { job: spec.job });
+      void (async () => {
+        const job = await opts.getJob(spec.job);
+        if (v.state !== "deciding") return;
+        // Lines committed after this read are past the cursor: the catch-up below reads them.
+        v.cursor = startCursor(spec, job?.line_count ?? 0);
+        // Otherwise read first, even without a job row: a legacy or archived log may exist.
+        if (isDone(v.cursor, job)) finish(v, job!);
+        else enqueue(v);
+      })().catch((e: unknown) => fail(v, e));
     },
     /** The socket closed (either side): forget the viewer. */
     detach(socket: LiveSocket): void {
       const v = bySocket.get(socket);
-      if (v !== undefined) forget(v);
+      if (v !== undefined) forget(v, 1005, "client");
     },
     /** The socket drained: a blocked viewer resumes from its cursor once little is buffered. */
     drain(socket: LiveSocket): void {
@@ -385,11 +436,11 @@ export function createLiveHub(opts: LiveHubOptions) {
     },
     /** Closes every stream (graceful shutdown: clients reconnect with `from`). */
     closeAll(code: number, reason: string): void {
-      for (const v of [...bySocket.values()]) close(v, code, reason);
+      for (const v of [...bySocket.values()]) close(v, code, reason, "shutdown");
     },
     stats() {
-      const states: Record<State, number> = { live: 0, queued: 0, reading: 0, blocked: 0, closed: 0 };
-      for (const v of bySocket.values()) states[v.state]++;
+      const states = { live: 0, queued: 0, reading: 0, blocked: 0, closed: 0 };
+      for (const v of bySocket.values()) states[v.state === "deciding" ? "queued" : v.state]++;
       return { jobs: byJob.size, viewers: bySocket.size, ...states, ...budget.stats() };
     },
   };

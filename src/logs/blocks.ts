@@ -1,8 +1,8 @@
 // Raw bytes of a job's log in blocks of whole lines, whatever the tier: what search and the steps summary scan.
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
+import type { Job as JobRow } from "../core/job.ts";
 import { AppError } from "../errors.ts";
-import type { JobRow } from "../jobs/db.ts";
 import type { ArchiveTier, Reader } from "./read.ts";
 import type { LogStore } from "./store.ts";
 
@@ -29,7 +29,7 @@ export interface RawLog {
 
 export interface RawDeps {
   store: Pick<LogStore, "jsonlPath" | "legacyPath">;
-  getJob: (id: string) => JobRow | null;
+  getJob: (id: string) => Promise<JobRow | null>;
   sourceOf: Reader["sourceOf"];
   archive?: ArchiveTier | undefined;
 }
@@ -37,9 +37,9 @@ export interface RawDeps {
 export const BLOCK_BYTES = 1024 * 1024;
 
 /** The log of job `id` as the reader would serve it now; null when no tier holds it. */
-export function openRaw(deps: RawDeps, id: string): RawLog | null {
-  const job = deps.getJob(id);
-  const kind = deps.sourceOf(id, job);
+export async function openRaw(deps: RawDeps, id: string): Promise<RawLog | null> {
+  const job = await deps.getJob(id);
+  const kind = await deps.sourceOf(id, job);
   if (kind === "none") return null;
   if (kind === "archive") {
     const archive = deps.archive!;

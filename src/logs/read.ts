@@ -1,11 +1,12 @@
 // The read path: picks the tier (local JSONL, legacy .log, archive) and selects lines by cursor and filter.
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
+import type { Job } from "../core/job.ts";
+import { type LineFilter, makeMatcher, parseLine, truncateLine } from "../core/line.ts";
+import { type Batch, countSelected, selectForward, splitLines } from "../core/scan.ts";
 import { AppError } from "../errors.ts";
-import type { JobRow } from "../jobs/db.ts";
-import { type LineFilter, makeMatcher, parseLine, truncateLine } from "./line.ts";
-import { type Batch, countSelected, selectForward, splitLines, tailStart } from "./scan.ts";
 import type { LogStore } from "./store.ts";
+import { tailStart } from "./tail.ts";
 
 const READ_BLOCK = 256 * 1024;
 
@@ -14,11 +15,11 @@ export type SourceKind = "local" | "legacy" | "archive" | "none";
 /** The archive tier, plugged in by the archive module. */
 export interface ArchiveTier {
   /** Whether an archive of this job exists (or is worth trying). */
-  has(job: JobRow): boolean;
+  has(job: Job): Promise<boolean>;
   /** Decompressed bytes of the archived log; throws an AppError (502) when it cannot be read. */
-  open(job: JobRow): AsyncIterable<Uint8Array>;
+  open(job: Job): AsyncIterable<Uint8Array>;
   /** True when the job's archive is verified: the log is complete and final. */
-  verified(job: JobRow): boolean;
+  verified(job: Job): Promise<boolean>;
 }
 
 export interface ReadQuery {
@@ -38,8 +39,8 @@ export interface Selection {
 
 export interface ReaderDeps {
   store: LogStore;
-  getJob: (id: string) => JobRow | null;
-  checkpoint: (id: string, line: number) => { line: number; offset: number };
+  getJob: (id: string) => Promise<Job | null>;
+  checkpoint: (id: string, line: number) => Promise<{ line: number; offset: number }>;
   archive?: ArchiveTier | undefined;
 }
 
@@ -49,11 +50,11 @@ export function createReader(deps: ReaderDeps) {
   const { store } = deps;
 
   /** Which tier serves this job now; "none" when no tier has it. */
-  function sourceOf(id: string, job: JobRow | null): SourceKind {
+  async function sourceOf(id: string, job: Job | null): Promise<SourceKind> {
     if (store.size(id) !== null && !(job && job.byte_count > 0 && store.size(id)! < job.byte_count))
       return "local";
     if (store.hasLegacy(id)) return "legacy";
-    if (job && deps.archive?.has(job)) return "archive";
+    if (job && (await deps.archive?.has(job))) return "archive";
     return "none";
   }
 
@@ -103,9 +104,9 @@ export function createReader(deps: ReaderDeps) {
    * Selects lines of job `id`. Returns null when no tier holds the job's log. Whatever the tier, the
    * same line numbers address the same lines.
    */
-  function select(id: string, query: ReadQuery): Selection | null {
-    const job = deps.getJob(id);
-    const kind = sourceOf(id, job);
+  async function select(id: string, query: ReadQuery): Promise<Selection | null> {
+    const job = await deps.getJob(id);
+    const kind = await sourceOf(id, job);
     if (kind === "none") return null;
     const match = makeMatcher(query.filter);
     let next = query.from;
@@ -134,8 +135,9 @@ export function createReader(deps: ReaderDeps) {
       // filter that is total - tail; with one, a backward scan counts matches without holding lines.
       const total = job.line_count;
       if (match === null) return forwardLocal(Math.max(query.from, total - tail));
-      const start = tailStart(path, job.byte_count, total, tail, query.from, match);
-      return { source: kind, batches: deferred(start.then(forwardLocal)), next: done };
+      // The backward scan runs when the first batch is pulled (a reader marks that span as work, see http/idle.ts).
+      const start = () => tailStart(path, job.byte_count, total, tail, query.from, match);
+      return { source: kind, batches: deferred(() => start().then(forwardLocal)), next: done };
     }
     // A log that cannot seek (legacy, archive, a file without a row): count, then skip all but the last.
     const batches = (async function* () {
@@ -156,8 +158,8 @@ export function createReader(deps: ReaderDeps) {
       };
     }
 
-    function forwardLocal(from: number): Selection {
-      const cp = deps.checkpoint(id, from);
+    async function forwardLocal(from: number): Promise<Selection> {
+      const cp = await deps.checkpoint(id, from);
       const gen = selectForward(lines(fileChunks(path, cp.offset, end)), {
         from,
         limit: query.tail === undefined ? query.limit : undefined,
@@ -172,9 +174,9 @@ export function createReader(deps: ReaderDeps) {
     select,
     sourceOf,
     /** True when nothing more will be appended: the job is terminal and settled (or its archive verified). */
-    isFinal(job: JobRow | null): boolean {
+    async isFinal(job: Job | null): Promise<boolean> {
       if (!job) return false;
-      return job.settled_at !== null || (deps.archive?.verified(job) ?? false);
+      return job.settled_at !== null || ((await deps.archive?.verified(job)) ?? false);
     },
   };
 }
@@ -183,9 +185,9 @@ function lines(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string[]> {
   return splitLines(chunks);
 }
 
-/** The batches of a selection that is known only once `pending` resolves. */
-async function* deferred(pending: Promise<Selection>): AsyncGenerator<Batch> {
-  yield* (await pending).batches;
+/** The batches of a selection that is known only once `make` resolves, made when the first batch is pulled. */
+async function* deferred(make: () => Promise<Selection>): AsyncGenerator<Batch> {
+  yield* (await make()).batches;
 }
 
 /** Re-yields a generator's values and hands its return value to `onReturn`. */
@@ -209,8 +211,14 @@ async function* drain(
   }
 }
 
-export function archiveUnreadable(id: string, reason: string): AppError {
-  return new AppError(502, "archive_unreadable", `archive of job ${id} could not be read: ${reason}`);
+export function archiveUnreadable(id: string, reason: string, cause?: unknown): AppError {
+  return new AppError(
+    502,
+    "archive_unreadable",
+    `archive of job ${id} could not be read: ${reason}`,
+    {},
+    cause,
+  );
 }
 
 /** Room for `…[truncated N bytes]` (21 bytes and the digits of N). */

@@ -1,6 +1,7 @@
 // The regular-expression search worker: tests the lines of a block off the server's thread, so a pattern
 // that backtracks for ever costs a terminated worker, not a stalled server.
-import { makeMatcher, type Stream } from "./line.ts";
+import { makeMatcher } from "../core/line.ts";
+import type { Stream } from "../protocol/line.ts";
 import { lineText } from "./text.ts";
 
 export interface RegexTask {

@@ -1,6 +1,8 @@
 // Search across a whole log, in pages: the numbers of the lines that match, a cursor, bounded time per page.
+
+import { makeMatcher } from "../core/line.ts";
+import type { Stream } from "../protocol/line.ts";
 import { breather, countNewlines, type LineBlock, openRaw, type RawDeps, type RawLog } from "./blocks.ts";
-import { makeMatcher, type Stream } from "./line.ts";
 import type { RegexPool } from "./regex-pool.ts";
 import { lineText } from "./text.ts";
 
@@ -25,7 +27,7 @@ export interface SearchPage {
 }
 
 export interface SearchDeps extends RawDeps {
-  checkpoint: (id: string, line: number) => { line: number; offset: number };
+  checkpoint: (id: string, line: number) => Promise<{ line: number; offset: number }>;
   regex: RegexPool;
   clock?: () => number;
 }
@@ -44,7 +46,7 @@ export function createSearch(deps: SearchDeps) {
     spec: SearchSpec,
     page: { from: number; limit: number; budgetMs: number },
   ): Promise<SearchPage | null> {
-    const raw = openRaw(deps, id);
+    const raw = await openRaw(deps, id);
     if (raw === null) return null;
     const started = clock();
     const out: SearchPage = {
@@ -58,7 +60,7 @@ export function createSearch(deps: SearchDeps) {
     const legacy = raw.source === "legacy";
     const over = () => clock() - started >= page.budgetMs;
     const full = () => out.matches.length >= page.limit;
-    const start = raw.indexed ? deps.checkpoint(id, page.from) : { line: 0, offset: 0 };
+    const start = raw.indexed ? await deps.checkpoint(id, page.from) : { line: 0, offset: 0 };
     const lines = raw.indexed ? locator(raw, id, start) : null;
     // Lines counted from the start of the read (every tier that cannot seek, and the regex path).
     let line = start.line;
@@ -100,7 +102,7 @@ export function createSearch(deps: SearchDeps) {
           if (e === -1 || e >= b.end) e = b.end;
           if (match(b.buf.toString("utf8", s, e))) {
             let num: number;
-            if (lines !== null) num = lines.at(b, s);
+            if (lines !== null) num = await lines.at(b, s);
             else {
               line += countNewlines(b.buf, counted, s);
               counted = s;
@@ -120,7 +122,7 @@ export function createSearch(deps: SearchDeps) {
           if (b.end > 0 && b.buf[b.end - 1] !== 10) line++;
         }
         if (over()) {
-          const at = lines !== null ? lines.at(b, b.end) : line;
+          const at = lines !== null ? await lines.at(b, b.end) : line;
           if (at > page.from) return { ...out, next: at, done: raw.lines !== null && at >= raw.lines };
         }
         await pause();
@@ -137,22 +139,22 @@ export function createSearch(deps: SearchDeps) {
     let known = first; // a line start whose number is known; hits arrive in ascending order
     const total = raw.lines!;
     /** The last checkpoint at or before byte `offset`: checkpoints ascend in line and offset alike. */
-    const checkpointAt = (offset: number) => {
+    const checkpointAt = async (offset: number) => {
       let lo = 0;
       let hi = total;
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
-        if (deps.checkpoint(id, mid).offset <= offset) lo = mid;
+        if ((await deps.checkpoint(id, mid)).offset <= offset) lo = mid;
         else hi = mid - 1;
       }
       return deps.checkpoint(id, lo);
     };
     return {
       /** The number of the line starting at `b.buf[s]`. */
-      at(b: LineBlock, s: number): number {
+      async at(b: LineBlock, s: number): Promise<number> {
         const abs = b.offset + s;
         if (known.offset < b.offset) {
-          const cp = checkpointAt(abs);
+          const cp = await checkpointAt(abs);
           if (cp.offset > known.offset) known = cp;
         }
         const n =

@@ -1,7 +1,8 @@
 // The steps of a job's log: each step's line count, first and last line, streams and runs of lines, from one
 // scan that is kept and extended as the log grows.
+
+import { parseLine } from "../core/line.ts";
 import { breather, openRaw, type RawDeps, type RawLog } from "./blocks.ts";
-import { parseLine } from "./line.ts";
 
 export interface StepSummary {
   name: string;
@@ -224,7 +225,7 @@ export function createSteps(deps: StepsDeps) {
   }
 
   async function compute(id: string): Promise<StepsAnswer | null> {
-    const raw = openRaw(deps, id);
+    const raw = await openRaw(deps, id);
     if (raw === null) return null;
     const fresh = (stamp: string): Cached => ({
       scan: createStepScan(),

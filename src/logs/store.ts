@@ -25,6 +25,8 @@ export interface LogStoreOptions {
   fsync: boolean;
   /** Told when a file held bytes past the recorded end (a batch written but never acknowledged). */
   onDiscard?: (jobId: string, bytes: number) => void;
+  /** Told when writes start failing (what the last one said) and when one succeeds again (null). */
+  onHealth?: (failing: { code: string; message: string } | null) => void;
 }
 
 export type LogStore = ReturnType<typeof createLogStore>;
@@ -38,6 +40,11 @@ export function createLogStore(opts: LogStoreOptions) {
   const handles = new Map<string, number>();
   /** The last failed write, until a write succeeds again (readiness reports it). */
   let failing: { code: string; message: string } | null = null;
+  const setFailing = (f: { code: string; message: string } | null) => {
+    const changed = (f === null) !== (failing === null) || (f !== null && f.code !== failing?.code);
+    failing = f;
+    if (changed) opts.onHealth?.(f);
+  };
 
   const jsonlPath = (id: string) => join(dir, `${id}.jsonl`);
   const legacyPath = (id: string) => join(dir, `${id}.log`);
@@ -98,10 +105,10 @@ export function createLogStore(opts: LogStoreOptions) {
       write(id, fd, data, expectedSize);
     } catch (e) {
       const err = storageError(e, id);
-      if (err.status >= 500) failing = { code: err.code, message: err.message };
+      if (err.status >= 500) setFailing({ code: err.code, message: err.message });
       throw err;
     }
-    failing = null;
+    if (failing !== null) setFailing(null);
     return expectedSize + data.length;
   }
 
@@ -128,7 +135,7 @@ export function createLogStore(opts: LogStoreOptions) {
    * then failed must not stay behind it. `failure` is reported by readiness until a write succeeds.
    */
   function cut(id: string, size: number, failure: { code: string; message: string }): void {
-    failing = failure;
+    setFailing(failure);
     const fd = handles.get(id);
     try {
       if (fd !== undefined) ftruncateSync(fd, size);
@@ -150,7 +157,7 @@ export function createLogStore(opts: LogStoreOptions) {
     const probe = join(dir, ".readyz-probe");
     try {
       writeFileSync(probe, PROBE);
-      failing = null;
+      setFailing(null);
     } catch {
       // Still failing: report what the last real write said.
     }
@@ -236,9 +243,15 @@ function storageError(e: unknown, id: string): AppError {
   const err = e as NodeJS.ErrnoException;
   if (err instanceof AppError) return err;
   if (err.code === "ENOSPC" || err.code === "EDQUOT") {
-    return new AppError(507, "disk_full", `no space left to write the log of job ${id}; retry later`, {
-      "Retry-After": "30",
-    });
+    return new AppError(
+      507,
+      "disk_full",
+      `no space left to write the log of job ${id}; retry later`,
+      {
+        "Retry-After": "30",
+      },
+      err,
+    );
   }
   if (err.code === "EACCES" || err.code === "EROFS" || err.code === "EPERM") {
     return new AppError(
@@ -248,9 +261,16 @@ function storageError(e: unknown, id: string): AppError {
       {
         "Retry-After": "30",
       },
+      err,
     );
   }
-  return new AppError(503, "storage_error", `writing the log of job ${id} failed: ${err.message}`, {
-    "Retry-After": "5",
-  });
+  return new AppError(
+    503,
+    "storage_error",
+    `writing the log of job ${id} failed: ${err.message}`,
+    {
+      "Retry-After": "5",
+    },
+    err,
+  );
 }

@@ -1,5 +1,5 @@
 // What a person sees of a stored line: its `line` field, cut out of the JSONL without a full parse.
-import { parseLine } from "./line.ts";
+import { parseLine } from "../core/line.ts";
 
 const KEY = ',"line":"';
 

@@ -2,17 +2,19 @@
 import { rmSync } from "node:fs";
 import { type ArchiveTarget, reason, TargetError } from "../archive/target.ts";
 import { formatDuration } from "../config/units.ts";
-import type { Db } from "../jobs/db.ts";
-import type { Jobs } from "../jobs/registry.ts";
+import { describe, plan, type RetentionConfig } from "../core/policy.ts";
+import { iso } from "../core/time.ts";
+import type { Events } from "../events.ts";
+import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { LogStore } from "../logs/store.ts";
-import { describe, plan, type RetentionConfig } from "./policy.ts";
-import { type Cursor, openRetentionState, START } from "./state.ts";
+import { type Cursor, type Repositories, START } from "../state/types.ts";
 
 export interface RetentionOptions {
-  db: Db;
-  jobs: Jobs;
+  state: Pick<Repositories, "retention" | "archives">;
+  registry: Pick<Registry, "get" | "exclusive">;
   store: LogStore;
+  events: Events;
   log: Logger;
   config: RetentionConfig & { sweep_interval: number; batch_size: number };
   /** The configured archive: where objects are deleted, and whether an upload of a job is running. */
@@ -43,9 +45,9 @@ export type Retention = ReturnType<typeof createRetention>;
 const OBJECT_CONCURRENCY = 8;
 
 export function createRetention(opts: RetentionOptions) {
-  const { db, jobs, store, log, config, archive } = opts;
+  const { registry, store, log, config, archive, events } = opts;
+  const { retention: state, archives } = opts.state;
   const clock = opts.clock ?? Date.now;
-  const state = openRetentionState(db);
   const enabled = config.local_days !== undefined || config.archive_days !== undefined;
   const totals = { sweeps: 0, files_deleted: 0, objects_deleted: 0, rows_deleted: 0, errors: 0 };
   let last: SweepReport | null = null;
@@ -66,29 +68,40 @@ export function createRetention(opts: RetentionOptions) {
   async function freeLocal(before: number, r: SweepReport): Promise<void> {
     let cursor: Cursor = START;
     while (!stopped) {
-      const page = state.localPage(before, cursor, config.batch_size);
+      const page = await state.localPage(before, cursor, config.batch_size);
       if (page.length === 0) break;
       for (const { id, finished_at } of page) {
         cursor = { at: finished_at, id };
-        // Re-checked synchronously right before removal: no append or upload can slip in between.
-        const job = jobs.get(id);
-        const row = state.archives.get(id);
-        if (!job || !row || row.state !== "uploaded" || row.log_bytes !== job.byte_count || row.local_deleted)
-          continue;
-        if (archive!.busy(id)) {
-          r.deferred++;
-          continue;
-        }
-        const existed = store.size(id) !== null;
-        try {
-          store.remove(id);
-        } catch (e) {
-          fail(r, `job ${id}: removing the local log failed: ${reason(e)}`);
-          continue;
-        }
-        // A late line now finds local_deleted and brings the file back from the archive first.
-        state.archives.setLocalDeleted(id, true);
-        if (existed) r.files_deleted++;
+        // Re-checked in the job's turn right before removal: no append or upload can slip in between.
+        await registry.exclusive(id, async () => {
+          const job = await registry.get(id);
+          const row = await archives.get(id);
+          if (
+            !job ||
+            !row ||
+            row.state !== "uploaded" ||
+            row.log_bytes !== job.byte_count ||
+            row.local_deleted
+          )
+            return;
+          if (archive!.busy(id)) {
+            r.deferred++;
+            return;
+          }
+          const existed = store.size(id) !== null;
+          try {
+            store.remove(id);
+          } catch (e) {
+            fail(r, `job ${id}: removing the local log failed: ${reason(e)}`);
+            return;
+          }
+          // A late line now finds local_deleted and brings the file back from the archive first.
+          await archives.setLocalDeleted(id, true);
+          if (existed) {
+            r.files_deleted++;
+            events.emit("retention.deleted", { kind: "file", job: id, key: null });
+          }
+        });
       }
       await breathe();
     }
@@ -98,25 +111,29 @@ export function createRetention(opts: RetentionOptions) {
   async function expire(before: number, r: SweepReport): Promise<void> {
     let cursor: Cursor = START;
     while (!stopped) {
-      const page = state.expirePage(before, cursor, config.batch_size, archive !== null);
+      const page = await state.expirePage(before, cursor, config.batch_size, archive !== null);
       if (page.length === 0) break;
       for (const { id, finished_at } of page) {
         cursor = { at: finished_at, id };
-        if (archive?.busy(id)) {
-          r.deferred++;
-          continue;
-        }
-        const existed = store.size(id) !== null || store.hasLegacy(id);
-        try {
-          store.remove(id);
-          rmSync(store.legacyPath(id), { force: true });
-        } catch (e) {
-          fail(r, `job ${id}: removing the local log failed: ${reason(e)}`);
-          continue;
-        }
-        state.forget(id, clock());
-        r.rows_deleted++;
-        if (existed) r.files_deleted++;
+        // In the job's turn: a late line either lands before (and goes with the job) or finds no job.
+        await registry.exclusive(id, async () => {
+          if (archive?.busy(id)) {
+            r.deferred++;
+            return;
+          }
+          const existed = store.size(id) !== null || store.hasLegacy(id);
+          try {
+            store.remove(id);
+            rmSync(store.legacyPath(id), { force: true });
+          } catch (e) {
+            fail(r, `job ${id}: removing the local log failed: ${reason(e)}`);
+            return;
+          }
+          await state.forget(id, clock());
+          r.rows_deleted++;
+          if (existed) r.files_deleted++;
+          events.emit("retention.deleted", { kind: "job", job: id, key: null });
+        });
       }
       await breathe();
     }
@@ -127,22 +144,23 @@ export function createRetention(opts: RetentionOptions) {
     let after = "";
     let unreachable = false;
     while (!stopped && !unreachable) {
-      const page = state.objectsPage(after, config.batch_size);
+      const page = await state.objectsPage(after, config.batch_size);
       if (page.length === 0) break;
       after = page[page.length - 1]!.key;
       for (let i = 0; i < page.length && !unreachable; i += OBJECT_CONCURRENCY) {
         await Promise.all(
           page.slice(i, i + OBJECT_CONCURRENCY).map(async (o) => {
-            if (state.keyLive(o.key)) {
-              state.dropObject(o.key);
+            if (await state.keyLive(o.key)) {
+              await state.dropObject(o.key);
               return;
             }
             try {
               await target.delete(o.key);
-              state.dropObject(o.key);
+              await state.dropObject(o.key);
               r.objects_deleted++;
+              events.emit("retention.deleted", { kind: "object", job: o.job_id, key: o.key });
             } catch (e) {
-              state.objectFailed(o.key, reason(e));
+              await state.objectFailed(o.key, reason(e));
               fail(r, `deleting ${target.locate(o.key)} of deleted job ${o.job_id} failed: ${reason(e)}`);
               // The rest would fail the same way: they wait for the next sweep.
               if (e instanceof TargetError && e.kind !== "other") unreachable = true;
@@ -169,7 +187,7 @@ export function createRetention(opts: RetentionOptions) {
       const p = plan(config, archive !== null, now);
       if (p.localBefore !== null) {
         await freeLocal(p.localBefore, r);
-        r.held_unarchived = state.held(p.localBefore);
+        r.held_unarchived = await state.held(p.localBefore);
       }
       if (p.expireBefore !== null) await expire(p.expireBefore, r);
       if (archive !== null) await deleteObjects(archive.target, r);
@@ -183,6 +201,14 @@ export function createRetention(opts: RetentionOptions) {
     totals.rows_deleted += r.rows_deleted;
     totals.errors += r.errors;
     last = r;
+    events.emit("retention.swept", {
+      ms: r.finished_at - r.started_at,
+      files_deleted: r.files_deleted,
+      rows_deleted: r.rows_deleted,
+      objects_deleted: r.objects_deleted,
+      errors: r.errors,
+      deferred: r.deferred,
+    });
     if (
       r.files_deleted + r.objects_deleted + r.rows_deleted + r.errors + r.deferred > 0 ||
       r.held_unarchived > 0
@@ -226,8 +252,7 @@ export function createRetention(opts: RetentionOptions) {
     },
 
     /** The `retention` section of `GET /api/stats`. */
-    stats(): Record<string, unknown> {
-      const iso = (ms: number) => new Date(ms).toISOString();
+    async stats(): Promise<Record<string, unknown>> {
       return {
         local_days: config.local_days ?? null,
         archive_days: config.archive_days ?? null,
@@ -242,7 +267,7 @@ export function createRetention(opts: RetentionOptions) {
                 finished_at: iso(last.finished_at),
               },
         totals: { ...totals },
-        objects_pending: state.pendingObjects(),
+        objects_pending: await state.pendingObjects(),
       };
     },
   };

@@ -1,5 +1,6 @@
 // A batch on the wire: spooled records become the push body without re-encoding; retry delays — pure.
-import type { Stream } from "../logs/line.ts";
+import { backoff, jitter } from "../core/backoff.ts";
+import type { Stream } from "../protocol/line.ts";
 
 const encoder = new TextEncoder();
 const SUFFIX = encoder.encode("]}");
@@ -38,8 +39,7 @@ export function buildBody(prefix: Uint8Array, records: Uint8Array): Uint8Array {
 
 /** Capped exponential backoff with jitter (half to full of the step), so a fleet does not retry in step. */
 export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: number): number {
-  const step = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(step * (0.5 + random / 2));
+  return jitter(backoff(attempt + 1, { initial: baseMs, max: capMs }), random);
 }
 
 /** The shortest wait after a failed or refused request: the shipper's bound of 4 requests a second. */

@@ -1,6 +1,7 @@
 // Reading one output stream into the spool: split into lines as bytes arrive, masked, stamped when read, echoed.
-import type { Stream } from "../logs/line.ts";
+import { iso } from "../core/time.ts";
 import { createStreamMasker, type Masker, NO_MASK } from "../logs/mask.ts";
+import type { Stream } from "../protocol/line.ts";
 import { encodeRecord } from "./batch.ts";
 import { createLineSplitter } from "./lines.ts";
 import type { Sender } from "./sender.ts";
@@ -40,7 +41,7 @@ export async function capture(source: ReadableStream<Uint8Array>, opts: CaptureO
   function keep(lines: string[], now: number): void {
     if (lines.length === 0) return;
     read += lines.length;
-    const ts = new Date(now).toISOString();
+    const ts = iso(now);
     const records = lines.map((line) => encodeRecord(ts, stream, line));
     try {
       spool.append(records);

@@ -1,5 +1,5 @@
 // Keeping a job alive while its step runs: heartbeats well inside the server's `recovery.stale_after`.
-import { STALE_AFTER_HEADER } from "../jobs/recovery.ts";
+import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
 
 /** Until the server has told its `stale_after` (or when it does not say): safe for any stale_after ≥ 30 s. */
 export const UNTOLD_INTERVAL_MS = 10_000;

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { parseDuration, parseSize } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
-import { JOB_ID, StepName } from "../http/validate.ts";
-import { SERVER_STEP } from "../logs/line.ts";
+import { JOB_ID, JOB_ID_EXPECTED, StepName } from "../protocol/ids.ts";
+import { SERVER_STEP } from "../protocol/line.ts";
 import { MASK_USAGE, maskerFrom, maskFlags } from "./mask-source.ts";
 import type { ShipOptions } from "./ship.ts";
 
@@ -52,9 +52,7 @@ export function shipOptions(
   if (job === undefined) throw new UsageError(`--job is required\nusage: ${usage}`);
   if (step === undefined) throw new UsageError(`--step is required\nusage: ${usage}`);
   if (!JOB_ID.test(job)) {
-    throw new UsageError(
-      `--job: invalid job id ${JSON.stringify(job)}: expected a UUID or [A-Za-z0-9][A-Za-z0-9._-]{0,127}`,
-    );
+    throw new UsageError(`--job: invalid job id ${JSON.stringify(job)}: ${JOB_ID_EXPECTED}`);
   }
   const checked = v.safeParse(StepName, step);
   if (!checked.success) throw new UsageError(`--step: ${checked.issues[0].message}`);

@@ -1,5 +1,6 @@
 // The one sequential sender of a (job, step): cuts batches from the spool, posts them, retries until delivered.
 import { hostname } from "node:os";
+import { type ErrorBody, errorOfText } from "../protocol/error-body.ts";
 import {
   backoffDelay,
   bodyPrefix,
@@ -397,13 +398,7 @@ async function messageOf(res: Response): Promise<string> {
 }
 
 /** The server's `{"error","code"}`, or the start of whatever else answered (a proxy's HTML page). */
-async function errorOf(res: Response): Promise<{ message: string; code: string | null }> {
-  const text = await res.text().catch(() => "");
-  try {
-    const body = JSON.parse(text) as { error?: unknown; code?: unknown };
-    if (typeof body.error === "string") {
-      return { message: body.error, code: typeof body.code === "string" ? body.code : null };
-    }
-  } catch {}
-  return { message: text.slice(0, 300) || res.statusText, code: null };
+async function errorOf(res: Response): Promise<ErrorBody> {
+  const body = errorOfText(await res.text().catch(() => ""));
+  return body.message === "" ? { message: res.statusText, code: null } : body;
 }

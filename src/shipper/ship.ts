@@ -1,7 +1,8 @@
 // A shipping session for one (job, step): spool + sender + captures, the drain at the end and its report.
 import { formatDuration } from "../config/units.ts";
-import type { Stream } from "../logs/line.ts";
 import type { Masker } from "../logs/mask.ts";
+import { errorOfText } from "../protocol/error-body.ts";
+import type { Stream } from "../protocol/line.ts";
 import { retryable, retryDelay } from "./batch.ts";
 import { capture } from "./capture.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -144,7 +145,7 @@ export function startShipper(opts: ShipOptions) {
           });
           const text = await res.text();
           if (res.ok) return null;
-          last = `server answered ${res.status}: ${errorOf(text)}`;
+          last = `server answered ${res.status}: ${errorOfText(text).message}`;
           if (!retryable(res.status)) return last;
         } catch (e) {
           last = (e as Error).message;
@@ -155,14 +156,6 @@ export function startShipper(opts: ShipOptions) {
       return `could not complete job ${opts.job} within ${formatDuration(timeoutMs)}: ${last}`;
     },
   };
-}
-
-function errorOf(text: string): string {
-  try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === "string") return body.error;
-  } catch {}
-  return text.slice(0, 300);
 }
 
 /** Starts a shipper, or says in one line why its spool cannot be used (busy, unwritable). */

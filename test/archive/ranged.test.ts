@@ -12,7 +12,7 @@ import {
   type Segment,
 } from "../../src/archive/ranged.ts";
 import { serializeIndex } from "../../src/archive/seek-index.ts";
-import { makeMatcher } from "../../src/logs/line.ts";
+import { makeMatcher } from "../../src/core/line.ts";
 import { archiveOf, jsonl } from "../support/member.ts";
 import { startS3 } from "../support/s3.ts";
 import { tempDir } from "../support/server.ts";

@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { spawnServer } from "../support/process.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, tempDir } from "../support/server.ts";
-import { DEADLINE_MS, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent, waitFor } from "../support/wait.ts";
 
 type Archive = { state: string; key: string; attempts: number; last_error: string | null; log_bytes: number };
 type JobView = { bytes: number; lines: number; archive: Archive | null };
@@ -260,7 +260,9 @@ describe("archive under S3 faults", () => {
         { dir: dir.path },
       );
       await runJobs(s.url, ["dns"], 300);
-      const view = await waitFor(
+      const view = await untilEvent(
+        s.events,
+        "archive.failed",
         "a failed attempt",
         async () => {
           const j = (await (await s.fetch("/api/jobs/dns")).json()) as JobView;

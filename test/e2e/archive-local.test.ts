@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { makeLines, startTestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 
 describe("archive to a local directory", () => {
   test("a finished job is archived atomically under the key path and read back when the local file is gone", async () => {
@@ -19,7 +19,7 @@ describe("archive to a local directory", () => {
     });
     await s.post("/worker/jobs/loc/logs", { step_name: "build", lines: makeLines(20) });
     await s.post("/worker/jobs/loc/complete", { status: "failed", error: "exit 2" });
-    const view = await waitFor("the local archive", async () => {
+    const view = await untilEvent(s.events, "archive.uploaded", "the local archive", async () => {
       const j = (await (await s.fetch("/api/jobs/loc")).json()) as {
         archive: { state: string; key: string } | null;
       };

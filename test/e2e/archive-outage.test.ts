@@ -7,7 +7,7 @@ import { writeBigLog } from "../support/biglog.ts";
 import { spawnServer } from "../support/process.ts";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
-import { DEADLINE_MS, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent, waitFor } from "../support/wait.ts";
 
 type View = {
   bytes: number;
@@ -42,7 +42,7 @@ describe("archive during an S3 outage", () => {
         }),
       );
       for (const id of ids) {
-        const j = await waitFor(`a failed attempt of ${id}`, async () => {
+        const j = await untilEvent(s.events, "archive.failed", `a failed attempt of ${id}`, async () => {
           const v = await getJob(s, id);
           return v.archive?.state === "retrying" && v.archive.attempts >= 1 ? v : undefined;
         });
@@ -66,13 +66,15 @@ describe("archive during an S3 outage", () => {
 
     await using s = await startTestServer(config, { dir: dir.path });
     // Still down after the restart: the queue keeps retrying from the database.
-    await waitFor("a retry after the restart", async () => {
+    await untilEvent(s.events, "archive.failed", "a retry after the restart", async () => {
       const v = await getJob(s, ids[0]!);
       return v.archive!.attempts > failedOnce.get(ids[0]!)!;
     });
     await s3.start();
     for (const id of ids) {
-      await waitFor(
+      await untilEvent(
+        s.events,
+        "archive.uploaded",
         `the archive of ${id}`,
         async () => {
           const v = await getJob(s, id);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, startTestServer, type TestServer } from "../support/server.ts";
-import { DEADLINE_MS, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent } from "../support/wait.ts";
 
 type Archive = { state: string; key: string; log_bytes: number };
 
@@ -22,7 +22,7 @@ async function archivedJob(
     });
   }
   await s.post(`/worker/jobs/${id}/complete`, { status: "completed" });
-  const archive = await waitFor(`the archive of ${id}`, async () => {
+  const archive = await untilEvent(s.events, "archive.uploaded", `the archive of ${id}`, async () => {
     const j = (await (await s.fetch(`/api/jobs/${id}`)).json()) as { bytes: number; archive: Archive | null };
     return j.archive?.state === "uploaded" && j.archive.log_bytes === j.bytes ? j.archive : undefined;
   });

@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 
 type Archive = {
   state: string;
@@ -44,7 +44,9 @@ describe("archive content verification", () => {
     expect((await s.post("/worker/jobs/flip/complete", { status: "completed" })).status).toBe(200);
 
     // Settles either way: today a corrupted upload would count as verified at its first attempt.
-    const failing = await waitFor(
+    const failing = await untilEvent(
+      s.events,
+      ["archive.uploaded", "archive.failed"],
       "the archive to be verified, or refused twice",
       async () => {
         const j = await view(s, "flip");
@@ -83,7 +85,9 @@ describe("archive content verification", () => {
 
     // The path is clean again: the next attempt is verified, and only then is the local file removed.
     proxy.corruptPuts = false;
-    const done = await waitFor(
+    const done = await untilEvent(
+      s.events,
+      "archive.uploaded",
       "the verified archive",
       async () => {
         const j = await view(s, "flip");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 import { watch } from "../support/ws.ts";
 
 const CREATED = "2025-02-12T10:56:45.123Z";
@@ -31,7 +31,7 @@ async function job(
 
 /** Waits until the job's archive is verified and covers every committed byte. */
 async function archived(s: TestServer, id: string): Promise<ArchiveView> {
-  return waitFor(`the archive of ${id}`, async () => {
+  return untilEvent(s.events, "archive.uploaded", `the archive of ${id}`, async () => {
     const j = await job(s, id);
     return j.archive?.state === "uploaded" && j.archive.log_bytes === j.bytes ? j.archive : undefined;
   });
@@ -184,7 +184,7 @@ describe("archive to S3", () => {
       });
       expect(((await late.json()) as { first: number }).first).toBe(10);
       await s.post("/api/jobs/late/events", { message: "late server event" });
-      const second = await waitFor("the re-upload", async () => {
+      const second = await untilEvent(s.events, "archive.uploaded", "the re-upload", async () => {
         const j = await job(s, "late");
         return j.archive?.state === "uploaded" &&
           j.archive.log_bytes === j.bytes &&
@@ -272,12 +272,17 @@ describe("archive to S3", () => {
       const body = { step_name: "build", lines: makeLines(1, "late") };
       const refused = await s.post("/worker/jobs/del/logs", body, { "idempotency-key": "late-1" });
       expect([refused.status, refused.headers.get("retry-after")]).toEqual([503, "1"]);
-      const accepted = await waitFor("the restored local file", async () => {
-        const r = await s.post("/worker/jobs/del/logs", body, { "idempotency-key": "late-1" });
-        return r.status === 200 ? ((await r.json()) as { first: number }) : undefined;
-      });
+      const accepted = await untilEvent(
+        s.events,
+        ["archive.restored", "archive.restore_failed"],
+        "the restored local file",
+        async () => {
+          const r = await s.post("/worker/jobs/del/logs", body, { "idempotency-key": "late-1" });
+          return r.status === 200 ? ((await r.json()) as { first: number }) : undefined;
+        },
+      );
       expect(accepted.first).toBe(8);
-      const again = await waitFor("the re-upload", async () => {
+      const again = await untilEvent(s.events, "archive.uploaded", "the re-upload", async () => {
         const j = await job(s, "del");
         return j.archive?.local_deleted && j.archive.log_bytes === j.bytes ? j.archive : undefined;
       });

@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawnServer } from "../support/process.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent, waitFor } from "../support/wait.ts";
 
 describe("max_job_bytes", () => {
   test("a runaway log keeps its first half and its last lines, and says how much was elided", async () => {
@@ -36,7 +36,9 @@ describe("max_job_bytes", () => {
 
     await s.post("/worker/jobs/j/complete", { status: "failed" });
     // The window is appended as the job settles (before hooks, the stream's end and the archive).
-    await waitFor(
+    await untilEvent(
+      s.events,
+      "settled",
       "the job to settle",
       async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
     );
@@ -88,7 +90,9 @@ async function runaway(s: TestServer, id: string, batches: number[][]) {
     answers.push((await r.json()) as { first: number; next: number; held_lines?: number });
   }
   await s.post(`/worker/jobs/${id}/complete`, { status: "failed" });
-  await waitFor(
+  await untilEvent(
+    s.events,
+    "settled",
     "the job to settle",
     async () => ((await (await s.fetch(`/api/jobs/${id}`)).json()) as { settled: boolean }).settled,
   );
@@ -168,7 +172,9 @@ describe("max_job_bytes holds within one line whatever the batch sizes", () => {
     expect((first.next as number) + (first.held_lines as number)).toBe(1000);
     expect(await push()).toEqual({ ...first, duplicate: true });
     await s.post("/worker/jobs/j/complete", { status: "completed" });
-    await waitFor(
+    await untilEvent(
+      s.events,
+      "settled",
       "the job to settle",
       async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
     );

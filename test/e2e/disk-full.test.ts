@@ -4,7 +4,7 @@ import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { makeLines, parseJsonl, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { canMount, mountTmpfs } from "../support/tmpfs.ts";
-import { DEADLINE_MS, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent } from "../support/wait.ts";
 
 /** Pushes keyed 100-line batches b0, b1, … until one is refused: the acknowledged ones, the refusal, its number. */
 async function pushUntilRefused(s: TestServer) {
@@ -162,7 +162,7 @@ describe("disk full", () => {
         closeSync(fd);
       }
       expect((await s.post("/worker/jobs/j/complete", { status: "completed" })).status).toBe(200);
-      await waitFor("the failed append of the window to be reported", async () =>
+      await untilEvent(s.events, "server_event", "the failed append of the window to be reported", async () =>
         (await (await s.fetch("/api/jobs/j/steps/_server/logs?format=ndjson")).text()).includes(
           "appending the size-cap window failed",
         ),
@@ -171,7 +171,9 @@ describe("disk full", () => {
       expect((await s.fetch("/healthz")).status).toBe(200);
       expect(((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled).toBe(false);
       rmSync(filler);
-      await waitFor(
+      await untilEvent(
+        s.events,
+        "settled",
         "the job to settle once space is back",
         async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
         DEADLINE_MS,

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer, type TestServer } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 
 interface Received {
   path: string;
@@ -49,7 +49,9 @@ async function finish(s: TestServer, id: string, status = "completed"): Promise<
     status,
     ...(status === "failed" ? { error: "exit 1" } : {}),
   });
-  await waitFor(
+  await untilEvent(
+    s.events,
+    "settled",
     `job ${id} settled`,
     async () => ((await (await s.fetch(`/api/jobs/${id}`)).json()) as { settled: boolean }).settled,
   );
@@ -150,7 +152,7 @@ describe("hooks", () => {
       hooks: [{ url: `${rx.url}/fail`, retries: 0 }],
     });
     await finish(s, "h4");
-    const view = await waitFor("the archive", async () => {
+    const view = await untilEvent(s.events, "archive.uploaded", "the archive", async () => {
       const j = (await (await s.fetch("/api/jobs/h4")).json()) as {
         archive: { state: string; key: string } | null;
       };

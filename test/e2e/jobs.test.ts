@@ -1,7 +1,7 @@
 // The job lifecycle over HTTP: register, create, show, list, complete, heartbeat, health.
 import { describe, expect, test } from "bun:test";
 import { makeLines, startTestServer, type TestServer } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 
 const put = (s: TestServer, id: string, body: unknown) =>
   s.fetch(`/api/jobs/${id}`, {
@@ -83,7 +83,9 @@ describe("jobs", () => {
     await using s = await startTestServer();
     await s.post("/worker/jobs/j/logs", { step_name: "s", lines: makeLines(3) });
     await s.post("/worker/jobs/j/complete", { status: "completed" });
-    await waitFor(
+    await untilEvent(
+      s.events,
+      "settled",
       "the job to settle",
       async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
     );

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, parseJsonl, startTestServer } from "../support/server.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent } from "../support/wait.ts";
 import { within } from "../support/ws.ts";
 
 // "alive" beats every 50 ms; stale_after must dwarf that even when this process is descheduled for a while
@@ -40,7 +40,7 @@ describe("recovery of stale jobs", () => {
     })();
     const hook = await within("the hook call of the job going stale", hooked.promise, 30_000);
 
-    const view = await waitFor("the archive of the failed job", async () => {
+    const view = await untilEvent(s.events, "archive.uploaded", "the archive of the failed job", async () => {
       const j = (await (await s.fetch("/api/jobs/stale")).json()) as {
         archive: { state: string; key: string } | null;
       };

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, startTestServer, type TestServer } from "../support/server.ts";
-import { clockPast, waitFor } from "../support/wait.ts";
+import { clockPast, untilEvent } from "../support/wait.ts";
 
 const DAY = 86_400_000;
 
@@ -36,13 +36,18 @@ async function runJob(s: TestServer, id: string, lines = 20, key?: string): Prom
 }
 
 const archived = (s: TestServer, id: string) =>
-  waitFor(`the archive of ${id}`, async () => {
+  untilEvent(s.events, "archive.uploaded", `the archive of ${id}`, async () => {
     const j = await job(s, id);
     return j.archive?.state === "uploaded" && j.archive.log_bytes === j.bytes ? j.archive : undefined;
   });
 
 const settled = (s: TestServer, id: string) =>
-  waitFor(`${id} settled`, async () => ((await job(s, id)) as { settled?: boolean }).settled === true);
+  untilEvent(
+    s.events,
+    "settled",
+    `${id} settled`,
+    async () => ((await job(s, id)) as { settled?: boolean }).settled === true,
+  );
 
 /** Status and parsed body of the three read forms of a job. */
 async function reads(s: TestServer, id: string) {
@@ -78,7 +83,9 @@ describe("retention with an archive", () => {
     const local = readFileSync(join(s.dir, "old-archived.jsonl"), "utf8");
     await s3.stop();
     await runJob(s, "old-unarchived");
-    await waitFor(
+    await untilEvent(
+      s.events,
+      "archive.failed",
       "a failed upload",
       async () => (await job(s, "old-unarchived")).archive?.state === "retrying",
     );
@@ -131,11 +138,16 @@ describe("retention with an archive", () => {
     const first = await archived(s, "late");
     expect((await s.retention.sweep(Date.now() + 2 * DAY)).files_deleted).toBe(1);
     const body = { step_name: "build", lines: makeLines(1, "late-line") };
-    const acked = await waitFor("the late push after the restore", async () => {
-      const r = await s.post("/worker/jobs/late/logs", body, { "idempotency-key": "late" });
-      return r.status === 200 ? ((await r.json()) as { first: number }) : undefined;
-    });
-    const again = await waitFor("the re-upload", async () => {
+    const acked = await untilEvent(
+      s.events,
+      "archive.restored",
+      "the late push after the restore",
+      async () => {
+        const r = await s.post("/worker/jobs/late/logs", body, { "idempotency-key": "late" });
+        return r.status === 200 ? ((await r.json()) as { first: number }) : undefined;
+      },
+    );
+    const again = await untilEvent(s.events, "archive.uploaded", "the re-upload", async () => {
       const j = await job(s, "late");
       return j.archive?.state === "uploaded" &&
         j.archive.log_bytes === j.bytes &&
@@ -299,13 +311,20 @@ describe("retention with an archive", () => {
       { log_storage: archive, retention: { local_days: 0, sweep_interval: "50ms" } },
       { dir: first.dir },
     );
-    await waitFor(
+    await untilEvent(
+      s.events,
+      "retention.swept",
       "the start-up sweep",
       () => !existsSync(join(s.dir, "a.jsonl")) && !existsSync(join(s.dir, "b.jsonl")),
     );
     await runJob(s, "c", 5);
     await archived(s, "c");
-    await waitFor("an interval sweep", () => !existsSync(join(s.dir, "c.jsonl")));
+    await untilEvent(
+      s.events,
+      "retention.swept",
+      "an interval sweep",
+      () => !existsSync(join(s.dir, "c.jsonl")),
+    );
     await s.post("/worker/jobs/d/logs", { step_name: "build", lines: makeLines(1) });
     const body = await stats(s);
     const seen: unknown = {

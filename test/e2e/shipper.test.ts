@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, tempDir } from "../support/server.ts";
-import { DEADLINE_MS, waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, untilEvent } from "../support/wait.ts";
 import { BUN, freePort, jobLines, lineCount, shipper } from "./shipper-helpers.ts";
 
 const texts = (lines: { line: string }[]) => lines.map((l) => l.line);
@@ -171,7 +171,9 @@ describe("stroem-logs run", () => {
       "--",
       ...["sh", "-c", `printf waiting; while [ ! -e ${go} ]; do sleep 0.02; done; printf ' done'`],
     ]);
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the unfinished line on the server",
       async () => (await lineCount(server.url, "nonl")) === 1,
       DEADLINE_MS,
@@ -329,7 +331,9 @@ describe("stroem-logs push", () => {
     const stdin = push.proc.stdin as import("bun").FileSink;
     stdin.write("before the signal\n");
     await stdin.flush();
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the line on the server",
       async () => (await lineCount(server.url, "push-term")) === 1,
       DEADLINE_MS,
@@ -364,7 +368,9 @@ describe("stroem-logs push", () => {
     // that long to show the first line), and a line cut across reads is tested in test/shipper/lines.test.ts.
     stdin.write("compiling a\n");
     await stdin.flush();
-    await waitFor(
+    await untilEvent(
+      server.events,
+      "appended",
       "the first line on the server",
       async () => (await lineCount(server.url, "piped")) === 1,
       DEADLINE_MS,

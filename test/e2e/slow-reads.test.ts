@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { startS3 } from "../support/s3.ts";
 import { makeLines, startTestServer } from "../support/server.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilEvent, waitFor } from "../support/wait.ts";
 import { within } from "../support/ws.ts";
 
 type JobView = {
@@ -32,10 +32,15 @@ describe("reads slower than the idle timeout", () => {
     const lines = makeLines(2000, "slow");
     expect((await s.post("/worker/jobs/slow/logs", { step_name: "build", lines })).status).toBe(200);
     expect((await s.post("/worker/jobs/slow/complete", { status: "completed" })).status).toBe(200);
-    await waitFor("the verified archive, local file removed", async () => {
-      const j = (await (await s.fetch("/api/jobs/slow")).json()) as JobView;
-      return j.archive?.state === "uploaded" && j.archive.local_deleted;
-    });
+    await untilEvent(
+      s.events,
+      "archive.local_deleted",
+      "the verified archive, local file removed",
+      async () => {
+        const j = (await (await s.fetch("/api/jobs/slow")).json()) as JobView;
+        return j.archive?.state === "uploaded" && j.archive.local_deleted;
+      },
+    );
     const expected = lines
       .slice(-100)
       .map((l) => `${JSON.stringify({ ts: l.ts, stream: l.stream, step: "build", line: l.line })}\n`)

@@ -1,7 +1,7 @@
 // Hook payloads and the URL shown in messages.
 import { describe, expect, test } from "bun:test";
+import type { Job } from "../../src/core/job.ts";
 import { hookPayload, publicUrl } from "../../src/hooks/payload.ts";
-import type { JobRow } from "../../src/jobs/db.ts";
 
 describe("hook payloads", () => {
   test("user and password never appear in the URL shown in a message", () => {
@@ -9,7 +9,7 @@ describe("hook payloads", () => {
   });
 
   test("the payload describes the job with ISO times and line counts", () => {
-    const job: JobRow = {
+    const job: Job = {
       id: "j1",
       workspace: "w",
       task: "t/x",
@@ -22,8 +22,6 @@ describe("hook payloads", () => {
       line_count: 12,
       byte_count: 1200,
       late_lines: 0,
-      ckpt_line: 0,
-      ckpt_offset: 0,
       settled_at: null,
     };
     expect(hookPayload(job)).toEqual({

@@ -1,52 +1,65 @@
 // The size-cap window on real files and a real database: segment rotation, its bounds, and a release that resumes.
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type CapRow, createCap, lineEnds, planWindow, type Seg } from "../../src/jobs/cap.ts";
-import { type JobRow, openDb } from "../../src/jobs/db.ts";
+import type { Job } from "../../src/core/job.ts";
+import { createCap, lineEnds, planWindow, type ReleasePort, type Seg } from "../../src/jobs/cap.ts";
 import { createLogStore } from "../../src/logs/store.ts";
+import { openSqliteState } from "../../src/state/sqlite/open.ts";
+import type { CapWindow as CapRow } from "../../src/state/types.ts";
 import { tempDir } from "../support/server.ts";
 
 const line = (i: number) =>
   `{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"w-${i} ${"p".repeat(1000)}"}\n`;
 
 /** 24 MiB cap by default: segments of 6 MiB, so a release takes several 4 MiB chunks. */
-function setup(dir: string, maxJobBytes = 24 * 1024 * 1024) {
-  const db = openDb(join(dir, "db"));
+async function setup(dir: string, maxJobBytes = 24 * 1024 * 1024) {
+  const state = openSqliteState(join(dir, "db"));
   const store = createLogStore({ dir, maxOpenFiles: 8, fsync: false });
-  const cap = createCap({ db, store, maxJobBytes });
-  const job = { id: "j", byte_count: 12 * 1024 * 1024 } as JobRow;
-  return { db, store, cap, job };
+  const cap = createCap({ caps: state.caps, store, maxJobBytes, known: await state.caps.ids() });
+  const job = { id: "j", byte_count: 12 * 1024 * 1024 } as Job;
+  /** Holds a batch and commits its window, as the registry does with the batch's commit. */
+  const hold = async (data: Uint8Array, j: Job = job) => state.caps.put(await cap.hold(j, data));
+  /** A release into arrays; each chunk's progress commits with it, as the registry's append does. */
+  const port = (events: string[], got: string[], fail?: (calls: number) => void): ReleasePort => {
+    let calls = 0;
+    return {
+      event: async (m, w) => {
+        events.push(m);
+        if (w) await state.caps.put(w);
+      },
+      append: async (text, _lines, w) => {
+        fail?.(++calls);
+        got.push(...text.split("\n").filter(Boolean));
+        await state.caps.put(w);
+      },
+    };
+  };
+  return { state, store, cap, job, hold, port };
 }
 
 describe("size-cap window", () => {
   test("a release interrupted after a committed chunk resumes where it stopped: every kept line once, in order", async () => {
     using dir = tempDir();
-    const { cap, job } = setup(dir.path);
+    const { cap, hold, port } = await setup(dir.path);
     let n = 0;
     for (let b = 0; b < 160; b++) {
       const text = Array.from({ length: 100 }, () => line(n++)).join("");
-      cap.hold(job, new TextEncoder().encode(text)).commit();
+      await hold(new TextEncoder().encode(text));
     }
     const got: string[] = [];
     const events: string[] = [];
-    let calls = 0;
     // The first release dies after its first chunk was committed, as a crash would stop it.
     await expect(
       cap.release(
         "j",
-        (m) => events.push(m),
-        (text) => {
-          if (++calls === 2) throw new Error("crash");
-          got.push(...text.split("\n").filter(Boolean));
-        },
+        port(events, got, (calls) => {
+          if (calls === 2) throw new Error("crash");
+        }),
       ),
     ).rejects.toThrow("crash");
-    await cap.release(
-      "j",
-      (m) => events.push(m),
-      (text) => got.push(...text.split("\n").filter(Boolean)),
-    );
+    await cap.release("j", port(events, got));
     const numbers = got.map((l) => Number(/"w-(\d+) /.exec(l)![1]));
     expect(numbers.at(-1)).toBe(n - 1);
     expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => n - numbers.length + i));
@@ -54,21 +67,17 @@ describe("size-cap window", () => {
     expect(events[0]).toMatch(/elided \d+ lines .* the last \d+ lines follow$/);
     expect(Number(/the last (\d+) lines/.exec(events[0]!)![1])).toBe(numbers.length);
     expect(readdirSync(dir.path).filter((f) => f.startsWith("~ring"))).toEqual([]);
-    expect(cap.started("j")).toBe(false);
+    expect(await cap.started("j")).toBe(false);
   });
 
   test("a segment recorded but missing on disk is reported, not fatal", async () => {
     using dir = tempDir();
-    const { cap, store, job } = setup(dir.path);
-    cap.hold(job, new TextEncoder().encode(line(0) + line(1))).commit();
+    const { cap, store, hold, port } = await setup(dir.path);
+    await hold(new TextEncoder().encode(line(0) + line(1)));
     store.remove("~ring0~j");
     expect(existsSync(join(dir.path, "~ring0~j.jsonl"))).toBe(false);
     const events: string[] = [];
-    await cap.release(
-      "j",
-      (m) => events.push(m),
-      () => {},
-    );
+    await cap.release("j", port(events, []));
     expect(events).toEqual([
       `[limits] ${Buffer.byteLength(line(0) + line(1))} bytes of the size-cap window were missing on disk and could not be added`,
     ]);
@@ -77,66 +86,52 @@ describe("size-cap window", () => {
   test("a line longer than a release read (control characters JSON-escaped past 4 MiB) is released whole", async () => {
     using dir = tempDir();
     // Segments of 12 MiB: the long line shares one with the lines around it.
-    const { cap, job } = setup(dir.path, 48 * 1024 * 1024);
+    const { cap, hold, port } = await setup(dir.path, 48 * 1024 * 1024);
     const long = `${JSON.stringify({ ts: "2025-02-12T10:56:45.123Z", stream: "stdout", step: "s", line: "\u0001".repeat(1024 * 1024) })}\n`;
     expect(Buffer.byteLength(long)).toBeGreaterThan(6 * 1024 * 1024);
-    cap.hold(job, new TextEncoder().encode(line(0) + long + line(2))).commit();
+    await hold(new TextEncoder().encode(line(0) + long + line(2)));
     const got: string[] = [];
-    await cap.release(
-      "j",
-      () => {},
-      (text) => got.push(...text.split("\n").filter(Boolean)),
-    );
+    await cap.release("j", port([], got));
     expect(got.map((l) => JSON.parse(l).line.length)).toEqual([
       JSON.parse(line(0)).line.length,
       1024 * 1024,
       JSON.parse(line(2)).line.length,
     ]);
-    expect(cap.started("j")).toBe(false);
+    expect(await cap.started("j")).toBe(false);
   });
 
   test("a window table made by an older version (without release progress) is migrated and used", async () => {
     using dir = tempDir();
-    const db = openDb(join(dir.path, "db"));
-    db.sqlite.run(`CREATE TABLE job_caps (
+    const raw = new Database(join(dir.path, "db"), { create: true, strict: true });
+    raw.run(`CREATE TABLE job_caps (
       job_id TEXT PRIMARY KEY, cur INTEGER NOT NULL DEFAULT 0,
       seg0_bytes INTEGER NOT NULL DEFAULT 0, seg0_lines INTEGER NOT NULL DEFAULT 0,
       seg1_bytes INTEGER NOT NULL DEFAULT 0, seg1_lines INTEGER NOT NULL DEFAULT 0,
       elided_lines INTEGER NOT NULL DEFAULT 0, elided_bytes INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID`);
-    const store = createLogStore({ dir: dir.path, maxOpenFiles: 8, fsync: false });
-    const cap = createCap({ db, store, maxJobBytes: 24 * 1024 * 1024 });
-    cap
-      .hold({ id: "j", byte_count: 12 * 1024 * 1024 } as JobRow, new TextEncoder().encode(line(0) + line(1)))
-      .commit();
+    raw.close();
+    const { hold, cap, port } = await setup(dir.path);
+    await hold(new TextEncoder().encode(line(0) + line(1)));
     const got: string[] = [];
-    await cap.release(
-      "j",
-      () => {},
-      (text) => got.push(...text.split("\n").filter(Boolean)),
-    );
+    await cap.release("j", port([], got));
     expect(got).toEqual([line(0).trimEnd(), line(1).trimEnd()]);
   });
 
   test("a batch written to the window but never committed (a crash) is retried as if it were the first try", async () => {
     using dir = tempDir();
     // Segments of 10,000 bytes, lines of ~1 KB: the second batch switches segments twice, eliding the first.
-    const first = setup(dir.path, 40_000);
+    const first = await setup(dir.path, 40_000);
     const batch = (from: number, n: number) =>
       new TextEncoder().encode(Array.from({ length: n }, (_, i) => line(from + i)).join(""));
-    first.cap.hold(first.job, batch(0, 9)).commit();
-    first.cap.hold(first.job, batch(9, 25)); // written, not committed: the process dies here
+    await first.hold(batch(0, 9));
+    await first.cap.hold(first.job, batch(9, 25)); // written, not committed: the process dies here
     first.store.closeAll();
-    first.db.close();
-    const again = setup(dir.path, 40_000);
-    again.cap.hold(again.job, batch(9, 25)).commit();
+    await first.state.close();
+    const again = await setup(dir.path, 40_000);
+    await again.hold(batch(9, 25));
     const got: string[] = [];
     const events: string[] = [];
-    await again.cap.release(
-      "j",
-      (m) => events.push(m),
-      (text) => got.push(...text.split("\n").filter(Boolean)),
-    );
+    await again.cap.release("j", again.port(events, got));
     const numbers = got.map((l) => Number(/"w-(\d+) /.exec(l)![1]));
     expect(numbers.at(-1)).toBe(33);
     expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => 34 - numbers.length + i));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { truncateLine } from "../../src/logs/line.ts";
+import { truncateLine } from "../../src/core/line.ts";
 import { createMasker, createStreamMasker, MASK, NO_MASK } from "../../src/logs/mask.ts";
 import { base64Forms, secretForms, secretProblem, secretUnits } from "../../src/logs/mask-forms.ts";
 

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JobRow } from "../../src/jobs/db.ts";
+import type { Job as JobRow } from "../../src/core/job.ts";
 import { createRegexPool } from "../../src/logs/regex-pool.ts";
 import { createSearch, type SearchSpec } from "../../src/logs/search.ts";
 import { tempDir } from "../support/server.ts";
@@ -32,9 +32,9 @@ function setup(dir: string, checkpoints: Array<{ line: number; offset: number }>
   const regex = createRegexPool();
   const search = createSearch({
     store: { jsonlPath: (id) => join(dir, `${id}.jsonl`), legacyPath: (id) => join(dir, `${id}.log`) },
-    getJob: () => job,
-    sourceOf: () => "local",
-    checkpoint: (_id, line) => {
+    getJob: async () => job,
+    sourceOf: async () => "local",
+    checkpoint: async (_id, line) => {
       const cps = checkpoints
         .map((c) => ({ line: c.line, offset: offsets[c.line]! }))
         .filter((c) => c.line <= line);

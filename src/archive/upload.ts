@@ -1,0 +1,124 @@
+// One archive attempt: gzip the committed log → upload → read back and verify → record → (maybe) delete local.
+import { formatDuration } from "../config/units.ts";
+import { backoff } from "../core/backoff.ts";
+import { archiveKey } from "../core/key.ts";
+import type { Events } from "../events.ts";
+import type { Registry } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
+import type { LogStore } from "../logs/store.ts";
+import type { ArchiveRow, ArchivesRepository } from "../state/types.ts";
+import { gzipFile } from "./gzip.ts";
+import type { Probe } from "./probe.ts";
+import { type ArchiveTarget, reason, TargetError } from "./target.ts";
+import { createDigester, verifyStored } from "./verify.ts";
+
+export interface UploadOptions {
+  archives: ArchivesRepository;
+  registry: Pick<Registry, "get" | "event" | "exclusive">;
+  store: LogStore;
+  target: ArchiveTarget;
+  probe: Probe;
+  events: Events;
+  log: Logger;
+  prefix: string;
+  /** Backoff between failed attempts: doubles from `initial`, capped at `max`. */
+  retry: { initial: number; max: number };
+  /** Quiet time after a late line before the archive is uploaded again. */
+  rearchiveDelay: number;
+  deleteLocal: boolean;
+  /** True once the archive is stopping: an aborted attempt then is no failure. */
+  stopping: () => boolean;
+  clock: () => number;
+}
+
+/** Returns one attempt for a job: resolves with when to try again (ms), or null when nothing is left to do. */
+export function createUpload(opts: UploadOptions) {
+  const { archives, registry, store, target, log, events, clock } = opts;
+
+  async function failed(id: string, key: string, row: ArchiveRow, e: unknown, ms: number): Promise<number> {
+    const message = reason(e);
+    const failures = row.failures + 1;
+    const wait = backoff(failures, opts.retry);
+    await archives.failed(id, message, clock() + wait);
+    if (e instanceof TargetError && e.kind !== "other") opts.probe.failed(message);
+    log.warn(
+      `archive: job ${id}: upload ${row.attempts + 1} to ${target.locate(key)} failed: ${message}; retrying in ${formatDuration(wait)}`,
+    );
+    events.emit("archive.failed", { job: id, key, error: message, failures, retry_in: wait, ms });
+    if (failures === 1) {
+      // Once per outage, not per retry: the log would otherwise fill with the same line.
+      try {
+        await registry.event(
+          id,
+          `[archive] upload to ${target.locate(key)} failed: ${message}; retrying with backoff (at most ${formatDuration(opts.retry.max)} apart) until it succeeds`,
+        );
+      } catch (err) {
+        log.warn(`archive: job ${id}: could not record the failure as a server event: ${reason(err)}`);
+      }
+    }
+    return wait;
+  }
+
+  return async function attempt(id: string, signal: AbortSignal): Promise<number | null> {
+    const job = await registry.get(id);
+    const row = await archives.get(id);
+    if (!job || !row || opts.stopping()) return null;
+    const end = job.byte_count;
+    if (row.uploaded_at !== null && row.log_bytes === end) {
+      if (row.state !== "uploaded") await archives.setState(id, "uploaded");
+      return null;
+    }
+    // The key is fixed by the first verified upload; until then a PUT may still fix workspace or task.
+    const key = row.uploaded_at === null ? archiveKey(opts.prefix, job) : row.key;
+    await archives.begin(id, key);
+    events.emit("archive.started", { job: id, key, attempt: row.attempts + 1, log_bytes: end });
+    const started = clock();
+    try {
+      const size = store.size(id);
+      if (end > 0 && (size === null || size < end)) {
+        throw new Error(`local log holds ${size ?? 0} bytes but ${end} were committed`);
+      }
+      const sent = createDigester();
+      const hashed = (async function* () {
+        for await (const part of gzipFile(store.jsonlPath(id), end)) {
+          sent.update(part);
+          yield part;
+        }
+      })();
+      await target.put(key, hashed, signal);
+      // Counts as uploaded only once the stored bytes are the compressed bytes: a mismatch is a failed attempt.
+      const { bytes, sha256 } = await verifyStored(target, key, sent.digest(), signal);
+      // No append of the job runs from the size check to the removal of its file.
+      const { complete, deleted } = await registry.exclusive(id, async () => {
+        const fresh = (await registry.get(id)) ?? job;
+        const complete = fresh.byte_count === end;
+        await archives.uploaded(id, { complete, bytes, sha256, log_bytes: end, now: clock() });
+        const deleted = complete && opts.deleteLocal && end > 0;
+        if (deleted) {
+          store.remove(id);
+          await archives.setLocalDeleted(id, true);
+        }
+        return { complete, deleted };
+      });
+      opts.probe.ok();
+      const ms = clock() - started;
+      const secs = Math.max(ms, 1) / 1000;
+      log.info(
+        `archive: job ${id}: ${end} log bytes → ${bytes} bytes at ${target.locate(key)} in ${secs.toFixed(1)} s (${(end / 1e6 / secs).toFixed(0)} MB/s)`,
+      );
+      events.emit("archive.uploaded", { job: id, key, log_bytes: end, bytes, sha256, complete, ms });
+      if (deleted) events.emit("archive.local_deleted", { job: id });
+      if (!complete) {
+        await archives.setState(id, "pending");
+        return opts.rearchiveDelay;
+      }
+      return null;
+    } catch (e) {
+      if (opts.stopping() && signal.aborted) {
+        await archives.setState(id, "pending");
+        return null;
+      }
+      return failed(id, key, row, e, clock() - started);
+    }
+  };
+}

@@ -1,0 +1,32 @@
+// Valibot issues as one line each: the field path and what was expected — for request bodies and the config.
+import * as v from "valibot";
+
+export interface IssueWords {
+  /** The path of an issue about the whole input. */
+  root: string;
+  /** `lines.3.ts` → `lines[3].ts` (request bodies); the config keeps dots, as its keys are written. */
+  indexBrackets: boolean;
+  /** The message for a key the schema does not know. */
+  unknown: (path: string) => string;
+  /** The message for a required key that is missing. */
+  missing: string;
+}
+
+export function describeIssue(
+  issue: v.BaseIssue<unknown>,
+  words: IssueWords,
+): { path: string; message: string } {
+  const dot = v.getDotPath(issue);
+  const path =
+    dot === null ? words.root : words.indexBrackets ? dot.replace(/\.(\d+)(?=\.|$)/g, "[$1]") : dot;
+  const message =
+    issue.expected === "never"
+      ? words.unknown(path)
+      : issue.type === "strict_object" && issue.received === "undefined"
+        ? words.missing
+        : issue.message.replace(
+            /^Invalid (?:type|key): Expected (.*) but received (.*)$/,
+            "expected $1 (got $2)",
+          );
+  return { path, message };
+}

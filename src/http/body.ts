@@ -1,0 +1,76 @@
+// Request bodies: read whole within limits.max_body_bytes and limits.request_timeout, then parsed as a JSON object.
+import type { Context } from "hono";
+import { AppError, badRequest } from "../errors.ts";
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+export interface BodyLimits {
+  maxBytes: number;
+  /** A body not fully received within this is a 408: a stalled client does not hold a request forever. */
+  timeoutMs: number;
+}
+
+/** Reads a JSON body: 413 past `maxBytes`, 408 when it stalls, 400 for invalid UTF-8 or JSON. */
+export async function readJson(c: Context, limits: BodyLimits): Promise<unknown> {
+  const max = limits.maxBytes;
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > max) throw tooLarge(declared, max);
+  const body = c.req.raw.body;
+  if (body === null) throw badRequest("request body is empty: expected a JSON object", "invalid_json");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void reader.cancel();
+  }, limits.timeoutMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > max) throw tooLarge(size, max);
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof AppError || !timedOut) throw e;
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  // A read cancelled by the timer ends as "done" or as an error: either way the body is incomplete.
+  if (timedOut) {
+    throw new AppError(
+      408,
+      "request_timeout",
+      `request body not received within limits.request_timeout ${limits.timeoutMs} ms (got ${size} bytes)`,
+    );
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  } catch {
+    throw badRequest("request body is not valid UTF-8", "invalid_json");
+  }
+  if (text.trim() === "") throw badRequest("request body is empty: expected a JSON object", "invalid_json");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw badRequest(`invalid JSON: ${(e as Error).message}`, "invalid_json");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const got = Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
+    throw badRequest(`body: expected a JSON object (got ${got})`, "invalid_body");
+  }
+  return value;
+}
+
+function tooLarge(size: number, max: number): AppError {
+  return new AppError(
+    413,
+    "body_too_large",
+    `request body exceeds limits.max_body_bytes ${max} (got ${size}${size === max + 1 ? "+" : ""} bytes)`,
+  );
+}

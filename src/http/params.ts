@@ -1,0 +1,106 @@
+// Request validation at the boundary: path parameters, headers, bodies and queries, with precise messages.
+import type { Context } from "hono";
+import * as v from "valibot";
+import { describeIssue } from "../core/issues.ts";
+import { badRequest } from "../errors.ts";
+import { IDEMPOTENCY_KEY, JOB_ID, JOB_ID_EXPECTED } from "../protocol/ids.ts";
+import { type Push, PushBody, pushFast, StreamName } from "../protocol/push.ts";
+import { STATUSES, TerminalStatusName } from "../protocol/status.ts";
+import { Timestamp } from "../protocol/timestamp.ts";
+
+export function jobIdParam(c: Context): string {
+  const id = c.req.param("id") ?? "";
+  if (!JOB_ID.test(id)) {
+    throw badRequest(
+      `invalid job id ${JSON.stringify(id.slice(0, 140))}: ${JOB_ID_EXPECTED}`,
+      "invalid_job_id",
+    );
+  }
+  return id;
+}
+
+/** Validates a push body: the fast path, else the schema (whose messages every refusal carries). */
+export function parsePush(input: unknown): Push {
+  return pushFast(input) ?? parse(PushBody, input);
+}
+
+const Name = v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(512));
+
+export const RegisterBody = v.strictObject({
+  workspace: Name,
+  task: Name,
+  created_at: v.optional(Timestamp),
+});
+
+export const CompleteBody = v.strictObject({
+  status: TerminalStatusName,
+  error: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(64 * 1024)))),
+});
+
+export const EventBody = v.strictObject({
+  message: v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(64 * 1024)),
+});
+
+/** A non-negative integer query parameter; `what`, when given, opens its message. */
+export const Count = (what?: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(
+      /^\d{1,15}$/,
+      (i) =>
+        `${what === undefined ? "" : `${what}: `}expected a non-negative integer (got ${JSON.stringify(i.input)})`,
+    ),
+    v.transform(Number),
+  );
+
+export const ReadQuery = v.object({
+  from: v.optional(Count("from")),
+  limit: v.optional(Count("limit")),
+  tail: v.optional(Count("tail")),
+  stream: v.optional(StreamName),
+  format: v.optional(
+    v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`),
+  ),
+});
+
+export const ListQuery = v.object({
+  status: v.optional(v.picklist(STATUSES, (i) => `unknown status ${i.received}`)),
+  workspace: v.optional(v.string()),
+  task: v.optional(v.string()),
+  limit: v.optional(Count("limit")),
+});
+
+export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const { path, message } = describeIssue(issues[0], {
+    root: "body",
+    indexBrackets: true,
+    unknown: () => "unknown field",
+    missing: "required field is missing",
+  });
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
+  return `${path}: ${message}${more}`;
+}
+
+export function parse<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  code = "invalid_body",
+): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (!r.success) throw badRequest(describe(r.issues), code);
+  return r.output;
+}
+
+/** The `Idempotency-Key` header: null when absent, a 400 when it is not 1–200 visible ASCII characters. */
+export function idempotencyKey(c: Context): string | null {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return null;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw badRequest(
+      "Idempotency-Key: expected 1 to 200 visible ASCII characters",
+      "invalid_idempotency_key",
+    );
+  }
+  return key;
+}

@@ -1,0 +1,88 @@
+// The SQLite state: the repositories' contract, its pragmas, and migrations of databases made before versions.
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { openSqliteState } from "../../src/state/sqlite/open.ts";
+import { SCHEMA_VERSION } from "../../src/state/sqlite/schema.ts";
+import { tempDir } from "../support/server.ts";
+import { describeRepositories } from "./repositories.ts";
+
+describeRepositories("SQLite", async () => {
+  const dir = tempDir();
+  const state = openSqliteState(join(dir.path, "state.db"));
+  return Object.assign(state, {
+    async [Symbol.asyncDispose]() {
+      await state.close();
+      dir[Symbol.dispose]();
+    },
+  });
+});
+
+describe("SQLite state", () => {
+  test("is in WAL mode; fsync: true syncs every commit (synchronous FULL), the default only at checkpoints", async () => {
+    using dir = tempDir();
+    const plain = openSqliteState(join(dir.path, "a.db"));
+    const synced = openSqliteState(join(dir.path, "b.db"), { fsync: true });
+    expect([plain.pragma("journal_mode"), plain.pragma("synchronous"), synced.pragma("synchronous")]).toEqual(
+      ["wal", 1, 2],
+    );
+    await plain.close();
+    await synced.close();
+  });
+
+  test("a new database is created at the latest schema version", async () => {
+    using dir = tempDir();
+    const state = openSqliteState(join(dir.path, "db"));
+    await state.close();
+    const raw = new Database(join(dir.path, "db"), { strict: true });
+    const version = raw.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
+    raw.close();
+    expect([state.schema, version]).toEqual([{ from: 0, to: SCHEMA_VERSION, created: true }, SCHEMA_VERSION]);
+  });
+
+  test("a batches table made by an older version (without held) gets the column, and its keys still answer", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "db");
+    const raw = new Database(path, { create: true, strict: true });
+    raw.run(`CREATE TABLE batches (
+      job_id TEXT NOT NULL, key TEXT NOT NULL, first INTEGER NOT NULL, next INTEGER NOT NULL,
+      truncated INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (job_id, key)
+    ) WITHOUT ROWID`);
+    raw.run("INSERT INTO batches (job_id, key, first, next, truncated) VALUES ('j', 'k', 0, 10, 1)");
+    raw.close();
+    const state = openSqliteState(path);
+    await state.jobs.create({
+      id: "j",
+      workspace: "w",
+      task: "t",
+      created_at: 0,
+      now: 0,
+      line_count: 10,
+      byte_count: 100,
+      checkpoints: [],
+    });
+    await state.caps.hold({
+      window: {
+        job_id: "j",
+        cur: 0,
+        seg0_bytes: 5,
+        seg0_lines: 5,
+        seg1_bytes: 0,
+        seg1_lines: 0,
+        rel0: 0,
+        rel1: 0,
+        elided_lines: 0,
+        elided_bytes: 0,
+        event_done: 0,
+      },
+      key: { key: "k2", answer: { first: 10, next: 10, truncated: 0, held: 5 } },
+      now: 1,
+    });
+    expect([await state.idempotency.get("j", "k"), await state.idempotency.get("j", "k2")]).toEqual([
+      { first: 0, next: 10, truncated: 1, held: 0 },
+      { first: 10, next: 10, truncated: 0, held: 5 },
+    ]);
+    await state.close();
+  });
+});
