@@ -247,7 +247,8 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
     count?: number,
   ): AsyncGenerator<Segment> {
     if (index === null) {
-      yield { line: fromLine, chunks: await whole({ lines: fromLine }) };
+      const rest = await whole({ lines: fromLine });
+      yield { line: fromLine, chunks: count === undefined ? rest : take(rest, count) };
       return;
     }
     for (const span of plan(index)) {
