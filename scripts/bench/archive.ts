@@ -66,7 +66,7 @@ export async function benchArchive(o: BenchOptions, log: BigLog): Promise<Figure
     ],
     notes: [
       ...reads.notes,
-      `archive: from POST …/complete to the archive verified (gzip, multipart upload, HEAD), ${(view.bytes / 1e6).toFixed(0)} MB ` +
+      `archive: from POST …/complete to the archive verified (one gzip member, multipart upload, the index, SHA-256 read-back of both), ${(view.bytes / 1e6).toFixed(0)} MB ` +
         `gzip (${(log.size / view.bytes).toFixed(1)}×); s3rver runs in the bench process and competes for the ` +
         "same 2 cores. Baseline: `gzip -6 -c FILE > /dev/null` of the same file, page cache warm.",
     ],
