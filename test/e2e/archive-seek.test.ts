@@ -285,6 +285,45 @@ describe("seeking reads of archived logs", () => {
     }).toEqual({ gzip: ok, zcat: ok, python: ok, oneMember: ok, aws: ok, bun: true });
   });
 
+  test("a store that ignores Range and answers whole objects still serves the exact lines asked for", async () => {
+    await using s3 = await startS3();
+    let ignored = 0;
+    // A real HTTP proxy in front of s3rver that answers every ranged GET with the whole object (200, no
+    // Content-Range), as some S3-compatible stores and caches do.
+    using proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const ranged = req.method === "GET" && req.headers.has("range");
+        if (ranged) ignored++;
+        const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+        const headers = new Headers(req.headers);
+        // s3rver answers unsigned GETs: the whole object, without the (signed) Range header.
+        if (ranged) for (const h of ["range", "authorization", "if-match"]) headers.delete(h);
+        const res = await fetch(`${s3.endpoint}${url.pathname}${url.search}`, {
+          method: req.method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+          decompress: false,
+        });
+        return new Response(res.body, { status: res.status, headers: res.headers });
+      },
+    });
+    await using s = await startTestServer({
+      log_storage: { archive: { ...s3.archive(), endpoint: `http://127.0.0.1:${proxy.port}` } },
+    });
+    await archivedJob(s, "norange", 12_000);
+    const local = dropLocal(s, "norange");
+    const window = await read(s, "/api/jobs/norange/logs?from=9000&limit=4");
+    const tail = await read(s, "/api/jobs/norange/logs?tail=2");
+    expect({ window: window.lines, tail: tail.lines, ignored: ignored >= 3 }).toEqual({
+      window: local.slice(9000, 9004),
+      tail: local.slice(-2),
+      ignored: true,
+    });
+  });
+
   test("a local-directory archive is read with ranges too", async () => {
     using root = tempDir();
     await using s = await startTestServer({
