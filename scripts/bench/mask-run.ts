@@ -1,6 +1,6 @@
 import { encodeBatch, encodeLine, type IncomingLine } from "../../src/core/line.ts";
-import { createMasker, type Masker, NO_MASK } from "../../src/logs/mask.ts";
-import { secretForms } from "../../src/logs/mask-forms.ts";
+import { createMasker, type Masker, NO_MASK } from "../../src/core/mask.ts";
+import { secretForms } from "../../src/core/mask-forms.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { createLineSplitter } from "../../src/shipper/lines.ts";
 
