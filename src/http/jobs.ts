@@ -105,6 +105,8 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
     const id = jobIdParam(c);
     const key = idempotencyKey(c);
     const body = parse(EventBody, await readJson(c, deps.body));
+    // Refused like a push when the job's secrets cannot be applied (the text would be withheld).
+    deps.masking.usable(id);
     const r = await registry.event(id, body.message, key);
     return c.json({
       status: "ok",

@@ -28,6 +28,7 @@ export function createMasking(opts: MaskingOptions) {
     timers.delete(id);
     const p = registry
       .exclusive(id, () => secrets.forget(id))
+      .then(() => events.emit("masking.forgotten", { job: id }))
       .catch((e) => opts.log?.error(`job ${id}: deleting its registered secrets failed`, e));
     forgetting = forgetting.then(() => p);
     return p;

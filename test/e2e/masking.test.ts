@@ -262,3 +262,139 @@ describe("secrets registered for a job", () => {
     expect(JSON.stringify(job)).not.toContain("value-1234");
   });
 });
+
+describe("where registered secrets live", () => {
+  const register = (s: TestServer, id: string, values: string[]) =>
+    s.fetch(`/api/jobs/${id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ workspace: "w", task: "t", secrets: values }),
+    });
+  const linesOf = async (s: TestServer, id: string) =>
+    parseJsonl(((await (await s.fetch(`/api/jobs/${id}/logs`)).json()) as { logs: string }).logs)
+      .filter((l) => l.step !== "_server")
+      .map((l) => l.line);
+  const dbBytes = (dir: string) =>
+    Buffer.concat(
+      readdirSync(dir)
+        .filter((n) => n.startsWith("stroem-logs.db"))
+        .map((n) => readFileSync(join(dir, n))),
+    );
+
+  test("with masking.key_file the values are sealed in the database and mask lines after a restart", async () => {
+    using dir = tempDir();
+    using keyDir = tempDir();
+    const keyFile = join(keyDir.path, "key");
+    writeFileSync(keyFile, Buffer.alloc(32, 7).toString("base64"));
+    const config = { masking: { key_file: keyFile } };
+    {
+      await using s = await startTestServer(config, { dir: dir.path });
+      expect((await register(s, "j", [TOKEN])).status).toBe(201);
+      expect((await push(s, "j", "s", [`a ${TOKEN}`])).status).toBe(200);
+    }
+    expect(dbBytes(dir.path).includes(Buffer.from(TOKEN))).toBe(false);
+    await using s = await startTestServer(config, { dir: dir.path });
+    expect((await push(s, "j", "s", [`b ${TOKEN}`])).status).toBe(200);
+    expect(await linesOf(s, "j")).toEqual(["a ***", "b ***"]);
+    expect(dbBytes(dir.path).includes(Buffer.from(TOKEN))).toBe(false);
+  });
+
+  test("without a key file a restart loses the values: the job's pushes and events are refused with 503, nothing stored unmasked", async () => {
+    using dir = tempDir();
+    {
+      await using s = await startTestServer({}, { dir: dir.path });
+      expect((await register(s, "j", [TOKEN])).status).toBe(201);
+      expect((await push(s, "j", "s", [`a ${TOKEN}`])).status).toBe(200);
+    }
+    expect(dbBytes(dir.path).includes(Buffer.from(TOKEN))).toBe(false);
+    await using s = await startTestServer({}, { dir: dir.path });
+    const r = await push(s, "j", "s", [`b ${TOKEN}`]);
+    expect([r.status, await r.json()]).toEqual([
+      503,
+      {
+        error:
+          "job j: its 1 registered secrets were kept in memory only (masking.key_file is not set) and were lost when the server restarted; its lines can no longer be masked, so they are refused rather than stored unmasked",
+        code: "secrets_unavailable",
+      },
+    ]);
+    const ev = await s.post("/api/jobs/j/events", { message: `x ${TOKEN}` });
+    expect([ev.status, ((await ev.json()) as { code: string }).code]).toEqual([503, "secrets_unavailable"]);
+    expect((await s.post("/worker/jobs/j/secrets", { secrets: ["another-value"] })).status).toBe(503);
+    expect(await linesOf(s, "j")).toEqual(["a ***"]);
+    const job = (await (await s.fetch("/api/jobs/j")).json()) as { secrets: unknown };
+    expect(job.secrets).toEqual({ count: 1, state: "lost" });
+    // Other jobs are not affected.
+    expect((await push(s, "other", "s", [TOKEN])).status).toBe(200);
+    expect(await linesOf(s, "other")).toEqual([TOKEN]);
+  });
+
+  test("sealed values that the configured key does not open are lost too, with a warning naming the job", async () => {
+    using dir = tempDir();
+    using keyDir = tempDir();
+    const keyFile = join(keyDir.path, "key");
+    writeFileSync(keyFile, "11".repeat(32));
+    {
+      await using s = await startTestServer({ masking: { key_file: keyFile } }, { dir: dir.path });
+      expect((await register(s, "j", [TOKEN])).status).toBe(201);
+    }
+    writeFileSync(keyFile, "22".repeat(32));
+    const warnings: string[] = [];
+    const log = createLogger({ write: (l) => warnings.push(l) });
+    await using s = await startTestServer({ masking: { key_file: keyFile } }, { dir: dir.path, log });
+    expect((await push(s, "j", "s", [TOKEN])).status).toBe(503);
+    expect(warnings.filter((w) => w.startsWith("warn: job j:"))).toEqual([
+      expect.stringContaining("warn: job j: its 1 registered secrets do not open with masking.key_file"),
+    ]);
+  });
+
+  test("a key file that holds no 256-bit key stops the start with a message naming the file", async () => {
+    using keyDir = tempDir();
+    const keyFile = join(keyDir.path, "key");
+    writeFileSync(keyFile, "not-a-key\n");
+    await expect(startTestServer({ masking: { key_file: keyFile } })).rejects.toThrow(
+      `masking.key_file: ${keyFile} must hold a 256-bit key: 64 hex digits (openssl rand -hex 32) or 32 bytes in base64 (openssl rand -base64 32); it holds 9 characters of something else`,
+    );
+  });
+
+  test("masking.forget_after after a job settled its values are deleted and a late line is refused with 409", async () => {
+    using keyDir = tempDir();
+    const keyFile = join(keyDir.path, "key");
+    writeFileSync(keyFile, "33".repeat(32));
+    await using s = await startTestServer({ masking: { key_file: keyFile, forget_after: "0s" } });
+    expect((await register(s, "j", [TOKEN])).status).toBe(201);
+    expect((await push(s, "j", "s", [`a ${TOKEN}`])).status).toBe(200);
+    const forgotten = untilEvent(s.events, "masking.forgotten", "the values to be deleted", async () => {
+      const j = (await (await s.fetch("/api/jobs/j")).json()) as { secrets: { state: string } };
+      return j.secrets.state === "forgotten";
+    });
+    expect((await s.post("/worker/jobs/j/complete", { status: "completed" })).status).toBe(200);
+    await forgotten;
+    const late = await push(s, "j", "s", [`late ${TOKEN}`]);
+    expect([late.status, ((await late.json()) as { code: string }).code]).toEqual([409, "secrets_forgotten"]);
+    expect(await linesOf(s, "j")).toEqual(["a ***"]);
+  });
+
+  test("a value registered while lines wait in the size-cap window masks them when they join the log", async () => {
+    await using s = await startTestServer({ limits: { max_job_bytes: 4000 } });
+    for (let b = 0; b < 10; b++) {
+      const lines = Array.from({ length: 5 }, (_, i) => `line ${b * 5 + i} ${LATER}`);
+      expect((await push(s, "j", "s", lines)).status).toBe(200);
+    }
+    const running = await linesOf(s, "j");
+    expect((await s.post("/worker/jobs/j/secrets", { secrets: [LATER] })).status).toBe(200);
+    await s.post("/worker/jobs/j/complete", { status: "completed" });
+    await untilEvent(
+      s.events,
+      "settled",
+      "the job to settle",
+      async () => ((await (await s.fetch("/api/jobs/j")).json()) as { settled: boolean }).settled,
+    );
+    const all = await linesOf(s, "j");
+    // The head was stored before the registration and stays; the window's lines are masked.
+    expect(all.slice(0, running.length)).toEqual(running);
+    const released = all.slice(running.length);
+    expect(released.length).toBeGreaterThan(0);
+    expect(released.filter((l) => l!.includes(LATER))).toEqual([]);
+    expect(released.at(-1)).toBe("line 49 ***");
+  });
+});
