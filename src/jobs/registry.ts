@@ -40,6 +40,10 @@ export interface IngestMasks {
 export const WITHHELD_EVENT =
   "[masking] a server event was withheld: this job's registered secrets are no longer available to mask it";
 
+/** What text stored beside the log (a job's error) says instead, in that case. */
+export const WITHHELD_TEXT =
+  "[masking] withheld: this job's registered secrets are no longer available to mask this text";
+
 export interface RegistryOptions {
   state: Pick<Repositories, "jobs" | "idempotency" | "lineIndex" | "caps">;
   store: LogStore;
@@ -248,7 +252,7 @@ export function createRegistry(opts: RegistryOptions) {
   /** `text` as job `id`'s log would hold it (for text stored beside the log: a job's error, the service log). */
   function masked(id: string, text: string): string {
     const mask = masks === null ? null : masks.event(id);
-    return mask === "withheld" ? WITHHELD_EVENT : mask === null ? text : mask(text);
+    return mask === "withheld" ? WITHHELD_TEXT : mask === null ? text : mask(text);
   }
 
   /** A server event in a job's turn: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
