@@ -47,13 +47,15 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
     const id = jobIdParam(c);
     const body = parse(RegisterBody, await readJson(c, deps.body));
     checkBodySecrets(id, body.secrets);
-    const { created } = await registry.register(id, {
+    // The secrets first: no line can be stored between the job's creation and its masking.
+    const existed = body.secrets !== undefined && (await registry.get(id)) !== null;
+    await addSecrets(id, body.secrets);
+    const { job, created } = await registry.register(id, {
       workspace: body.workspace,
       task: body.task,
       created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
     });
-    await addSecrets(id, body.secrets);
-    return c.json(await view(await registry.mustGet(id)), created ? 201 : 200);
+    return c.json(await view(job), created || (body.secrets !== undefined && !existed) ? 201 : 200);
   });
 
   app.post("/api/jobs", async (c) => {
