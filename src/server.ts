@@ -272,7 +272,9 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       return { config: next, changes };
     },
     start() {
-      void masking.start();
+      masking
+        .start()
+        .catch((e) => log.error("masking: scheduling the deletion of ended jobs' secrets failed", e));
       void lifecycle.resumeUnsettled();
       void archive?.resume();
       recovery.start();
