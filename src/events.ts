@@ -28,6 +28,8 @@ export interface EventMap {
   terminal: { job: Job };
   /** The job's completion work is done: nothing more is expected in its log. */
   settled: { job: Job };
+  /** A job's registered secrets were deleted (it ended `masking.forget_after` ago): later lines are refused. */
+  "masking.forgotten": { job: string };
   /** A job reached its size cap: later lines go to the rolling window. */
   "cap.started": { job: string };
   /** The window joined the log at the job's end. */

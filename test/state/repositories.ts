@@ -371,6 +371,23 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       });
     });
 
+    test("a job's secrets row is replaced whole, forgotten keeps its count without the sealed bytes, drop deletes it", async () => {
+      await using s = await make();
+      const sealed = new Uint8Array([1, 2, 3, 250]);
+      await s.secrets.put({ job_id: "b", count: 1, sealed: null, forgotten_at: null, updated_at: T0 });
+      await s.secrets.put({ job_id: "a", count: 1, sealed, forgotten_at: null, updated_at: T0 });
+      await s.secrets.put({ job_id: "a", count: 2, sealed, forgotten_at: null, updated_at: T0 + 1 });
+      expect(await s.secrets.all()).toEqual([
+        { job_id: "a", count: 2, sealed, forgotten_at: null, updated_at: T0 + 1 },
+        { job_id: "b", count: 1, sealed: null, forgotten_at: null, updated_at: T0 },
+      ]);
+      await s.secrets.forget("a", T0 + 2);
+      await s.secrets.drop("b");
+      expect(await s.secrets.all()).toEqual([
+        { job_id: "a", count: 2, sealed: null, forgotten_at: T0 + 2, updated_at: T0 + 2 },
+      ]);
+    });
+
     test("ping answers while the state is open", async () => {
       await using s = await make();
       expect(await s.ping()).toBeUndefined();

@@ -9,6 +9,7 @@ import { capStatements } from "./common.ts";
 import { sqliteJobs } from "./jobs.ts";
 import { sqliteRetention } from "./retention.ts";
 import { migrate } from "./schema.ts";
+import { sqliteSecrets } from "./secrets.ts";
 
 export interface SqliteState extends Repositories {
   /** The schema version the database had when opened, has now, and whether it was created empty. */
@@ -39,6 +40,7 @@ export function openSqliteState(path: string, opts: { fsync?: boolean } = {}): S
       caps: sqliteCaps(db, caps),
       archives: sqliteArchives(db),
       retention: sqliteRetention(db),
+      secrets: sqliteSecrets(db),
       pragma: (name) => Object.values(db.query(`PRAGMA ${name}`).get() as object)[0],
       async ping() {
         ping.get();

@@ -90,6 +90,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID`);
     },
   },
+  {
+    version: 2,
+    what: "job_secrets: the registered secrets of jobs (sealed, or only their count without a key)",
+    up(db) {
+      db.run(`CREATE TABLE IF NOT EXISTS job_secrets (
+        job_id TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        sealed BLOB,
+        forgotten_at INTEGER,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID`);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
