@@ -216,6 +216,13 @@ export function createRegistry(opts: RegistryOptions) {
       window,
     });
     if (starts) events.emit("cap.started", { job: job.id });
+    // The note rode in the head's run, not through eventIn: it is a server event all the same.
+    if (reach !== null)
+      events.emit("server_event", {
+        job: job.id,
+        first: first + headCount,
+        next: first + headCount + reach.count,
+      });
     return { first, next: first + headCount, truncated, duplicate: false, held };
   }
 
