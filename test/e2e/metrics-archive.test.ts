@@ -66,7 +66,7 @@ describe("archive metrics", () => {
       const b = (await archiveOf(s, "b"))!;
       const c = (await archiveOf(s, "c"))!;
       const m = await scrape(s);
-      expect({
+      expect<Record<string, unknown>>({
         queue: queue(m),
         ...pick(m, [
           "stroem_logs_archive_attempts_total",
@@ -110,7 +110,7 @@ describe("archive metrics", () => {
       ]);
       await untilEvent(s.events, "archive.restore_failed", "c's restore", () => restores === 2);
       const after = await scrape(s);
-      expect({
+      expect<Record<string, unknown>>({
         queue: queue(after),
         ...pick(after, [
           'stroem_logs_archive_restores_total{result="ok"}',

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pick, scrape } from "../support/metrics.ts";
-import { makeLines, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { makeLines, startTestServer, tempDir } from "../support/server.ts";
 import { untilEvent } from "../support/wait.ts";
 
 const DAY = 86_400_000;
