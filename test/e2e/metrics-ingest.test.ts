@@ -127,4 +127,40 @@ describe("ingest metrics", () => {
       stroem_logs_appended_lines_total: log.length,
     });
   });
+
+  test("a push refused before it reaches its job is counted by route and code, not as a push", async () => {
+    await using s = await startTestServer({ auth: { worker_token: "w" } });
+    const auth = { authorization: "Bearer w" };
+    const answers = [
+      await s.post("/worker/jobs/j/logs", { step_name: "b", lines: makeLines(1) }),
+      await s.post("/worker/jobs/j/logs", "{", auth),
+      await s.post("/worker/jobs/j/logs", { lines: makeLines(1) }, auth),
+      await s.post("/worker/jobs/j/logs", { step_name: "b", lines: makeLines(1) }, auth),
+      await s.fetch("/nowhere", { headers: auth }),
+    ];
+    const codes = await Promise.all(
+      answers.map(async (r) => (r.status >= 400 ? ((await r.json()) as { code: string }).code : r.status)),
+    );
+    expect(codes).toEqual(["unauthorized", "invalid_json", "invalid_body", 200, "no_route"]);
+    const m = await scrape(s, "w");
+    const route = (code: string) =>
+      `stroem_logs_http_errors_total{method="POST",route="/worker/jobs/:id/logs",code="${code}"}`;
+    expect(
+      pick(m, [
+        route("unauthorized"),
+        route("invalid_json"),
+        route("invalid_body"),
+        'stroem_logs_http_errors_total{method="GET",route="unmatched",code="no_route"}',
+        'stroem_logs_pushes_total{result="written"}',
+        'stroem_logs_pushes_total{result="refused"}',
+      ]),
+    ).toEqual({
+      [route("unauthorized")]: 1,
+      [route("invalid_json")]: 1,
+      [route("invalid_body")]: 1,
+      'stroem_logs_http_errors_total{method="GET",route="unmatched",code="no_route"}': 1,
+      'stroem_logs_pushes_total{result="written"}': 1,
+      'stroem_logs_pushes_total{result="refused"}': 0,
+    });
+  });
 });
