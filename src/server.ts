@@ -215,9 +215,10 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     maxViewers: config.limits.max_streams,
   });
   const metrics = createServiceMetrics({
-    onAppend: (fn) => events.on("appended", (a) => fn({ first: a.first, next: a.next, data: a.bytes })),
-    onTerminal: (fn) => events.on("terminal", (t) => fn(t.job)),
-    liveStats: live.stats,
+    events,
+    // Read before anything runs, so the queue gauge starts where the database is and follows the events.
+    archiveBacklog: archive && (await state.archives.unfinished()),
+    logFiles: { open: store.openHandles, max: config.limits.max_open_files },
     onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
   });
   const app = createApp({

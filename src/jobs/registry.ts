@@ -236,6 +236,13 @@ export function createRegistry(opts: RegistryOptions) {
       window,
     });
     if (starts) events.emit("cap.started", { job: job.id });
+    // The note rode in the head's run, not through eventIn: it is a server event all the same.
+    if (reach !== null)
+      events.emit("server_event", {
+        job: job.id,
+        first: first + headCount,
+        next: first + headCount + reach.count,
+      });
     return { first, next: first + headCount, truncated, duplicate: false, held };
   }
 
@@ -290,6 +297,7 @@ export function createRegistry(opts: RegistryOptions) {
     idle: () => serial.idle(),
 
     async push(id: string, step: string, lines: IncomingLine[], key: string | null): Promise<PushResult> {
+      const started = performance.now();
       try {
         const r = await serial.run(id, () => pushed(id, step, lines, key));
         if (events.listened("push")) {
@@ -300,13 +308,21 @@ export function createRegistry(opts: RegistryOptions) {
             truncated: r.truncated,
             held: r.held ?? 0,
             code: null,
+            ms: performance.now() - started,
           });
         }
         return r;
       } catch (e) {
         const code = e instanceof AppError ? e.code : "internal";
         if (events.listened("push"))
-          events.emit("push", { ...pushOf(id, lines), outcome: "refused", truncated: 0, held: 0, code });
+          events.emit("push", {
+            ...pushOf(id, lines),
+            outcome: "refused",
+            truncated: 0,
+            held: 0,
+            code,
+            ms: performance.now() - started,
+          });
         throw e;
       }
     },
