@@ -1,6 +1,6 @@
 // Ingest load generator (one process, `jobs` workers): each worker pushes pre-built batches to its own job, one
 // request in flight. argv: url jobPrefix startAt(epoch ms) durationMs warmupMs batchLines [jobs]. Prints JSON:
-// lines acknowledged in the window.
+// lines acknowledged in the window (answers that arrived in it).
 import { pushBody } from "./lines.ts";
 
 const [url, job, startAtArg, durationArg, warmupArg, batchArg, jobsArg] = process.argv.slice(2);
@@ -29,11 +29,13 @@ async function worker(target: string): Promise<void> {
     if (!res.ok) throw new Error(`push ${k} to ${target}: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
     const t1 = Date.now();
-    if (t0 >= startAt) {
+    // Counted by when the answer came: counting requests *started* in the window over the time to their last
+    // answer would stretch the window by one request's latency (over a second at 1,000 jobs).
+    if (t1 >= startAt && t1 < endAt) {
       lines += batch;
       requests++;
-      first = Math.min(first, t0);
-      last = Math.max(last, t1);
+      first = startAt;
+      last = endAt;
     }
   }
 }

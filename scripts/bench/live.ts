@@ -7,7 +7,9 @@ import { type BenchOptions, cpuMs, type Figure, fmt, type Row, spawnBinary, spaw
 /** 100-line batches every 10 ms: 10,000 lines/s. */
 const PACE = { lines: 100, intervalMs: 10 };
 
-async function rawServer(): Promise<{ url: string; proc: ReturnType<typeof spawnChild> } & AsyncDisposable> {
+export async function rawServer(): Promise<
+  { url: string; proc: ReturnType<typeof spawnChild> } & AsyncDisposable
+> {
   const proc = spawnChild("raw-live-server.ts", []);
   const reader = proc.stdout.getReader();
   let out = "";
