@@ -1,7 +1,8 @@
 // Ingest baseline, the work no server can avoid: the push bodies the clients send, as bytes, each decoded and
 // JSON.parsed, its lines encoded as the server stores them (encodeLine) and appended 1,000 lines a write.
 // No HTTP, validation, idempotency, database or live fan-out. argv: path lines batchLines. Prints JSON {lines, ms}.
-import { encodeLine, type Stream } from "../../src/logs/line.ts";
+import { encodeLine } from "../../src/core/line.ts";
+import type { Stream } from "../../src/protocol/line.ts";
 import { pushBody } from "./lines.ts";
 
 const [path, linesArg, batchArg] = process.argv.slice(2);
