@@ -4,11 +4,10 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { startS3 } from "../../test/support/s3.ts";
-import { benchStream } from "../bench-stream.ts";
 import { writeBenchLog } from "./biglog.ts";
 import { type BenchOptions, MiB, median, postJson, ROOT, spawnBinary, until } from "./common.ts";
 import { ingestBaselines, ingestLoad } from "./ingest.ts";
-import { rawServer } from "./live.ts";
+import { rawServer, spreadLatency } from "./live.ts";
 import { lineChart, type Series } from "./svg.ts";
 
 const OUT = join(ROOT, "docs", "perf");
@@ -66,18 +65,27 @@ async function liveCurve(o: BenchOptions): Promise<Curve> {
   const raw = { points: [] as [number, number][], stops: [] as string[] };
   await using mine = await spawnBinary({}, join(o.dir, "c-live"));
   await using bare = await rawServer();
-  const one = async (url: string, viewers: number, into: typeof ours) => {
+  const one = async (server: { url: string; proc: { pid: number } }, viewers: number, into: typeof ours) => {
     if (into.stops.length > 0) return;
     try {
-      const r = await benchStream({ url, viewers, paced, flood: { lines: 1000, batch: 1000 } });
-      into.points.push([viewers, r.latencyMs.p99]);
+      const { result: r } = await spreadLatency(server.url, server.proc.pid, {
+        viewers,
+        procs: 2,
+        ...paced,
+        job: "c-live",
+      });
+      const expected = viewers * paced.batches;
+      // A point where viewers were closed or frames missing is where the side stopped keeping up.
+      if (r.closed > 0 || r.samples < expected)
+        into.stops.push(`${viewers} viewers: ${r.closed} closed, ${r.samples} of ${expected} frames in time`);
+      else into.points.push([viewers, r.p99]);
     } catch (e) {
       into.stops.push(`${viewers} viewers: ${(e as Error).message.split("\n")[0]}`);
     }
   };
   for (const viewers of counts) {
-    await one(mine.url, viewers, ours);
-    await one(bare.url, viewers, raw);
+    await one(mine, viewers, ours);
+    await one(bare, viewers, raw);
     if (ours.stops.length > 0 && raw.stops.length > 0) break;
   }
   say(`live: ${JSON.stringify(ours.points)} raw ${JSON.stringify(raw.points)}`);
@@ -91,8 +99,8 @@ async function liveCurve(o: BenchOptions): Promise<Curve> {
       { name: "raw server.publish", points: raw.points, dashed: true },
     ],
     notes: [
-      `100-line pushes 10 times a second for ${paced.batches / 10} s per point; viewers and pusher in the bench process ` +
-        "(scripts/bench-stream.ts), the same against both servers. Baseline: a bare Bun.serve that encodes the same lines and server.publish()es them.",
+      `100-line pushes 10 times a second for ${paced.batches / 10} s per point; the viewers spread over two client ` +
+        "processes (scripts/bench/live-viewers.ts), the pusher in the bench process, the same against both servers. Baseline: a bare Bun.serve that encodes the same lines and server.publish()es them.",
       ...[
         ...ours.stops.map((s) => `stroem-logs stopped at ${s}`),
         ...raw.stops.map((s) => `raw publish stopped at ${s}`),
