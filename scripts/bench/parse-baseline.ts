@@ -1,6 +1,6 @@
 // Ingest baseline, the work no server can avoid: the push bodies the clients send, as bytes, each decoded and
 // JSON.parsed, its lines encoded as the server stores them (encodeLine) and appended 1,000 lines a write.
-// No HTTP, validation, idempotency, database or live fan-out. argv: path lines batchLines. Prints JSON {lines, ms}.
+// No HTTP, validation, idempotency, database or live fan-out. argv: path lines batchLines. Prints JSON {lines, ms, cpuMs}.
 import { encodeLine } from "../../src/core/line.ts";
 import type { Stream } from "../../src/protocol/line.ts";
 import { pushBody } from "./lines.ts";
@@ -32,7 +32,9 @@ async function push(k: number): Promise<void> {
 }
 for (let k = 0; k < 128; k++) await push(k); // warm-up: JIT-compiled code on both sides
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 for (let n = 0, k = 0; n < total; n += batch, k++) await push(k);
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
 await writer.end();
-console.log(JSON.stringify({ lines: total, ms }));
+console.log(JSON.stringify({ lines: total, ms, cpuMs: (cpu.user + cpu.system) / 1000 }));
