@@ -71,7 +71,12 @@ async function liveCurve(o: BenchOptions): Promise<Curve> {
   // Interleaved per viewer count, both servers up: the two sides of a point see the same machine load.
   const ours = { points: [] as [number, number][], stops: [] as string[] };
   const raw = { points: [] as [number, number][], stops: [] as string[] };
-  await using mine = await spawnBinary({}, join(o.dir, "c-live"));
+  // limits.max_streams_per_job (1,000 by default) would refuse the 3,000th viewer of the one job: raised, so the
+  // curve shows where fan-out stops keeping up, not the configured bound.
+  await using mine = await spawnBinary(
+    { limits: { max_streams_per_job: 20_000, max_streams: 20_000 } },
+    join(o.dir, "c-live"),
+  );
   await using bare = await rawServer();
   const one = async (server: { url: string; proc: { pid: number } }, viewers: number, into: typeof ours) => {
     if (into.stops.length > 0) return;
@@ -310,6 +315,6 @@ export async function runCurves(o: BenchOptions, only: string[] | null = null): 
   for (const c of curves)
     for (const s of c.series)
       console.log(
-        `  ${c.name} / ${s.name}: ${s.points.map(([x, y]) => `${x}→${Number(y.toPrecision(3))}`).join(", ")}`,
+        `  ${c.name} / ${s.name}: ${s.points.map(([x, y]) => `${x}→${y === null ? "—" : Number(y.toPrecision(3))}`).join(", ")}`,
       );
 }
