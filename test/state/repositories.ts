@@ -139,6 +139,33 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       ]).toEqual([answer, null, "failed", 5]);
     });
 
+    test("appends of several jobs asked for at once each commit; one refused changes nothing and refuses only its caller", async () => {
+      await using s = await make();
+      for (const id of ["a", "b", "c"]) await s.jobs.create(newJob(id));
+      const answer = { first: 0, next: 5, truncated: 0, held: 0 };
+      await s.jobs.commitAppend({ ...append("a", 0, 0, 5, 50), key: { key: "k", answer } });
+      const outcome = (p: Promise<Job>) =>
+        p.then(
+          (j) => j.line_count,
+          (e) => (e instanceof StateError ? e.kind : "other error"),
+        );
+      // Asked for in one tick, none awaited before the next is asked: a backend may commit them together.
+      const all = await Promise.all([
+        outcome(s.jobs.commitAppend({ ...append("b", 0, 0, 3, 30), key: { key: "k", answer } })),
+        outcome(s.jobs.commitAppend({ ...append("a", 5, 50, 5, 50), key: { key: "k", answer } })),
+        outcome(s.jobs.commitAppend({ ...append("c", 0, 0, 7, 70) })),
+      ]);
+      expect({
+        all,
+        counts: [
+          (await s.jobs.get("a"))?.line_count,
+          (await s.jobs.get("b"))?.line_count,
+          (await s.jobs.get("c"))?.line_count,
+        ],
+        keys: [await s.idempotency.get("b", "k"), await s.idempotency.get("a", "k")],
+      }).toEqual({ all: [3, "failed", 7], counts: [5, 3, 7], keys: [answer, answer] });
+    });
+
     test("a window commits with the append that holds part of a batch, or alone with the batch key when held whole", async () => {
       await using s = await make();
       await s.jobs.create(newJob("a"));

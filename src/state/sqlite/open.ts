@@ -34,9 +34,10 @@ export function openSqliteState(path: string, opts: { fsync?: boolean } = {}): S
     const schema = migrate(db);
     const caps = capStatements(db);
     const ping = db.query("SELECT 1");
+    const { flush, ...jobs } = sqliteJobs(db, caps);
     return {
       schema,
-      ...sqliteJobs(db, caps),
+      ...jobs,
       caps: sqliteCaps(db, caps),
       archives: sqliteArchives(db),
       retention: sqliteRetention(db),
@@ -46,6 +47,7 @@ export function openSqliteState(path: string, opts: { fsync?: boolean } = {}): S
         ping.get();
       },
       async close() {
+        flush();
         db.close(false);
       },
     };
