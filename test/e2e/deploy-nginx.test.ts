@@ -114,7 +114,7 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
     });
   });
 
-  test("Strøm's own paths reach Strøm — the job detail, the worker's heartbeat and complete — and stroem-logs' per-job heartbeat reaches stroem-logs", async () => {
+  test("Strøm's own paths reach Strøm — the job detail, the worker's heartbeat and complete — and stroem-logs' per-job heartbeat and secrets reach stroem-logs", async () => {
     await using d = await deployment();
     const job = d.strom.addJob({ workspace: "infra", task_name: "deploy/eu", status: "running" });
     const admin = d.strom.addUser({ email: "admin@x", is_admin: true });
@@ -126,11 +126,18 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
     await rawRequest(`${d.url}/worker/heartbeat`, "POST", worker, JSON.stringify({ worker_id: job.job_id }));
     await rawRequest(`${d.url}/worker/jobs/${job.job_id}/complete`, "POST", worker, "{}");
     const beat = await rawRequest(`${d.url}/worker/jobs/${job.job_id}/heartbeat`, "POST", worker);
+    const secrets = await rawRequest(
+      `${d.url}/worker/jobs/${job.job_id}/secrets`,
+      "POST",
+      worker,
+      JSON.stringify({ secrets: ["s3cr3t-value-to-mask"] }),
+    );
     expect({
       detail: [detail.job_id, detail.workspace, detail.task_name, detail.status],
       strom: d.stromPaths(),
-      // Only stroem-logs answers a heartbeat with its stale_after.
+      // Only stroem-logs answers a heartbeat with its stale_after, and registers secrets.
       beat: beat.headers["stroem-stale-after-ms"] !== undefined,
+      secrets: [secrets.status, JSON.parse(secrets.body).status],
     }).toEqual({
       detail: [job.job_id, "infra", "deploy/eu", "running"],
       strom: [
@@ -139,6 +146,7 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
         `POST /worker/jobs/${job.job_id}/complete`,
       ],
       beat: true,
+      secrets: [200, "ok"],
     });
   });
 
