@@ -20,13 +20,20 @@ type AnySchema = v.BaseSchema<unknown, unknown, v.BaseIssue<unknown>> & {
  * not know throws, so a new schema cannot slip into the description as "anything".
  */
 export function toJsonSchema(schema: v.GenericSchema): JsonSchema {
-  const s = schema as unknown as AnySchema;
+  return convert(schema as unknown as AnySchema).schema;
+}
+
+/** The schema, and whether a transform ran in it (what follows checks the output, not what is sent). */
+function convert(s: AnySchema): { schema: JsonSchema; transformed: boolean } {
+  if (s.pipe === undefined) return { schema: base(s), transformed: false };
   // A pipe's first item is its schema (itself perhaps a pipe): its own checks come first.
-  const out = s.pipe === undefined ? base(s) : toJsonSchema(s.pipe[0] as unknown as v.GenericSchema);
-  for (const action of s.pipe?.slice(1) ?? []) {
+  const inner = convert(s.pipe[0] as unknown as AnySchema);
+  const out = inner.schema;
+  if (inner.transformed) return inner;
+  for (const action of s.pipe.slice(1)) {
     const r = action.requirement;
-    // What follows a transform checks its output (a number made of the digits), not what is sent.
-    if (action.type === "transform" || action.type === "raw_transform") break;
+    if (action.type === "transform" || action.type === "raw_transform")
+      return { schema: out, transformed: true };
     switch (action.type) {
       case "min_length":
         out[out.type === "array" ? "minItems" : "minLength"] = r;
@@ -55,7 +62,7 @@ export function toJsonSchema(schema: v.GenericSchema): JsonSchema {
         throw new Error(`toJsonSchema: no JSON Schema form for the valibot action ${action.type}`);
     }
   }
-  return out;
+  return { schema: out, transformed: false };
 }
 
 function base(s: AnySchema): JsonSchema {
