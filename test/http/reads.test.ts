@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TestApp, startTestApp } from "../support/app.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
 import { untilEvent } from "../support/wait.ts";
 
 const line = (ts: string, text: string, stream = "stdout") => ({ ts, stream, line: text });
