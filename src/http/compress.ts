@@ -6,7 +6,8 @@ import { COMPRESSIBLE_CONTENT_TYPE_REGEX } from "hono/utils/compress";
 /**
  * Hono's middleware pipes the body through a `CompressionStream`, so a streamed read stays streamed (chunked,
  * no length) and memory does not grow with the log. It leaves alone a body that already has a
- * `Content-Encoding` (an already-gzip body is never gzipped twice), a body under 1 KiB, `HEAD`, and types that
+ * `Content-Encoding` (an already-gzip body is never gzipped twice), a body under 1 KiB (JSON states its length
+ * for this), `HEAD`, and types that
  * do not compress; ndjson is added to its list. A strong `ETag` becomes weak on a compressed answer (the
  * bytes differ, the content does not). A WebSocket handshake is passed by untouched: Bun has taken the socket.
  */
@@ -17,6 +18,24 @@ export function compression(): MiddlewareHandler {
   });
   return async (c, next) => {
     if (c.req.header("upgrade") !== undefined) return next();
-    return inner(c, next);
+    return inner(c, async () => {
+      await next();
+      // Hono's 1 KiB threshold reads Content-Length, which `c.json` does not set: a 34-byte push answer came
+      // out 54 bytes gzipped. A JSON answer is built whole in memory (a read's is bounded by max_read_bytes),
+      // so stating its length costs one copy, and only for a client that accepts an encoding.
+      const res = c.res;
+      if (
+        c.req.header("accept-encoding") === undefined ||
+        c.req.method === "HEAD" ||
+        res.body === null ||
+        res.headers.has("content-length") ||
+        !/^\s*application\/json(?:[;\s]|$)/i.test(res.headers.get("content-type") ?? "")
+      )
+        return;
+      const bytes = await res.arrayBuffer();
+      const sized = new Response(bytes, res);
+      sized.headers.set("content-length", String(bytes.byteLength));
+      c.res = sized;
+    });
   };
 }
