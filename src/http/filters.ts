@@ -96,17 +96,19 @@ export function readFilter(q: v.InferOutput<v.ObjectSchema<typeof FilterEntries,
 
 /**
  * A selection narrowed by a regular expression run in the regex worker (each batch is one task, bounded in
- * time: a pattern that backtracks for ever is a 422, as in the search). `limit` counts matching lines; once it
- * is reached the read beneath is closed and `next` is one past the last line given.
+ * time: a pattern that backtracks for ever is a 422, as in the search). `skip` matching lines are passed over,
+ * then `limit` counts them; once it is reached the read beneath is closed and `next` is one past the last line
+ * given.
  */
 export function regexSelection(
   sel: Selection,
   pool: RegexPool,
   regex: RegexSpec,
-  opts: { legacy: boolean; limit?: number | undefined },
+  opts: { legacy: boolean; limit?: number | undefined; skip?: number | undefined },
 ): Selection {
   const encoder = new TextEncoder();
   let left = opts.limit ?? Number.POSITIVE_INFINITY;
+  let skip = opts.skip ?? 0;
   let stoppedAt: number | null = null;
   async function* batches(): AsyncGenerator<Batch> {
     if (left <= 0) return;
@@ -125,6 +127,10 @@ export function regexSelection(
         });
         const out: Batch = { nums: [], texts: [] };
         for (const i of reply.hits) {
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
           out.nums.push(nums[i]!);
           out.texts.push(texts[i]!);
           if (--left === 0) {
@@ -148,4 +154,31 @@ export function needPool(pool: RegexPool | undefined): RegexPool {
     throw new AppError(501, "regex_unavailable", "re: regular expressions are not available on this server");
   }
   return pool;
+}
+
+/**
+ * The last `tail` lines that match a regex, as a log that cannot seek is tailed (logs/read.ts): a first pass
+ * counts the matches, a second skips all but the last `tail` of them. Both run when the first batch is
+ * pulled (a span the reads mark as work, http/idle.ts). The second pass stops at the last match the first
+ * one counted, so a log that grew in between answers the tail it had, and `next` is where the count ended.
+ */
+export function regexTail(
+  first: Selection,
+  again: () => Promise<Selection | null>,
+  pool: RegexPool,
+  regex: RegexSpec,
+  opts: { legacy: boolean; tail: number },
+): Selection {
+  async function* batches(): AsyncGenerator<Batch> {
+    let count = 0;
+    for await (const b of regexSelection(first, pool, regex, { legacy: opts.legacy }).batches)
+      count += b.nums.length;
+    const keep = Math.min(opts.tail, count);
+    if (keep === 0) return;
+    const second = await again();
+    if (second === null) return;
+    yield* regexSelection(second, pool, regex, { legacy: opts.legacy, skip: count - keep, limit: keep })
+      .batches;
+  }
+  return { source: first.source, batches: batches(), next: () => first.next() };
 }

@@ -8,7 +8,7 @@ import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { RegexPool } from "../logs/regex-pool.ts";
 import { StepName } from "../protocol/ids.ts";
 import { type BodyLimits, readJson } from "./body.ts";
-import { needPool, readFilter, regexSelection } from "./filters.ts";
+import { needPool, readFilter, regexSelection, regexTail } from "./filters.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
 import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
@@ -61,17 +61,11 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       );
     }
     const f = readFilter(q);
-    if (f.regex !== undefined && q.tail !== undefined) {
-      throw badRequest(
-        "tail cannot be combined with re (or q with icase): find the lines with /search, or use q",
-        "invalid_query",
-      );
-    }
     const query = {
       from: q.from ?? 0,
-      // A regex narrows the selection after it is made (regexSelection): the limit counts what it keeps.
+      // A regex narrows the selection after it is made (http/filters.ts): limit and tail count what it keeps.
       limit: f.regex === undefined ? q.limit : undefined,
-      tail: q.tail,
+      tail: f.regex === undefined ? q.tail : undefined,
       filter: { step, stream: q.stream, ...f.lines },
     };
     const job = await registry.get(id);
@@ -91,10 +85,15 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     const selection =
       selected === null || f.regex === undefined
         ? selected
-        : regexSelection(selected, needPool(deps.regex), f.regex, {
-            legacy: selected.source === "legacy",
-            limit: q.limit,
-          });
+        : q.tail === undefined
+          ? regexSelection(selected, needPool(deps.regex), f.regex, {
+              legacy: selected.source === "legacy",
+              limit: q.limit,
+            })
+          : regexTail(selected, () => reader.select(id, query), needPool(deps.regex), f.regex, {
+              legacy: selected.source === "legacy",
+              tail: q.tail,
+            });
     if (selection === null) {
       if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
@@ -137,7 +136,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     return json(c, {
       logs: text,
       // A forward read starts at the cursor it was given; a tail read at the first line it returns.
-      from: query.tail === undefined ? query.from : from,
+      from: q.tail === undefined ? query.from : from,
       next,
       source: selection.source,
       complete: (await reader.isFinal(fresh)) && !truncated && next >= (fresh?.line_count ?? 0),
