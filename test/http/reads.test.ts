@@ -139,7 +139,7 @@ describe("compression", () => {
     await finished(app, "c2");
     await pushed(app, "tiny", "build", [line(at(1), "one")]);
     const identity = await app.request("/api/jobs/c2/logs");
-    // Under 1 KiB is not worth compressing (gzip made a 34-byte push answer 54 bytes).
+    // Under 1 KiB is not worth compressing (gzip made a 34-byte answer 54 bytes); a write's answer never is.
     const small = await app.request("/api/jobs/tiny/logs", { headers: { "accept-encoding": "gzip" } });
     const pushAnswer = await app.post(
       "/worker/jobs/tiny/logs",
