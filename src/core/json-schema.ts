@@ -16,7 +16,7 @@ type AnySchema = v.BaseSchema<unknown, unknown, v.BaseIssue<unknown>> & {
 /**
  * The request side of a schema: what a client must send. A transform's output is not described (a query's
  * `Count` is a string of digits on the wire, whatever it becomes). A `check` (a predicate) has no JSON
- * Schema form: it is named in `description` only when it carries a fixed message. A kind this converter does
+ * Schema form and is left out: the description is looser there than the server. A kind this converter does
  * not know throws, so a new schema cannot slip into the description as "anything".
  */
 export function toJsonSchema(schema: v.GenericSchema): JsonSchema {
