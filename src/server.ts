@@ -235,6 +235,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     idleTimeout: config.server.idle_timeout,
     live,
     search,
+    regex,
     steps,
     extras: [...(archive ? [archive.view] : []), secretsView(masking)],
     stats: [

@@ -1,6 +1,7 @@
 // The JSONL line: encoding of pushed batches and server events, truncation, parsing, filters — pure functions
 // on the ingest hot path. Every write path encodes its lines here (the place a masking pass joins them).
 import { type LogLine, SERVER_STEP, type Stream } from "../protocol/line.ts";
+import { tsKey } from "../protocol/timestamp.ts";
 
 /** A line as the route hands it over: `ts` already normalised, or absent for "now". */
 export interface IncomingLine {
@@ -92,28 +93,64 @@ export function parseLine(text: string): LogLine | null {
   }
 }
 
-/** A line filter for reads: step name exact, stream exact; either may be absent. */
+/** A line filter for reads: step name exact, stream exact, a text, a time window; any may be absent. */
 export interface LineFilter {
   step?: string | undefined;
   stream?: Stream | undefined;
+  /** A substring of the line's text (its `line`), case-sensitive: the viewer search's `q`. */
+  text?: string | undefined;
+  /** Lines at or after this instant, and before `until`: keys made by `tsKey` (protocol/timestamp.ts). */
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+const TS_PREFIX = '{"ts":"';
+
+/** The `ts` of a stored line: cut from the contract's key order, else parsed. */
+function tsOf(text: string, parsed: LogLine | null): string | null {
+  if (text.startsWith(TS_PREFIX)) {
+    const end = text.indexOf('"', TS_PREFIX.length);
+    if (end !== -1) return text.slice(TS_PREFIX.length, end);
+  }
+  return typeof parsed?.ts === "string" ? parsed.ts : null;
 }
 
 /**
  * Whether a stored line passes the filter. A cheap substring pre-check rejects most lines without
  * parsing; a candidate is confirmed by parsing, so `build` never matches `build-notify` and a `line`
- * that merely contains `"step":"build"` never matches either.
+ * that merely contains `"step":"build"` never matches either. A text is looked for as JSON escapes it (as
+ * the search does), then in the parsed `line`.
  */
 export function makeMatcher(filter: LineFilter): ((text: string) => boolean) | null {
-  const { step, stream } = filter;
-  if (step === undefined && stream === undefined) return null;
+  const { step, stream, text: want, since, until } = filter;
+  if (
+    step === undefined &&
+    stream === undefined &&
+    want === undefined &&
+    since === undefined &&
+    until === undefined
+  )
+    return null;
   const stepNeedle = step === undefined ? null : `"step":${JSON.stringify(step)}`;
   const streamNeedle = stream === undefined ? null : `"stream":"${stream}"`;
+  const textNeedle = want === undefined ? null : JSON.stringify(want).slice(1, -1);
   return (text) => {
     if (stepNeedle !== null && !text.includes(stepNeedle)) return false;
     if (streamNeedle !== null && !text.includes(streamNeedle)) return false;
+    if (textNeedle !== null && !text.includes(textNeedle)) return false;
     const parsed = parseLine(text);
     if (parsed === null) return false;
-    return (step === undefined || parsed.step === step) && (stream === undefined || parsed.stream === stream);
+    if (step !== undefined && parsed.step !== step) return false;
+    if (stream !== undefined && parsed.stream !== stream) return false;
+    if (want !== undefined && !parsed.line.includes(want)) return false;
+    if (since !== undefined || until !== undefined) {
+      const ts = tsOf(text, parsed);
+      const key = ts === null ? null : tsKey(ts);
+      if (key === null) return false;
+      if (since !== undefined && key < since) return false;
+      if (until !== undefined && key >= until) return false;
+    }
+    return true;
   };
 }
 
@@ -140,4 +177,16 @@ export function maskStored(text: string, mask: MaskText): string {
     at = end + 1;
   }
   return changed ? out : text;
+}
+
+/**
+ * The filter over plain-text lines (a legacy `.log`): a text is looked for in the raw line, as the search does;
+ * a line has no step, stream or time, so any of those keeps none.
+ */
+export function makeTextMatcher(filter: LineFilter): ((text: string) => boolean) | null {
+  if (makeMatcher(filter) === null) return null;
+  const { step, stream, text: want, since, until } = filter;
+  if (step !== undefined || stream !== undefined || since !== undefined || until !== undefined)
+    return () => false;
+  return (text) => text.includes(want!);
 }

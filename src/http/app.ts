@@ -7,18 +7,23 @@ import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { RegexPool } from "../logs/regex-pool.ts";
 import type { Search } from "../logs/search.ts";
 import type { Steps } from "../logs/steps.ts";
 import type { Masking } from "../masking/index.ts";
 import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
 import type { Repositories } from "../state/types.ts";
 import { authMiddleware } from "./auth.ts";
+import { compression } from "./compress.ts";
+import { conventions } from "./conventions.ts";
 import { mountDownloadRoutes } from "./download.ts";
+import { etags } from "./etag.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
 import { mountJobRoutes } from "./jobs.ts";
 import { mountLogRoutes } from "./logs.ts";
 import { mountMetricsRoutes } from "./metrics.ts";
 import { observeRequests } from "./observe.ts";
+import { mountOpenApiRoute } from "./openapi.ts";
 import { mountSearchRoutes } from "./search.ts";
 import { mountSecretRoutes } from "./secrets.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
@@ -55,7 +60,18 @@ export interface AppDeps {
   /** Search and the steps summary (the log viewer's reads); without them their routes are not mounted. */
   search?: Search;
   steps?: Steps;
+  /** The regex worker: reads filtered by `re` test their lines in it. */
+  regex?: RegexPool;
 }
+
+/** The reads of a job's log that carry an ETag once the job is finished (http/etag.ts). */
+const READS = [
+  "/api/jobs/:id/logs",
+  "/api/jobs/:id/steps/:step/logs",
+  "/api/jobs/:id/logs/download",
+  "/api/jobs/:id/steps",
+  "/api/jobs/:id/search",
+];
 
 export function createApp(deps: AppDeps): Hono {
   // Routing reads the path through a parse that never throws: Bun hands odd targets over as is.
@@ -84,6 +100,8 @@ export function createApp(deps: AppDeps): Hono {
   app.use("*", targetGuard());
   // Before auth, so refusals are counted too.
   if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
+  // Outside everything that builds a body, so an ETag set below it is seen (and made weak) when it compresses.
+  app.use("*", compression());
   app.use("*", authMiddleware(deps.tokens));
   // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
   // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
@@ -91,6 +109,9 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     if (c.req.method === "HEAD" && c.res.body !== null) await c.res.body.cancel();
   });
+  app.use("*", conventions(app));
+  const tagged = etags({ jobs: deps.registry, reader: deps.reader });
+  for (const path of READS) app.use(path, tagged);
   if (deps.metrics) mountMetricsRoutes(app, { registry: deps.metrics });
   mountHealthRoutes(app, {
     ping: deps.state.ping,
@@ -116,10 +137,12 @@ export function createApp(deps: AppDeps): Hono {
     maxReadBytes: deps.limits.max_read_bytes,
     ...(deps.idleTimeout === undefined ? {} : { idleTimeout: deps.idleTimeout }),
     log: deps.log,
+    regex: deps.regex,
   });
   if (deps.live) mountStreamRoutes(app, { hub: deps.live });
-  mountDownloadRoutes(app, { jobs: deps.registry, reader: deps.reader, log: deps.log });
+  mountDownloadRoutes(app, { jobs: deps.registry, reader: deps.reader, log: deps.log, regex: deps.regex });
   if (deps.search) mountSearchRoutes(app, { jobs: deps.registry, search: deps.search });
   if (deps.steps) mountStepRoutes(app, { jobs: deps.registry, steps: deps.steps });
+  mountOpenApiRoute(app);
   return app;
 }

@@ -10,8 +10,28 @@ export interface BodyLimits {
   timeoutMs: number;
 }
 
-/** Reads a JSON body: 413 past `maxBytes`, 408 when it stalls, 400 for invalid UTF-8 or JSON. */
+/**
+ * A declared type that is not JSON is a 415 before a byte is read: `curl -d` sends
+ * `application/x-www-form-urlencoded`, and a form is not what the route takes. No `Content-Type` at all is
+ * read as JSON (a bare client that sends a JSON body without saying so is common, and its body is still
+ * checked as JSON).
+ */
+export function requireJsonType(c: Context): void {
+  const type = c.req.header("content-type");
+  if (type === undefined || type.trim() === "") return;
+  const essence = type.split(";")[0]!.trim().toLowerCase();
+  if (essence === "application/json" || /^application\/[^/\s]+\+json$/.test(essence)) return;
+  throw new AppError(
+    415,
+    "unsupported_media_type",
+    `Content-Type ${JSON.stringify(type.slice(0, 100))} is not JSON: send the body as application/json`,
+    { accept: "application/json" },
+  );
+}
+
+/** Reads a JSON body: 415 when declared as another type, 413 past `maxBytes`, 408 when it stalls, 400 for invalid UTF-8 or JSON. */
 export async function readJson(c: Context, limits: BodyLimits): Promise<unknown> {
+  requireJsonType(c);
   const max = limits.maxBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > max) throw tooLarge(declared, max);

@@ -6,15 +6,18 @@ import { notFound } from "../errors.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
+import type { RegexPool } from "../logs/regex-pool.ts";
 import { lineText } from "../logs/text.ts";
 import { StepName } from "../protocol/ids.ts";
 import { StreamName as Stream } from "../protocol/push.ts";
+import { FilterEntries, needPool, readFilter, regexSelection } from "./filters.ts";
 import { jobIdParam, parse } from "./params.ts";
 
 export const DownloadQuery = v.object({
   format: v.optional(v.picklist(["jsonl", "text"], (i) => `expected "jsonl" or "text" (got ${i.received})`)),
   step: v.optional(StepName),
   stream: v.optional(Stream),
+  ...FilterEntries,
 });
 
 /** `attachment; filename=…` with an ASCII fallback and the exact name in RFC 5987 form. */
@@ -25,7 +28,7 @@ export function contentDisposition(name: string): string {
 
 export function mountDownloadRoutes(
   app: Hono,
-  deps: { jobs: Pick<Registry, "get">; reader: Reader; log?: Logger },
+  deps: { jobs: Pick<Registry, "get">; reader: Reader; log?: Logger; regex?: RegexPool | undefined },
 ): void {
   app.get("/api/jobs/:id/logs/download", async (c) => {
     const id = jobIdParam(c);
@@ -37,7 +40,15 @@ export function mountDownloadRoutes(
         format === "jsonl" ? "application/x-ndjson; charset=utf-8" : "text/plain; charset=utf-8",
       "content-disposition": contentDisposition(name),
     };
-    const selection = await deps.reader.select(id, { from: 0, filter: { step: q.step, stream: q.stream } });
+    const f = readFilter(q);
+    const selected = await deps.reader.select(id, {
+      from: 0,
+      filter: { step: q.step, stream: q.stream, ...f.lines },
+    });
+    const selection =
+      selected === null || f.regex === undefined
+        ? selected
+        : regexSelection(selected, needPool(deps.regex), f.regex, { legacy: selected.source === "legacy" });
     if (selection === null) {
       if ((await deps.jobs.get(id)) === null) {
         throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");

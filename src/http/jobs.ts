@@ -7,11 +7,13 @@ import type { Masking } from "../masking/index.ts";
 import { checkSecrets } from "../masking/secrets.ts";
 import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
 import { type BodyLimits, readJson } from "./body.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import {
   CompleteBody,
   EventBody,
   idempotencyKey,
   jobIdParam,
+  LIST_LIMIT,
   ListQuery,
   parse,
   RegisterBody,
@@ -72,14 +74,21 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
 
   app.get("/api/jobs", async (c) => {
     const query = parse(ListQuery, c.req.query(), "invalid_query");
-    const limit = Math.min(query.limit ?? 50, 1000);
+    const limit = query.limit ?? LIST_LIMIT;
+    // One more than a page: whether it exists says whether there is a next page, without a count.
     const list = await registry.list({
-      limit,
+      limit: limit + 1,
       ...(query.status !== undefined ? { status: query.status } : {}),
       ...(query.workspace !== undefined ? { workspace: query.workspace } : {}),
       ...(query.task !== undefined ? { task: query.task } : {}),
+      ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor) } : {}),
     });
-    return c.json({ jobs: await Promise.all(list.map(view)) });
+    const page = list.slice(0, limit);
+    const last = page[page.length - 1];
+    return c.json({
+      jobs: await Promise.all(page.map(view)),
+      next_cursor: list.length > limit && last ? encodeCursor(last) : null,
+    });
   });
 
   app.get("/api/jobs/:id", async (c) => {

@@ -5,8 +5,10 @@ import { badRequest, notFound } from "../errors.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
+import type { RegexPool } from "../logs/regex-pool.ts";
 import { StepName } from "../protocol/ids.ts";
 import { type BodyLimits, readJson } from "./body.ts";
+import { needPool, readFilter, regexSelection, regexTail } from "./filters.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
 import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
@@ -19,6 +21,8 @@ export interface LogRoutesDeps {
   /** `server.idle_timeout`: restored whenever a read waits on its client (see idle.ts). */
   idleTimeout?: number;
   log?: Logger;
+  /** The regex worker, for `re` (and `q` with `icase`). */
+  regex?: RegexPool | undefined;
 }
 
 export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
@@ -56,11 +60,13 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
         "invalid_query",
       );
     }
+    const f = readFilter(q);
     const query = {
       from: q.from ?? 0,
-      limit: q.limit,
-      tail: q.tail,
-      filter: { step, stream: q.stream },
+      // A regex narrows the selection after it is made (http/filters.ts): limit and tail count what it keeps.
+      limit: f.regex === undefined ? q.limit : undefined,
+      tail: f.regex === undefined ? q.tail : undefined,
+      filter: { step, stream: q.stream, ...f.lines },
     };
     const job = await registry.get(id);
     const idle = idleControl(c, deps.idleTimeout ?? 10_000);
@@ -75,7 +81,19 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       // Its length is known only by streaming it: say so, or Bun would announce an empty body.
       return new Response(null, { headers: { ...ndjsonHeaders(source), "transfer-encoding": "chunked" } });
     }
-    const selection = await reader.select(id, query);
+    const selected = await reader.select(id, query);
+    const selection =
+      selected === null || f.regex === undefined
+        ? selected
+        : q.tail === undefined
+          ? regexSelection(selected, needPool(deps.regex), f.regex, {
+              legacy: selected.source === "legacy",
+              limit: q.limit,
+            })
+          : regexTail(selected, () => reader.select(id, query), needPool(deps.regex), f.regex, {
+              legacy: selected.source === "legacy",
+              tail: q.tail,
+            });
     if (selection === null) {
       if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
@@ -118,7 +136,7 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     return json(c, {
       logs: text,
       // A forward read starts at the cursor it was given; a tail read at the first line it returns.
-      from: query.tail === undefined ? query.from : from,
+      from: q.tail === undefined ? query.from : from,
       next,
       source: selection.source,
       complete: (await reader.isFinal(fresh)) && !truncated && next >= (fresh?.line_count ?? 0),

@@ -7,6 +7,7 @@ import { IDEMPOTENCY_KEY, JOB_ID, JOB_ID_EXPECTED } from "../protocol/ids.ts";
 import { type Push, PushBody, pushFast, StreamName } from "../protocol/push.ts";
 import { STATUSES, TerminalStatusName } from "../protocol/status.ts";
 import { Timestamp } from "../protocol/timestamp.ts";
+import { FilterEntries } from "./filters.ts";
 
 export function jobIdParam(c: Context): string {
   const id = c.req.param("id") ?? "";
@@ -61,20 +62,32 @@ export const Count = (what?: string) =>
   );
 
 export const ReadQuery = v.object({
-  from: v.optional(Count("from")),
-  limit: v.optional(Count("limit")),
-  tail: v.optional(Count("tail")),
+  from: v.optional(Count()),
+  limit: v.optional(Count()),
+  tail: v.optional(Count()),
   stream: v.optional(StreamName),
   format: v.optional(
     v.picklist(["json", "ndjson"], (i) => `expected "json" or "ndjson" (got ${i.received})`),
   ),
+  ...FilterEntries,
 });
+
+/** Jobs per page of the list: the default, and the most a page holds (more is a 400, never a silent cap). */
+export const LIST_LIMIT = 50;
+export const LIST_MAX = 1000;
 
 export const ListQuery = v.object({
   status: v.optional(v.picklist(STATUSES, (i) => `unknown status ${i.received}`)),
   workspace: v.optional(v.string()),
   task: v.optional(v.string()),
-  limit: v.optional(Count("limit")),
+  limit: v.optional(
+    v.pipe(
+      Count(),
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(LIST_MAX, (i) => `must be at most ${LIST_MAX} (got ${i.input}): page with cursor`),
+    ),
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.nonEmpty("must not be empty"))),
 });
 
 export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {

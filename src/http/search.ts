@@ -4,9 +4,9 @@ import * as v from "valibot";
 import { badRequest, notFound } from "../errors.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Search } from "../logs/search.ts";
-import { escapeRegex } from "../logs/text.ts";
 import { StepName } from "../protocol/ids.ts";
 import { StreamName as Stream } from "../protocol/push.ts";
+import { Flag, Pattern, regexOf } from "./filters.ts";
 import { jobIdParam, parse } from "./params.ts";
 
 // Messages name no field: the error names it (`limit: must be at least 1`).
@@ -16,21 +16,10 @@ const Count = v.pipe(
   v.transform(Number),
 );
 
-const Pattern = v.pipe(
-  v.string(),
-  v.nonEmpty("must not be empty"),
-  v.maxLength(1024, (i) => `must be at most 1024 characters (got ${i.input.length})`),
-);
-
 export const SearchQuery = v.object({
   q: v.optional(Pattern),
   re: v.optional(Pattern),
-  icase: v.optional(
-    v.pipe(
-      v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),
-      v.transform((s) => s === "true" || s === "1"),
-    ),
-  ),
+  icase: v.optional(Flag),
   step: v.optional(StepName),
   stream: v.optional(Stream),
   from: v.optional(Count),
@@ -53,26 +42,14 @@ export function mountSearchRoutes(
   app.get("/api/jobs/:id/search", async (c) => {
     const id = jobIdParam(c);
     const q = parse(SearchQuery, c.req.query(), "invalid_query");
-    if (q.q !== undefined && q.re !== undefined) {
-      throw badRequest("q and re cannot be combined: q is a text, re a regular expression", "invalid_query");
-    }
     if (q.q === undefined && q.re === undefined && q.step === undefined && q.stream === undefined) {
       throw badRequest(
         "nothing to search for: give q (a text), re (a regular expression), step or stream",
         "invalid_query",
       );
     }
-    let regex: { source: string; flags: string } | undefined;
-    if (q.re !== undefined || (q.q !== undefined && q.icase === true)) {
-      const source = q.re ?? escapeRegex(q.q!);
-      const flags = q.icase === true ? "i" : "";
-      try {
-        new RegExp(source, flags);
-      } catch (e) {
-        throw badRequest(`re: not a valid regular expression: ${(e as Error).message}`, "invalid_query");
-      }
-      regex = { source, flags };
-    }
+    // The same rules as the reads' q/re/icase (http/filters.ts).
+    const regex = regexOf(q);
     const from = q.from ?? 0;
     const page = await deps.search.search(
       id,

@@ -7,18 +7,18 @@ import { AppError, badRequest } from "../errors.ts";
 import type { LiveHub } from "../live/hub.ts";
 import { StepName } from "../protocol/ids.ts";
 import { StreamName } from "../protocol/push.ts";
+import { FilterEntries, Flag, readFilter } from "./filters.ts";
 import { Count, jobIdParam, parse } from "./params.ts";
 
-const Flag = v.pipe(
-  v.picklist(["true", "false", "1", "0"], (i) => `expected true or false (got ${i.received})`),
-  v.transform((s) => s === "true" || s === "1"),
-);
-
+/** The live stream takes the reads' time window and text; not `re` (the hub tests each line as it comes). */
 export const StreamQuery = v.object({
   from: v.optional(Count()),
   skip_backfill: v.optional(Flag),
   step: v.optional(StepName),
   stream: v.optional(StreamName),
+  since: FilterEntries.since,
+  until: FilterEntries.until,
+  q: FilterEntries.q,
 });
 
 export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {
@@ -49,7 +49,7 @@ export function mountStreamRoutes(app: Hono, deps: { hub: LiveHub }): void {
       job: id,
       from: q.from,
       skipBackfill: q.skip_backfill === true,
-      filter: { step: q.step, stream: q.stream },
+      filter: { step: q.step, stream: q.stream, ...readFilter(q).lines },
     };
     return upgradeWebSocket(c, {
       // Hono's context drops send()'s back-pressure status: the hub works on the raw Bun socket.

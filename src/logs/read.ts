@@ -2,7 +2,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import type { Job } from "../core/job.ts";
-import { type LineFilter, makeMatcher, parseLine, truncateLine } from "../core/line.ts";
+import { type LineFilter, makeMatcher, makeTextMatcher, parseLine, truncateLine } from "../core/line.ts";
 import { type Batch, countSelected, detach, selectForward, splitLines } from "../core/scan.ts";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "./store.ts";
@@ -140,8 +140,8 @@ export function createReader(deps: ReaderDeps) {
     let next = query.from;
     const done = () => next;
 
-    // Plain text: every text line counts as a line; no line belongs to a step or stream.
-    const lineMatch = kind === "legacy" && match !== null ? () => false : match;
+    // Plain text: every text line counts as a line; no line belongs to a step or stream, a text is in the raw line.
+    const lineMatch = kind === "legacy" ? makeTextMatcher(query.filter) : match;
     const path = store.jsonlPath(id);
     // Bytes past the recorded end are not committed; a file without a row is read to its end.
     const end = kind === "local" && job ? job.byte_count : undefined;

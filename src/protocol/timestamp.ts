@@ -63,3 +63,15 @@ export const Timestamp = v.pipe(
     return ts;
   }),
 );
+
+/**
+ * A stored (`…Z`) timestamp as a string that sorts as the instant does: the seconds, then the fraction without
+ * its trailing zeros (`.5` and `.500000000` are one instant; `45Z` sorts before `45.1Z`, as a plain string
+ * comparison would not). Null for anything that is not the stored form.
+ */
+export function tsKey(ts: string): string | null {
+  if (ts.length < 20 || ts.charCodeAt(ts.length - 1) !== 90 /* Z */ || ts.charCodeAt(10) !== 84 /* T */)
+    return null;
+  const frac = ts.length > 20 ? ts.slice(20, -1) : "";
+  return ts.slice(0, 19) + frac.replace(/0+$/, "");
+}

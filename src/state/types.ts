@@ -75,6 +75,8 @@ export interface JobFilter {
   limit: number;
   /** Jobs created before this (a page's keyset cursor). */
   before?: number | undefined;
+  /** Jobs after this one in the list's order (newest first, ties by id descending): the next page's keyset. */
+  after?: { created_at: number; id: string } | undefined;
 }
 
 export interface JobsRepository {

@@ -45,7 +45,7 @@ describe("auth", () => {
       ]);
     }
     const list = await s.fetch("/api/jobs", { headers: { authorization: `Bearer ${WORKER}` } });
-    expect(await list.json()).toEqual({ jobs: [] });
+    expect(await list.json()).toEqual({ jobs: [], next_cursor: null });
   });
 
   test("a read token reads but cannot write; the worker token does both", async () => {

@@ -77,18 +77,35 @@ const handled: Array<[string, Answer, Answer]> = [
   ["GET /api/jobs/j HTTP/1.1\r\nHost: a b", jsonError(404, "not_found"), jsonError(401, "unauthorized")],
   ["GET /x HTTP/1.1\r\nHost: [zz", jsonError(400, "invalid_target"), jsonError(400, "invalid_target")],
   ["TRACE / HTTP/1.1\r\nHost: a", jsonError(404, "no_route"), jsonError(401, "unauthorized")],
-  ["TRACE /api/jobs/j/logs HTTP/1.1\r\nHost: a", jsonError(404, "no_route"), jsonError(401, "unauthorized")],
+  // A path some route serves, with another method: a 405 (its Allow is checked in test/http/conventions.test.ts).
   [
-    "OPTIONS /api/jobs/j/logs HTTP/1.1\r\nHost: a",
-    jsonError(404, "no_route"),
+    "TRACE /api/jobs/j/logs HTTP/1.1\r\nHost: a",
+    jsonError(405, "method_not_allowed"),
     jsonError(401, "unauthorized"),
   ],
-  ["PROPFIND /api/jobs HTTP/1.1\r\nHost: a", jsonError(404, "no_route"), jsonError(401, "unauthorized")],
-  ["PURGE /api/jobs/j/logs HTTP/1.1\r\nHost: a", jsonError(404, "no_route"), jsonError(401, "unauthorized")],
-  ["PATCH /api/jobs/j HTTP/1.1\r\nHost: a", jsonError(404, "no_route"), jsonError(401, "unauthorized")],
+  [
+    "OPTIONS /api/jobs/j/logs HTTP/1.1\r\nHost: a",
+    jsonError(405, "method_not_allowed"),
+    jsonError(401, "unauthorized"),
+  ],
+  [
+    "PROPFIND /api/jobs HTTP/1.1\r\nHost: a",
+    jsonError(405, "method_not_allowed"),
+    jsonError(401, "unauthorized"),
+  ],
+  [
+    "PURGE /api/jobs/j/logs HTTP/1.1\r\nHost: a",
+    jsonError(405, "method_not_allowed"),
+    jsonError(401, "unauthorized"),
+  ],
+  [
+    "PATCH /api/jobs/j HTTP/1.1\r\nHost: a",
+    jsonError(405, "method_not_allowed"),
+    jsonError(401, "unauthorized"),
+  ],
   [
     "DELETE /worker/jobs/j/logs HTTP/1.1\r\nHost: a",
-    jsonError(404, "no_route"),
+    jsonError(405, "method_not_allowed"),
     jsonError(401, "unauthorized"),
   ],
   [

@@ -158,8 +158,8 @@ describe("bad input", () => {
     await using s = await startTestApp();
     await s.post("/worker/jobs/j/logs", ok);
     const cases = [
-      ["from=-1", 'from: from: expected a non-negative integer (got "-1")'],
-      ["limit=abc", 'limit: limit: expected a non-negative integer (got "abc")'],
+      ["from=-1", 'from: expected a non-negative integer (got "-1")'],
+      ["limit=abc", 'limit: expected a non-negative integer (got "abc")'],
       ["stream=stdlog", 'stream: expected "stdout" or "stderr" (got "stdlog")'],
       ["format=xml", 'format: expected "json" or "ndjson" (got "xml")'],
       ["tail=5&limit=5", "tail and limit cannot be combined: tail already says how many lines"],

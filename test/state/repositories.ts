@@ -235,6 +235,26 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       ]).toEqual([["d", "c", "b", "a"], ["d", "c"], ["b", "a"], ["d"], ["d", "a"]]);
     });
 
+    test("a page after a job starts exactly past it in the list's order, ties in created_at broken by id", async () => {
+      await using s = await make();
+      for (const [id, at] of [
+        ["a", 1],
+        ["b", 2],
+        ["c", 2],
+        ["d", 2],
+        ["e", 3],
+      ] as const)
+        await s.jobs.create(newJob(id, { created_at: T0 + at }));
+      const ids = async (f: Parameters<Repositories["jobs"]["list"]>[0]) =>
+        (await s.jobs.list(f)).map((j) => j.id);
+      expect([
+        await ids({ limit: 10, after: { created_at: T0 + 2, id: "d" } }),
+        await ids({ limit: 2, after: { created_at: T0 + 2, id: "c" } }),
+        await ids({ limit: 10, after: { created_at: T0 + 3, id: "e" }, workspace: "ws" }),
+        await ids({ limit: 10, after: { created_at: T0 + 1, id: "a" } }),
+      ]).toEqual([["c", "b", "a"], ["b", "a"], ["d", "c", "b", "a"], []]);
+    });
+
     test("the archive queue: enqueued once, attempts, failures with their backoff, verified uploads, local deletion", async () => {
       await using s = await make();
       for (const id of ["a", "b", "c"]) {

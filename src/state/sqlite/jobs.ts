@@ -167,6 +167,12 @@ export function sqliteJobs(
         where.push("created_at < $before");
         params.before = filter.before;
       }
+      if (filter.after !== undefined) {
+        // The list's own order, so a page starts exactly after the last job of the one before it.
+        where.push("(created_at < $after_at OR (created_at = $after_at AND id < $after_id))");
+        params.after_at = filter.after.created_at;
+        params.after_id = filter.after.id;
+      }
       const sql = `SELECT ${JOB} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY created_at DESC, id DESC LIMIT $limit`;
       return db.query<Job, Record<string, string | number>>(sql).all(params);
