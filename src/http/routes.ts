@@ -4,6 +4,7 @@ import { PushBody } from "../protocol/push.ts";
 import { DownloadQuery } from "./download.ts";
 import { CompleteBody, EventBody, ListQuery, ReadQuery, RegisterBody } from "./params.ts";
 import { SearchQuery } from "./search.ts";
+import { SecretsBody } from "./secrets.ts";
 import { StreamQuery } from "./stream.ts";
 
 export type Method = "GET" | "POST" | "PUT";
@@ -123,6 +124,13 @@ export const ROUTES: readonly Route[] = [
     answers: "json",
   },
   { method: "POST", path: "/worker/jobs/:id/heartbeat", summary: "A worker's sign of life", answers: "json" },
+  {
+    method: "POST",
+    path: "/worker/jobs/:id/secrets",
+    summary: "Add values to mask in every later line of the job (workers; never readable back)",
+    body: SecretsBody,
+    answers: "json",
+  },
 ];
 
 export type RouteMatch = { route: Route } | { allow: string[] } | null;
