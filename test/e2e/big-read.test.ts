@@ -28,6 +28,14 @@ describe("big reads", () => {
       const step = await drainCount(await fetch(`${server.url}/api/jobs/big/steps/rare/logs?format=ndjson`));
       expect(step.lines).toBe(log.rare);
 
+      // The `{logs}` form with no window (Strøm's CLI and UI) is whole too, streamed as one JSON body.
+      const json = await drainEscapedLines(await fetch(`${server.url}/api/jobs/big/logs`));
+      expect([json.lines, json.end]).toEqual([
+        log.lines,
+        `","from":0,"next":${log.lines},"source":"local","complete":false,"truncated":false}`,
+      ]);
+      const jsonRss = server.peakRss();
+
       // A tail larger than the log, filtered, on a file without a row (counted, then skipped) and after the
       // job is registered (the file is adopted: a backward scan). Neither holds the matching lines.
       const rowless = await drainCount(
@@ -59,9 +67,11 @@ describe("big reads", () => {
 
       const rss = server.peakRss();
       console.log(
-        `1 GB log: peak server RSS ${(streamedRss / 2 ** 20).toFixed(0)} MB over the ndjson reads, ` +
+        `1 GB log: peak server RSS ${(jsonRss / 2 ** 20).toFixed(0)} MB after a whole {logs} read, ` +
+          `${(streamedRss / 2 ** 20).toFixed(0)} MB over the ndjson reads, ` +
           `${(rss / 2 ** 20).toFixed(0)} MB after JSON reads (capped at max_read_bytes, 16 MiB)`,
       );
+      expect(jsonRss).toBeLessThan(200 * 2 ** 20);
       expect(streamedRss).toBeLessThan(200 * 2 ** 20);
       // A JSON answer holds its (capped) text a few times over while it is encoded, and the blocks scanned for
       // a rare step are garbage the collector reaches late (~250 MB peak for that read alone). Before lines
@@ -71,3 +81,22 @@ describe("big reads", () => {
     BIG_DEADLINE_MS,
   );
 });
+
+/** Reads a JSON `{logs}` body to the end without holding it: counts its escaped newlines, keeps its last bytes. */
+async function drainEscapedLines(res: Response): Promise<{ lines: number; end: string }> {
+  let lines = 0;
+  let backslash = false;
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    // Each `\` (92) escapes the byte after it: `\n` is a newline of the log, `\\` a backslash.
+    for (let i = 0; i < chunk.length; i++) {
+      if (backslash) {
+        if (chunk[i] === 110) lines++;
+        backslash = false;
+      } else if (chunk[i] === 92) backslash = true;
+    }
+    tail = (tail + decoder.decode(chunk.subarray(Math.max(0, chunk.length - 200)))).slice(-200);
+  }
+  return { lines, end: tail.slice(tail.lastIndexOf("\\n") + 2) };
+}
