@@ -215,7 +215,8 @@ export const ConfigSchema = v.strictObject({
   limits: v.optional(
     v.strictObject({
       max_body_bytes: v.optional(Size, 8 * 1024 * 1024),
-      max_line_bytes: v.optional(Size, 1024 * 1024),
+      /** 2 MiB: Strøm's push body limit (axum's default), so a line Strøm's worker can send is stored whole. */
+      max_line_bytes: v.optional(Size, 2 * 1024 * 1024),
       max_read_bytes: v.optional(Size, 16 * 1024 * 1024),
       /** Open append handles kept in the LRU; the least recently written job's handle is closed past it. */
       max_open_files: v.optional(Int(1), 256),
