@@ -290,6 +290,18 @@ export function createRegistry(opts: RegistryOptions) {
         opts.log?.error(`job ${id}: could not record the server event "${message}"`, e);
       }
     },
+    /**
+     * Lines of another copy of this log (a Strøm archive, Strøm's own `_server` events) that ours lacks, added
+     * verbatim — byte-identical to that copy, so a union of exact lines never takes them twice — then, with a
+     * `message`, a server event saying where they came from. Not counted as late lines: no worker sent them.
+     */
+    fold: (id: string, lines: readonly string[], message: string | null) =>
+      withJob(id, async (job) => {
+        const text = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+        const run =
+          text === "" ? job : (await appendRun(job, { text, count: lines.length, countLate: false })).job;
+        if (message !== null) await eventIn(run, message, null);
+      }),
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>
       withJob(id, async (job) => {
