@@ -121,6 +121,8 @@ const StromSection = v.pipe(
     request_timeout: v.optional(Duration, "5s"),
     /** How often the status of each job still running is asked (the job sync). */
     poll_interval: v.optional(Duration, "5s"),
+    /** How long after Strøm reports a job's end its `_server` events are still folded in (hook failures come late). */
+    late_events: v.optional(Duration, "2m"),
     /** How long Strøm's "this caller may read this job" is reused (at most until a JWT's own `exp`). */
     auth_cache_ttl: v.optional(Duration, "30s"),
     /** How long a refusal (404 or 401) is reused: shorter, so a granted ACL or a refreshed login shows soon. */

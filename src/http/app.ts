@@ -11,6 +11,7 @@ import type { Search } from "../logs/search.ts";
 import type { Steps } from "../logs/steps.ts";
 import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
 import type { Repositories } from "../state/types.ts";
+import type { StromClient } from "../strom/client.ts";
 import { authMiddleware } from "./auth.ts";
 import { mountDownloadRoutes } from "./download.ts";
 import { mountHealthRoutes, type ReadyCheck } from "./health.ts";
@@ -32,6 +33,8 @@ export interface AppDeps {
   reader: Reader;
   log: Logger;
   tokens: Tokens;
+  /** Strøm mode: reads with a Strøm credential are authorised by asking Strøm (http/strom-auth.ts). */
+  strom?: Pick<StromClient, "mayRead"> | null;
   localDir: string;
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
   /** `recovery.stale_after`, told to workers in the heartbeat's answer. */
@@ -80,7 +83,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use("*", targetGuard());
   // Before auth, so refusals are counted too.
   if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
-  app.use("*", authMiddleware(deps.tokens));
+  app.use("*", authMiddleware(deps.tokens, deps.strom ?? null));
   // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
   // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
   app.use("*", async (c, next) => {
