@@ -19,6 +19,18 @@ describe("big reads", () => {
       using dir = tempDir();
       mkdirSync(join(dir.path, "logs"));
       const log = writeBigLog(join(dir.path, "logs", "big.jsonl"), 1024 ** 3);
+      // The `{logs}` form with no window (Strøm's CLI and UI) is whole, streamed as one JSON body: measured
+      // alone, in a server of its own (the peak RSS of a process only rises).
+      let jsonRss: number;
+      {
+        await using first = await spawnServer({}, { dir: dir.path });
+        const json = await drainEscapedLines(await fetch(`${first.url}/api/jobs/big/logs`));
+        expect([json.lines, json.end]).toEqual([
+          log.lines,
+          `","from":0,"next":${log.lines},"source":"local","complete":false,"truncated":false}`,
+        ]);
+        jsonRss = first.peakRss();
+      }
       await using server = await spawnServer({}, { dir: dir.path });
 
       const whole = await drainCount(await fetch(`${server.url}/api/jobs/big/logs?format=ndjson`));
@@ -27,14 +39,6 @@ describe("big reads", () => {
 
       const step = await drainCount(await fetch(`${server.url}/api/jobs/big/steps/rare/logs?format=ndjson`));
       expect(step.lines).toBe(log.rare);
-
-      // The `{logs}` form with no window (Strøm's CLI and UI) is whole too, streamed as one JSON body.
-      const json = await drainEscapedLines(await fetch(`${server.url}/api/jobs/big/logs`));
-      expect([json.lines, json.end]).toEqual([
-        log.lines,
-        `","from":0,"next":${log.lines},"source":"local","complete":false,"truncated":false}`,
-      ]);
-      const jsonRss = server.peakRss();
 
       // A tail larger than the log, filtered, on a file without a row (counted, then skipped) and after the
       // job is registered (the file is adopted: a backward scan). Neither holds the matching lines.
@@ -67,11 +71,12 @@ describe("big reads", () => {
 
       const rss = server.peakRss();
       console.log(
-        `1 GB log: peak server RSS ${(jsonRss / 2 ** 20).toFixed(0)} MB after a whole {logs} read, ` +
+        `1 GB log: peak server RSS ${(jsonRss / 2 ** 20).toFixed(0)} MB for a whole {logs} read alone, ` +
           `${(streamedRss / 2 ** 20).toFixed(0)} MB over the ndjson reads, ` +
           `${(rss / 2 ** 20).toFixed(0)} MB after JSON reads (capped at max_read_bytes, 16 MiB)`,
       );
-      expect(jsonRss).toBeLessThan(200 * 2 ** 20);
+      // 116 MB measured (issue 12 asks ≤ 128 MB); the bound leaves room for a busy machine's collector.
+      expect(jsonRss).toBeLessThan(150 * 2 ** 20);
       expect(streamedRss).toBeLessThan(200 * 2 ** 20);
       // A JSON answer holds its (capped) text a few times over while it is encoded, and the blocks scanned for
       // a rare step are garbage the collector reaches late (~250 MB peak for that read alone). Before lines
