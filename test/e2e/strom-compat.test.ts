@@ -422,6 +422,41 @@ describe("Strøm's UI", () => {
       denied: [404, { error: "Job not found", code: "job_not_found" }],
     });
   });
+  test("with Strøm mode and Strøm down, a read with a Strøm credential fails closed with a 503 to retry; stroem-logs' own token still reads", async () => {
+    await using strom = await startStrom();
+    const admin = strom.addUser({ email: "svc@x", is_admin: true });
+    const viewer = strom.addUser({ email: "viewer@x" });
+    const job = strom.addJob({ status: "running" });
+    await using s = await startTestServer({
+      auth: { worker_token: "wt" },
+      strom: { api_url: strom.url, token: strom.apiKey(admin) },
+    });
+    await workerPush(s.url, "wt", job.job_id, "build", msEntries(1));
+    const key = strom.apiKey(viewer);
+    await strom.down();
+    const res = await s.fetch(`/api/jobs/${job.job_id}/logs`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const own = await s.fetch(`/api/jobs/${job.job_id}/logs`, { headers: { authorization: "Bearer wt" } });
+    expect({
+      status: res.status,
+      retry: res.headers.get("retry-after"),
+      body: await res.json(),
+      own: own.status,
+    }).toEqual({
+      status: 503,
+      retry: "5",
+      body: {
+        error: expect.stringMatching(
+          new RegExp(
+            `^cannot ask Strøm whether this caller may read job ${job.job_id}: GET .* Strøm is unreachable`,
+          ),
+        ),
+        code: "strom_unavailable",
+      },
+      own: 200,
+    });
+  });
 });
 
 describe("Strøm's archive reader", () => {
