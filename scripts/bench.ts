@@ -2,7 +2,8 @@
 // `bun run bench`: every performance figure of the compiled binary next to this machine's limit for the same
 // work, measured in the same run; one table. `--quick` (under 60 s), `--check` (exit 1 when a target is
 // missed), `--no-build` (use dist/stroem-logs as it is), `--only ingest,read,mask,archive-member,web,...` (a subset);
-// STROEM_BENCH_BIN=path measures another build of the binary.
+// STROEM_BENCH_BIN=path measures another build of the binary. `--curves` (with or without --quick, --only
+// ingest,live,logs) measures how each cost grows instead (scripts/bench/curves.ts): docs/perf/curves.json and *.svg.
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { benchArchive } from "./bench/archive.ts";
 import { benchArchiveMember } from "./bench/archive-member.ts";
 import { writeBenchLog } from "./bench/biglog.ts";
 import { type BenchOptions, type Figure, ROOT, type Row } from "./bench/common.ts";
+import { runCurves } from "./bench/curves.ts";
 import { benchIdle } from "./bench/idle.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import { benchLive } from "./bench/live.ts";
@@ -44,6 +46,15 @@ const run = async (name: string, fn: () => Promise<Figure>) => {
   process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   figures.push(f);
 };
+
+if (args.includes("--curves")) {
+  try {
+    await runCurves(o, only);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 
 try {
   await run("startup", () => benchStartup(o));

@@ -21,6 +21,8 @@ export interface EventMap {
     truncated: number;
     held: number;
     code: string | null;
+    /** From the batch reaching the registry to its result: the wait for the job's turn and the commit. */
+    ms: number;
   };
   /** A server event was recorded in the job's log. */
   server_event: { job: string; first: number; next: number };
@@ -28,12 +30,15 @@ export interface EventMap {
   terminal: { job: Job };
   /** The job's completion work is done: nothing more is expected in its log. */
   settled: { job: Job };
+  /** A job's registered secrets were deleted (it ended `masking.forget_after` ago): later lines are refused. */
+  "masking.forgotten": { job: string };
   /** A job reached its size cap: later lines go to the rolling window. */
   "cap.started": { job: string };
   /** The window joined the log at the job's end. */
   "cap.released": { job: string; elided_lines: number; elided_bytes: number };
   "hook.delivered": { job: string; url: string; attempts: number; ms: number };
   "hook.failed": { job: string; url: string; why: string; attempts: number; ms: number };
+  /** The job's archive entered the queue: its first upload, or again after late lines (same key). */
   "archive.queued": { job: string; key: string };
   "archive.started": { job: string; key: string; attempt: number; log_bytes: number };
   /** An upload read back, verified and recorded: it serves reads from now. */

@@ -11,6 +11,7 @@ import { UsageError } from "./errors.ts";
 import { createEvents, type Events } from "./events.ts";
 import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
+import { secretsView } from "./http/secrets.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
 import { createCap } from "./jobs/cap.ts";
 import { createLifecycle } from "./jobs/lifecycle.ts";
@@ -23,6 +24,9 @@ import { createRegexPool } from "./logs/regex-pool.ts";
 import { createSearch } from "./logs/search.ts";
 import { createSteps } from "./logs/steps.ts";
 import { createLogStore } from "./logs/store.ts";
+import { createMasking } from "./masking/index.ts";
+import { createSecrets } from "./masking/secrets.ts";
+import { createVault, readKeyFile } from "./masking/vault.ts";
 import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 import { openSqliteState, type SqliteState } from "./state/sqlite/open.ts";
@@ -97,6 +101,19 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       `state: database ${dbPath} migrated from schema version ${state.schema.from} to ${state.schema.to}`,
     );
   const events = createEvents(log);
+  // Registered secrets: sealed in the state under masking.key_file, else in memory only (masking/secrets.ts).
+  const keyFile = config.masking.key_file;
+  let secrets: Awaited<ReturnType<typeof createSecrets>>;
+  try {
+    secrets = await createSecrets({
+      repo: state.secrets,
+      vault: keyFile === undefined ? null : createVault(readKeyFile(keyFile)),
+      log,
+    });
+  } catch (e) {
+    await state.close();
+    throw e;
+  }
   const store = createLogStore({
     dir,
     maxOpenFiles: config.limits.max_open_files,
@@ -125,6 +142,14 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       lateAppend: (job) => archive!.guard.lateAppend(job),
       edit: (job) => archive!.guard.edit(job),
     },
+    masks: secrets,
+    log,
+  });
+  const masking = createMasking({
+    secrets,
+    registry,
+    events,
+    forgetAfter: config.masking.forget_after,
     log,
   });
   // The hooks are read at each job end: a SIGHUP reload swaps them.
@@ -149,7 +174,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     store,
     events,
     cap,
-    hooks: createHooks({ hooks: () => hooks, event: registry.event, events, log }),
+    hooks: createHooks({ hooks: () => hooks, event: registry.event, masked: registry.masked, events, log }),
     archive,
     log,
   });
@@ -209,15 +234,17 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     maxViewers: config.limits.max_streams,
   });
   const metrics = createServiceMetrics({
-    onAppend: (fn) => events.on("appended", (a) => fn({ first: a.first, next: a.next, data: a.bytes })),
-    onTerminal: (fn) => events.on("terminal", (t) => fn(t.job)),
-    liveStats: live.stats,
+    events,
+    // Read before anything runs, so the queue gauge starts where the database is and follows the events.
+    archiveBacklog: archive && (await state.archives.unfinished()),
+    logFiles: { open: store.openHandles, max: config.limits.max_open_files },
     onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
   });
   const app = createApp({
     state,
     registry,
     lifecycle,
+    masking,
     reader,
     log,
     tokens,
@@ -229,7 +256,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     live,
     search,
     steps,
-    extras: archive ? [archive.view] : [],
+    extras: [...(archive ? [archive.view] : []), secretsView(masking)],
     stats: [
       ["archive", () => archive?.stats() ?? null],
       ["retention", retention.stats],
@@ -266,6 +293,9 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       return { config: next, changes };
     },
     start() {
+      masking
+        .start()
+        .catch((e) => log.error("masking: scheduling the deletion of ended jobs' secrets failed", e));
       void lifecycle.resumeUnsettled();
       void archive?.resume();
       recovery.start();
@@ -281,6 +311,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       await Promise.race([lifecycle.idle(), Bun.sleep(config.server.shutdown_timeout)]);
       // Running uploads are aborted; they are queued in the database and resume at the next start.
       await archive?.stop();
+      await masking.stop();
       await registry.idle();
       regex.close();
       store.closeAll();

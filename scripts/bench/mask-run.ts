@@ -1,65 +1,14 @@
 import { encodeBatch, encodeLine, type IncomingLine } from "../../src/core/line.ts";
-import { createMasker, type Masker, NO_MASK } from "../../src/logs/mask.ts";
-import { secretForms } from "../../src/logs/mask-forms.ts";
+import { createMasker, type Masker, NO_MASK } from "../../src/core/mask.ts";
+import { secretForms } from "../../src/core/mask-forms.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { createLineSplitter } from "../../src/shipper/lines.ts";
+import { LINES, SECRETS } from "./mask-data.ts";
 
 const mode = process.argv[2] as "server" | "shipper";
 const durationMs = Number(process.argv[3] ?? 2000);
 const dir = process.argv[4]!;
 
-// A seeded generator: every run measures the same lines and secrets.
-let seed = 0x5eed;
-const rand = () => {
-  seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-  return ((seed ^ (seed >>> 13)) >>> 0) / 2 ** 32;
-};
-const int = (n: number) => Math.floor(rand() * n);
-const TOKEN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const text = (n: number, alphabet = TOKEN) =>
-  Array.from({ length: n }, () => alphabet[int(alphabet.length)]).join("");
-
-/** 100 secrets of 20–64 characters; some with the characters that make URL and JSON forms differ. */
-const SECRETS = Array.from({ length: 100 }, (_, i) =>
-  i % 10 === 0 ? `${text(10)}/+${text(6 + (i % 40))}=` : text(20 + int(45)),
-);
-
-const WORDS = [
-  "compiling",
-  "linking",
-  "warning:",
-  "test",
-  "ok",
-  "downloading",
-  "src/app/module",
-  "GET",
-  "200",
-];
-/** Build output, structured JSON logs, URLs with queries, base64 blobs, stack frames; 1 in 200 leaks a secret. */
-function lineOf(i: number): string {
-  const w = () => WORDS[int(WORDS.length)]!;
-  switch (i % 5) {
-    case 0:
-      return `[${i}] ${w()} ${w()}_${i % 997} ${text(10 + int(40), "abcdefghijklmnopqrstuvwxyz ")}`;
-    case 1:
-      return JSON.stringify({
-        level: "info",
-        ts: 1739357805123 + i,
-        msg: `${w()} ${w()}`,
-        req: i,
-        ms: int(900),
-      });
-    case 2:
-      return `${w()} https://api.example.com/v1/items/${i}?page=${int(50)}&sort=desc&q=${text(8)} ${int(999)}ms`;
-    case 3:
-      return `payload=${Buffer.from(text(30 + int(30), `${TOKEN} {}":,`)).toString("base64")}`;
-    default:
-      return `    at ${w()}Handler (/srv/app/src/${w()}.ts:${int(400)}:${int(80)})`;
-  }
-}
-const LINES = Array.from({ length: 20_000 }, (_, i) =>
-  i % 200 === 7 ? `${lineOf(i)} token=${SECRETS[int(SECRETS.length)]}` : lineOf(i),
-);
 const avgChars = LINES.reduce((s, l) => s + l.length, 0) / LINES.length;
 
 /**

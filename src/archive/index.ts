@@ -89,6 +89,7 @@ export function createArchive(opts: ArchiveOptions) {
     if (row?.state !== "uploaded" || row.log_bytes >= job.byte_count) return;
     // pending/uploading/retrying: the next attempt takes the new lines anyway.
     await archives.setState(job.id, "pending");
+    events.emit("archive.queued", { job: job.id, key: row.key });
     queue.schedule(job.id, opts.rearchiveDelay);
   }
   // Synchronous for a running job: the common append costs the listener one check.

@@ -27,6 +27,24 @@ export function createLocalTarget(root: string): ArchiveTarget {
     }
   }
 
+  /** Bytes [start, last] of the file (to its end without `last`); opened before returning, so a missing file is an error here rather than mid-read. */
+  async function openStream(key: string, start: number, last: number | undefined) {
+    const path = pathOf(key);
+    try {
+      const fh = await open(path, "r");
+      return fh.createReadStream({
+        highWaterMark: 256 * 1024,
+        start,
+        ...(last === undefined ? {} : { end: last }),
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new TargetError(`archive file ${path} is missing`, "missing");
+      }
+      throw new TargetError(`opening ${path} failed: ${reason(e)}`, "other", e);
+    }
+  }
+
   const target: ArchiveTarget = {
     where: `local directory ${base}`,
     locate: (key) => pathOf(key),
@@ -59,18 +77,11 @@ export function createLocalTarget(root: string): ArchiveTarget {
       }
     },
 
-    async get(key) {
-      const path = pathOf(key);
-      try {
-        // Opened before returning, so a missing file is an error here rather than mid-read.
-        const fh = await open(path, "r");
-        return fh.createReadStream({ highWaterMark: 256 * 1024 });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new TargetError(`archive file ${path} is missing`, "missing");
-        }
-        throw new TargetError(`opening ${path} failed: ${reason(e)}`, "other", e);
-      }
+    get: (key) => openStream(key, 0, undefined),
+
+    async getRange(key, start, end) {
+      if (end <= start) return (async function* () {})();
+      return openStream(key, start, end - 1);
     },
 
     async delete(key) {

@@ -21,8 +21,11 @@ export interface ArchiveSource {
   getRange: GetRange;
   /** The whole object, streamed: the path for archives without a usable index. */
   getObject: () => Promise<AsyncIterable<Uint8Array>>;
-  /** The sidecar index's bytes; null when there is none. A rejection counts as no index. */
-  getIndex: () => Promise<Uint8Array | string | null>;
+  /**
+   * The sidecar index's bytes (or the index, already parsed and checked against this archive); null when
+   * there is none. A rejection counts as no index.
+   */
+  getIndex: () => Promise<Uint8Array | string | ArchiveIndex | null>;
   /** Log bytes the archive holds (its recorded state): checked against the index and the fallback read. */
   logBytes: number;
   /** The object's size when known (its recorded state): an index of another upload is not used. */
@@ -223,6 +226,7 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
   try {
     const data = await src.getIndex();
     if (data === null) fallback = "the archive has no index";
+    else if (typeof data === "object" && "blocks" in data) index = data;
     else index = parseIndex(data, { logBytes: src.logBytes, objectBytes: src.objectBytes });
   } catch (e) {
     fallback = e instanceof IndexError ? e.message : `the archive's index could not be read (${reason(e)})`;
@@ -243,7 +247,8 @@ export async function openArchive(src: ArchiveSource): Promise<ArchiveReader> {
     count?: number,
   ): AsyncGenerator<Segment> {
     if (index === null) {
-      yield { line: fromLine, chunks: await whole({ lines: fromLine }) };
+      const rest = await whole({ lines: fromLine });
+      yield { line: fromLine, chunks: count === undefined ? rest : take(rest, count) };
       return;
     }
     for (const span of plan(index)) {

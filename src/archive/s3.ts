@@ -106,6 +106,64 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
     return new TargetError(`${what} failed: HTTP ${status} ${name}: ${reason(e)}`, "other", e);
   }
 
+  /**
+   * Bytes [start, end) of `key` (to its end without `end`). A client read goes through the read gate: when
+   * it is dropped while stalled, it continues with a ranged GET at the byte it stopped at, `If-Match` the
+   * first answer's ETag, so another object (a re-archive) is never spliced in.
+   */
+  async function read(
+    key: string,
+    start: number,
+    end: number | undefined,
+    use: ReadUse,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const { s3, client, reader } = await load();
+    const getObject = async (c: Client, offset: number, etag: string | undefined) => {
+      const from = start + offset;
+      const ranged = from > 0 || end !== undefined;
+      try {
+        const out = await c.send(
+          new s3.GetObjectCommand({
+            Bucket: cfg.bucket,
+            Key: key,
+            ...(ranged ? { Range: `bytes=${from}-${end === undefined ? "" : end - 1}` } : {}),
+            ...(etag ? { IfMatch: etag } : {}),
+          }),
+        );
+        const body = out.Body as unknown as Readable;
+        // A store that ignores If-Match must not splice another object (a re-archive) into a read.
+        if (etag !== undefined && out.ETag !== etag) {
+          body.destroy();
+          throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
+        }
+        if (ranged && !out.ContentRange?.startsWith(`bytes ${from}-`)) {
+          // A store that ignores Range answers the whole object: pass over what was not asked for.
+          if (out.ContentRange === undefined) return { body: slice(body, from, end), etag: out.ETag };
+          body.destroy();
+          throw new TargetError(
+            `object ${key}: asked for bytes ${from}-, the store answered ${out.ContentRange}`,
+            "other",
+          );
+        }
+        return { body: body as AsyncIterable<Uint8Array>, etag: out.ETag };
+      } catch (e) {
+        const err = e as { name?: string };
+        if (err.name === "NoSuchKey")
+          throw new TargetError(`object ${key} is missing from ${where}`, "missing");
+        if (err.name === "PreconditionFailed")
+          throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
+        throw classify(e, `downloading ${key}`);
+      }
+    };
+    if (use === "archiver") return (await getObject(client, 0, undefined)).body;
+    let etag: string | undefined;
+    return gate.open(async (offset) => {
+      const out = await getObject(reader, offset, etag);
+      etag ??= out.etag;
+      return out.body;
+    });
+  }
+
   const target: ArchiveTarget = {
     where,
     readStats: gate.stats,
@@ -139,40 +197,11 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
       }
     },
 
-    async get(key, use: ReadUse = "read") {
-      const { s3, client, reader } = await load();
-      const getObject = async (c: Client, offset: number, etag: string | undefined) => {
-        try {
-          const out = await c.send(
-            new s3.GetObjectCommand({
-              Bucket: cfg.bucket,
-              Key: key,
-              ...(offset > 0 ? { Range: `bytes=${offset}-`, ...(etag ? { IfMatch: etag } : {}) } : {}),
-            }),
-          );
-          const body = out.Body as unknown as Readable;
-          // A store that ignores If-Match or Range must not splice another object (a re-archive) or repeat bytes.
-          if (offset > 0 && (out.ETag !== etag || !out.ContentRange?.startsWith(`bytes ${offset}-`))) {
-            body.destroy();
-            throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
-          }
-          return { body, etag: out.ETag };
-        } catch (e) {
-          const err = e as { name?: string };
-          if (err.name === "NoSuchKey")
-            throw new TargetError(`object ${key} is missing from ${where}`, "missing");
-          if (err.name === "PreconditionFailed")
-            throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
-          throw classify(e, `downloading ${key}`);
-        }
-      };
-      if (use === "archiver") return (await getObject(client, 0, undefined)).body;
-      let etag: string | undefined;
-      return gate.open(async (offset) => {
-        const out = await getObject(reader, offset, etag);
-        etag ??= out.etag;
-        return out.body;
-      });
+    get: (key, use: ReadUse = "read") => read(key, 0, undefined, use),
+
+    async getRange(key, start, end, use: ReadUse = "read") {
+      if (end <= start) return (async function* () {})();
+      return read(key, start, end, use);
     },
 
     async delete(key) {
@@ -210,4 +239,20 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
     },
   };
   return target;
+}
+
+/** Bytes [from, end) of a whole object's body. */
+async function* slice(
+  body: AsyncIterable<Uint8Array>,
+  from: number,
+  end: number | undefined,
+): AsyncGenerator<Uint8Array> {
+  let pos = 0;
+  for await (const chunk of body) {
+    const a = Math.max(0, from - pos);
+    const b = end === undefined ? chunk.length : Math.min(chunk.length, end - pos);
+    pos += chunk.length;
+    if (a < b) yield chunk.subarray(a, b);
+    if (end !== undefined && pos >= end) return;
+  }
 }

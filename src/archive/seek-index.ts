@@ -3,6 +3,9 @@ import * as v from "valibot";
 
 export const INDEX_FORMAT = "stroem-logs archive index";
 export const INDEX_VERSION = 1;
+/** Where an archive's index lives: a sidecar object beside it, which tools that fetch the archive never see. */
+export const indexKeyOf = (archiveKey: string): string => `${archiveKey}.idx`;
+
 /** The gzip header the writer emits: no name, no mtime, no extra field. */
 export const GZIP_HEADER_BYTES = 10;
 /** After the last block: an empty final block (2 bytes) and the trailer (CRC32, ISIZE). */

@@ -12,6 +12,12 @@ export interface ArchiveTarget {
    * a client's read of the log, or the archiver itself (verification, restoring a local file).
    */
   get(key: string, use?: ReadUse): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Stored bytes [start, end) of `key`, streamed: one ranged GET (a seek into a single-member archive).
+   * Rejects when the object cannot be opened; yields fewer bytes when the object is shorter. Client reads
+   * pass through the same read gate as `get`.
+   */
+  getRange(key: string, start: number, end: number, use?: ReadUse): Promise<AsyncIterable<Uint8Array>>;
   /** Client reads of the archive: holding a connection, waiting for one, stalled reads dropped and resumed. */
   readStats?(): Record<string, number>;
   /** Removes the object under `key` (retention); resolves also when there was none. */

@@ -1,4 +1,4 @@
-// One archive attempt: gzip the committed log → upload → read back and verify → record → (maybe) delete local.
+// One archive attempt: gzip the committed log → upload it and its index → read both back and verify → record → (maybe) delete local.
 import { formatDuration } from "../config/units.ts";
 import { backoff } from "../core/backoff.ts";
 import type { Job } from "../core/job.ts";
@@ -8,8 +8,9 @@ import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { LogStore } from "../logs/store.ts";
 import type { ArchiveRow, ArchivesRepository } from "../state/types.ts";
-import { gzipFile } from "./gzip.ts";
+import { gzipMember } from "./member.ts";
 import type { Probe } from "./probe.ts";
+import { indexKeyOf, serializeIndex } from "./seek-index.ts";
 import { type ArchiveTarget, reason, TargetError } from "./target.ts";
 import { createDigester, verifyStored } from "./verify.ts";
 
@@ -91,15 +92,27 @@ export function createUpload(opts: UploadOptions) {
         throw new Error(`local log holds ${size ?? 0} bytes but ${end} were committed`);
       }
       const sent = createDigester();
+      const member = gzipMember(store.jsonlPath(id), end);
       const hashed = (async function* () {
-        for await (const part of gzipFile(store.jsonlPath(id), end)) {
+        for await (const part of member.body) {
           sent.update(part);
           yield part;
         }
       })();
       await target.put(key, hashed, signal);
+      if (member.threadsFailed !== null) {
+        log.warn(`archive: job ${id}: compressed on one thread: ${member.threadsFailed}`);
+      }
+      // The index goes up before the archive counts as verified: a verified archive always has its index
+      // (an older index left beside a re-archived object is refused by the reader: its sizes do not match).
+      const idx = new TextEncoder().encode(serializeIndex(member.index()));
+      const idxKey = indexKeyOf(key);
+      await target.put(idxKey, one(idx), signal);
       // Counts as uploaded only once the stored bytes are the compressed bytes: a mismatch is a failed attempt.
       const { bytes, sha256 } = await verifyStored(target, key, sent.digest(), signal);
+      const indexSent = createDigester();
+      indexSent.update(idx);
+      await verifyStored(target, idxKey, indexSent.digest(), signal);
       // No append of the job runs from the size check to the removal of its file.
       const { complete, deleted } = await registry.exclusive(id, async () => {
         const fresh = (await registry.get(id)) ?? job;
@@ -133,4 +146,8 @@ export function createUpload(opts: UploadOptions) {
       return failed(id, key, row, e, clock() - started);
     }
   };
+}
+
+async function* one(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }

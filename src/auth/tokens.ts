@@ -170,8 +170,11 @@ const SECRET_FILES = ["worker_token_file", "read_tokens_file", "metrics_token_fi
  */
 export function secretFileWarnings(config: Config): string[] {
   const out: string[] = [];
-  for (const field of SECRET_FILES) {
-    const path = config.auth[field];
+  const files: Array<[string, string | undefined]> = [
+    ...SECRET_FILES.map((f): [string, string | undefined] => [`auth.${f}`, config.auth[f]]),
+    ["masking.key_file", config.masking.key_file],
+  ];
+  for (const [field, path] of files) {
     if (path === undefined) continue;
     let mode: number;
     try {
@@ -182,7 +185,7 @@ export function secretFileWarnings(config: Config): string[] {
     const who = [mode & 0o040 ? "group" : null, mode & 0o004 ? "others" : null].filter((w) => w !== null);
     if (who.length === 0) continue;
     out.push(
-      `auth.${field}: ${path} is readable by ${who.join(" and ")} (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it`,
+      `${field}: ${path} is readable by ${who.join(" and ")} (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it`,
     );
   }
   return out;

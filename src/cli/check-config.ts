@@ -5,6 +5,7 @@ import { secretFileWarnings, tokensFromConfig } from "../auth/tokens.ts";
 import { loadConfig, redactConfig, STDIN_NAME, splitListen } from "../config/load.ts";
 import { configAsInput } from "../config/print.ts";
 import { UsageError } from "../errors.ts";
+import { readKeyFile } from "../masking/vault.ts";
 import { parse } from "./args.ts";
 import { type Command, type Flags, usageHint } from "./spec.ts";
 
@@ -34,6 +35,7 @@ async function checkConfig(argv: string[]): Promise<number> {
   // Beyond the schema, what serve refuses before binding: token files missing, unreadable or empty, and
   // tokens missing on a non-loopback address.
   tokensFromConfig(config, splitListen(config.server.listen).hostname);
+  if (config.masking.key_file !== undefined) readKeyFile(config.masking.key_file);
   for (const w of secretFileWarnings(config))
     process.stderr.write(`stroem-logs check-config: warning: ${w}\n`);
   const name = file === "-" ? STDIN_NAME : file;

@@ -15,7 +15,10 @@ export const shipCommandFlags = {
       help: "where lines wait for delivery (env STROEM_SPOOL, else $TMPDIR/stroem-logs-spool-$UID)",
     },
     "spool-max": { arg: "SIZE", help: "bound on undelivered bytes per job and step (default 256MiB)" },
-    "flush-interval": { arg: "DURATION", help: "the longest a line waits to be batched (default 100ms)" },
+    "flush-interval": {
+      arg: "DURATION",
+      help: "the shortest gap between two pushes (default 10ms): a line goes at once when no push is in flight",
+    },
     "drain-timeout": {
       arg: "DURATION",
       help: "how long to wait at the end for the spool to empty (default 60s)",

@@ -296,6 +296,19 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   strom: v.optional(StromSection),
+  /** Secrets registered for jobs and masked at ingest (PUT /api/jobs/{id} `secrets`, POST /worker/jobs/{id}/secrets). */
+  masking: v.optional(
+    v.strictObject({
+      /**
+       * A 256-bit key (64 hex digits or base64) that seals registered values at rest (AES-256-GCM) so they
+       * survive a restart; without it they are kept in memory only.
+       */
+      key_file: v.optional(NonEmpty),
+      /** How long after a job settled its values are kept (a late flush is still masked); then deleted. */
+      forget_after: v.optional(Duration, "5m"),
+    }),
+    {},
+  ),
 });
 
 export type ConfigInput = v.InferInput<typeof ConfigSchema>;

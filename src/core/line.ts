@@ -17,21 +17,26 @@ export function encodeLine(ts: string, stream: Stream, stepJson: string, line: s
   return `{"ts":"${ts}","stream":"${stream}","step":${stepJson},"line":${JSON.stringify(line)}}\n`;
 }
 
+/** Replaces registered secrets in a line's text (core/mask.ts); the identity when a job has none. */
+export type MaskText = (text: string) => string;
+
 /**
  * A worker's batch as stored: one JSONL line per incoming line, `now` for a line without a timestamp, a line
- * over `maxLineBytes` cut with a marker. `truncated` counts the lines cut.
+ * over `maxLineBytes` cut with a marker. `truncated` counts the lines cut. `mask` runs before the cut, so the
+ * cut never leaves the start of a secret behind.
  */
 export function encodeBatch(
   lines: readonly IncomingLine[],
   step: string,
   now: string,
   maxLineBytes: number,
+  mask?: MaskText | null,
 ): { text: string; truncated: number } {
   const stepJson = JSON.stringify(step);
   let text = "";
   let truncated = 0;
   for (const l of lines) {
-    let line = l.line;
+    let line = mask ? mask(l.line) : l.line;
     if (line.length * 3 > maxLineBytes) {
       const t = truncateLine(line, maxLineBytes);
       if (t.truncated) truncated++;
@@ -42,14 +47,15 @@ export function encodeBatch(
   return { text, truncated };
 }
 
-/** A server event: `step: "_server"`, `stream: "stderr"`, one line per line of `message`. */
+/** A server event: `step: "_server"`, `stream: "stderr"`, one line per line of `message` (masked whole first). */
 export function encodeEvent(
   message: string,
   ts: string,
   maxLineBytes: number,
+  mask?: MaskText | null,
 ): { text: string; count: number } {
   const stepJson = JSON.stringify(SERVER_STEP);
-  const lines = message.split(/\r?\n/);
+  const lines = (mask ? mask(message) : message).split(/\r?\n/);
   const text = lines
     .map((m) => encodeLine(ts, "stderr", stepJson, truncateLine(m, maxLineBytes).line))
     .join("");
@@ -109,4 +115,29 @@ export function makeMatcher(filter: LineFilter): ((text: string) => boolean) | n
     if (parsed === null) return false;
     return (step === undefined || parsed.step === step) && (stream === undefined || parsed.stream === stream);
   };
+}
+
+/**
+ * Stored JSONL lines (a run, newline-terminated) with `mask` applied to each `line`; the same string when
+ * nothing matched. For lines held before a secret was registered and written to the log later (the size-cap
+ * window): a line that does not parse is left as it is.
+ */
+export function maskStored(text: string, mask: MaskText): string {
+  let out = "";
+  let changed = false;
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf("\n", at);
+    if (end === -1) end = text.length;
+    const raw = text.slice(at, end);
+    const parsed = parseLine(raw);
+    const line = parsed === null ? raw : mask(parsed.line);
+    if (parsed !== null && line !== parsed.line) {
+      changed = true;
+      out += encodeLine(parsed.ts, parsed.stream, JSON.stringify(parsed.step), line).slice(0, -1);
+    } else out += raw;
+    if (end < text.length) out += "\n";
+    at = end + 1;
+  }
+  return changed ? out : text;
 }

@@ -25,7 +25,7 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGener
  * still points into the original in JSC; a round trip through bytes does not.) Lossless here: the text
  * was decoded from UTF-8.
  */
-const detach = (text: string): string => Buffer.from(text, "utf8").toString("utf8");
+export const detach = (text: string): string => Buffer.from(text, "utf8").toString("utf8");
 
 export interface Window {
   /** First line number wanted. */

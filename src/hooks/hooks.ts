@@ -25,6 +25,8 @@ export interface HooksOptions {
   hooks: () => readonly HookConfig[];
   /** Writes a server event on the job (`registry.event`). */
   event: (jobId: string, message: string) => Promise<unknown>;
+  /** The text as the job's log holds it (its registered secrets masked), for the service log. */
+  masked?: (jobId: string, text: string) => string;
   events: Events;
   log: Logger;
   clock?: () => number;
@@ -46,7 +48,7 @@ export function createHooks(opts: HooksOptions): (job: Job) => Promise<void> {
           return;
         }
         const message = `[hooks] hook ${url} failed: ${r.failure}`;
-        opts.log.warn(`job ${job.id}: ${message}`);
+        opts.log.warn(`job ${job.id}: ${opts.masked?.(job.id, message) ?? message}`);
         await opts.event(job.id, message);
         opts.events.emit("hook.failed", { job: job.id, url, why: r.failure, attempts: r.attempts, ms });
       }),

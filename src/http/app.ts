@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Reader } from "../logs/read.ts";
 import type { Search } from "../logs/search.ts";
 import type { Steps } from "../logs/steps.ts";
+import type { Masking } from "../masking/index.ts";
 import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
 import type { Repositories } from "../state/types.ts";
 import type { StromClient } from "../strom/client.ts";
@@ -20,6 +21,7 @@ import { mountLogRoutes } from "./logs.ts";
 import { mountMetricsRoutes } from "./metrics.ts";
 import { observeRequests } from "./observe.ts";
 import { mountSearchRoutes } from "./search.ts";
+import { mountSecretRoutes } from "./secrets.ts";
 import { mountStatsRoutes, type StatsSection } from "./stats.ts";
 import { mountStepRoutes } from "./steps.ts";
 import { mountStreamRoutes } from "./stream.ts";
@@ -30,6 +32,8 @@ export interface AppDeps {
   state: Pick<Repositories, "jobs" | "ping">;
   registry: Registry;
   lifecycle: Pick<Lifecycle, "complete">;
+  /** Secrets registered for jobs (write-only routes). */
+  masking: Pick<Masking, "register" | "usable">;
   reader: Reader;
   log: Logger;
   tokens: Tokens;
@@ -105,7 +109,9 @@ export function createApp(deps: AppDeps): Hono {
     body,
     extras: deps.extras ?? [],
     staleAfterMs: deps.staleAfterMs,
+    masking: deps.masking,
   });
+  mountSecretRoutes(app, { masking: deps.masking, body });
   mountLogRoutes(app, {
     registry: deps.registry,
     reader: deps.reader,

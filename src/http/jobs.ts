@@ -3,6 +3,8 @@ import type { Hono } from "hono";
 import { notFound } from "../errors.ts";
 import type { Lifecycle } from "../jobs/lifecycle.ts";
 import type { Registry } from "../jobs/registry.ts";
+import type { Masking } from "../masking/index.ts";
+import { checkSecrets } from "../masking/secrets.ts";
 import { STALE_AFTER_HEADER } from "../protocol/heartbeat.ts";
 import { type BodyLimits, readJson } from "./body.ts";
 import {
@@ -24,31 +26,48 @@ export interface JobRoutesDeps {
   extras: readonly JobExtra[];
   /** `recovery.stale_after`, told to every heartbeat (also a 404: the job may not exist before its first line). */
   staleAfterMs: number;
+  /** Registers a body's `secrets`. */
+  masking: Pick<Masking, "register" | "usable">;
 }
 
 export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
   const { registry, extras } = deps;
   const view = (job: Parameters<JobExtra>[0]) => jobView(job, extras);
+  /** Refuses `secrets` before anything is written: bad values, or a job whose secrets cannot be added to. */
+  const checkBodySecrets = (id: string | null, secrets: string[] | undefined) => {
+    if (secrets === undefined) return;
+    checkSecrets(secrets);
+    if (id !== null) deps.masking.usable(id);
+  };
+  const addSecrets = async (id: string, secrets: string[] | undefined) => {
+    if (secrets !== undefined && secrets.length > 0) await deps.masking.register(id, secrets);
+  };
 
   app.put("/api/jobs/:id", async (c) => {
     const id = jobIdParam(c);
     const body = parse(RegisterBody, await readJson(c, deps.body));
+    checkBodySecrets(id, body.secrets);
+    // The secrets first: no line can be stored between the job's creation and its masking.
+    const existed = body.secrets !== undefined && (await registry.get(id)) !== null;
+    await addSecrets(id, body.secrets);
     const { job, created } = await registry.register(id, {
       workspace: body.workspace,
       task: body.task,
       created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
     });
-    return c.json(await view(job), created ? 201 : 200);
+    return c.json(await view(job), created || (body.secrets !== undefined && !existed) ? 201 : 200);
   });
 
   app.post("/api/jobs", async (c) => {
     const body = parse(RegisterBody, await readJson(c, deps.body));
+    checkBodySecrets(null, body.secrets);
     const { job } = await registry.register(crypto.randomUUID(), {
       workspace: body.workspace,
       task: body.task,
       created_at: body.created_at === undefined ? undefined : Date.parse(body.created_at),
     });
-    return c.json(await view(job), 201);
+    await addSecrets(job.id, body.secrets);
+    return c.json(await view(await registry.mustGet(job.id)), 201);
   });
 
   app.get("/api/jobs", async (c) => {
@@ -88,6 +107,8 @@ export function mountJobRoutes(app: Hono, deps: JobRoutesDeps): void {
     const id = jobIdParam(c);
     const key = idempotencyKey(c);
     const body = parse(EventBody, await readJson(c, deps.body));
+    // Refused like a push when the job's secrets cannot be applied (the text would be withheld).
+    deps.masking.usable(id);
     const r = await registry.event(id, body.message, key);
     return c.json({
       status: "ok",

@@ -1,6 +1,7 @@
 // Every request counted and timed by route pattern and status (the HTTP metrics), and the access log line.
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { AppError } from "../errors.ts";
 import type { LogFields, Logger } from "../log.ts";
 import { LATENCY_BUCKETS, type Registry } from "../metrics/registry.ts";
 
@@ -19,6 +20,14 @@ export function routeOf(c: Context): string {
     if (r.method !== "ALL") return r.path;
   }
   return "unmatched";
+}
+
+/** The `code` of an error answer: the AppError's (a bounded set), `internal` for anything else, `no_route`. */
+function errorCode(c: Context, route: string, status: number): string | null {
+  if (status < 400) return null;
+  if (c.error instanceof AppError) return c.error.code;
+  if (c.error !== undefined) return "internal";
+  return route === "unmatched" && status === 404 ? "no_route" : null;
 }
 
 /** The status the client saw: Hono's Bun adapter answers a completed WebSocket upgrade with a dummy 200. */
@@ -40,6 +49,11 @@ export function observeRequests(deps: { registry: Registry; log: Logger }): Midd
     labels: ["method", "route"],
     buckets: LATENCY_BUCKETS,
   });
+  const errors = deps.registry.counter({
+    name: "stroem_logs_http_errors_total",
+    help: "Requests answered with an error body, by method, route pattern and the body's code (invalid_body, unauthorized, disk_full, …).",
+    labels: ["method", "route", "code"],
+  });
   const inFlight = deps.registry.gauge({
     name: "stroem_logs_http_requests_in_flight",
     help: "HTTP requests being handled (streamed bodies and WebSockets not included once their headers are sent).",
@@ -59,6 +73,8 @@ export function observeRequests(deps: { registry: Registry; log: Logger }): Midd
       const route = routeOf(c);
       const status = statusOf(c);
       requests.labels({ method, route, status }).inc();
+      const code = errorCode(c, route, status);
+      if (code !== null) errors.labels({ method, route, code }).inc();
       duration.labels({ method, route }).observe((performance.now() - started) / 1000);
       const access = deps.log.access?.() ?? null;
       if (access !== null) accessLine(c, { route, status, started, client }, access);

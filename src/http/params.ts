@@ -30,6 +30,13 @@ export const RegisterBody = v.strictObject({
   workspace: Name,
   task: Name,
   created_at: v.optional(Timestamp),
+  /** Values masked in every later line of the job (write-only: never shown again). */
+  secrets: v.optional(
+    v.pipe(
+      v.array(v.string("expected a string"), "expected a list of strings"),
+      v.maxLength(1000, "expected at most 1000 values"),
+    ),
+  ),
 });
 
 export const CompleteBody = v.strictObject({

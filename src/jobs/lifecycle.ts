@@ -103,7 +103,13 @@ export function createLifecycle(opts: LifecycleOptions) {
             "already_finished",
           );
         }
-        const done = await jobs.finish(id, status, error, clock());
+        // The error is stored beside the log and read back with the job: masked like a line of it.
+        const done = await jobs.finish(
+          id,
+          status,
+          error === null ? null : registry.masked(id, error),
+          clock(),
+        );
         store.close(id);
         events.emit("terminal", { job: done });
         return { job: done, changed: true };

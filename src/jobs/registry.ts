@@ -1,6 +1,6 @@
 // The job registry: the ingest path (route → registry → store → commit → `appended`), one job at a time.
 import type { Job } from "../core/job.ts";
-import { encodeBatch, encodeEvent, type IncomingLine } from "../core/line.ts";
+import { encodeBatch, encodeEvent, type IncomingLine, type MaskText, maskStored } from "../core/line.ts";
 import { iso } from "../core/time.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { Events } from "../events.ts";
@@ -28,6 +28,22 @@ export interface ArchiveGuard {
   edit(job: Job): Promise<void>;
 }
 
+/** Registered secrets (masking/secrets.ts), applied to every line before it is stored. */
+export interface IngestMasks {
+  /** The masking of job `id`'s pushed lines, null without secrets; throws (an AppError) when it cannot be applied. */
+  push(id: string): MaskText | null;
+  /** The masking of a server event; "withheld" when the job's secrets cannot be applied. */
+  event(id: string): MaskText | null | "withheld";
+}
+
+/** What a server event says instead of its text when the job's secrets cannot be applied to it. */
+export const WITHHELD_EVENT =
+  "[masking] a server event was withheld: this job's registered secrets are no longer available to mask it";
+
+/** What text stored beside the log (a job's error) says instead, in that case. */
+export const WITHHELD_TEXT =
+  "[masking] withheld: this job's registered secrets are no longer available to mask this text";
+
 export interface RegistryOptions {
   state: Pick<Repositories, "jobs" | "idempotency" | "lineIndex" | "caps">;
   store: LogStore;
@@ -36,6 +52,7 @@ export interface RegistryOptions {
   /** The per-job size cap (limits.max_job_bytes); none when absent. */
   cap?: Cap | null;
   archiveGuard?: ArchiveGuard | null;
+  masks?: IngestMasks | null;
   clock?: () => number;
   /** Sparse line index: a checkpoint at most every this many lines. */
   checkpointLines?: number;
@@ -62,6 +79,7 @@ export function createRegistry(opts: RegistryOptions) {
   const checkpointEvery = opts.checkpointLines ?? 1024;
   const cap = opts.cap ?? null;
   const guard = opts.archiveGuard ?? null;
+  const masks = opts.masks ?? null;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // One job's writes run one after another (each reads the end the previous one committed); jobs run
@@ -148,7 +166,8 @@ export function createRegistry(opts: RegistryOptions) {
         return { first, next, truncated, duplicate: true, ...(held > 0 ? { held } : {}) };
       }
     }
-    const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes);
+    const mask = masks === null ? null : masks.push(id);
+    const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes, mask);
     if (cap !== null) {
       if (isTerminal(job.status)) await cap.checkLate(job, Buffer.byteLength(text));
       // A UTF-16 unit is at most 3 bytes of UTF-8: a batch within that bound fits without counting.
@@ -187,6 +206,7 @@ export function createRegistry(opts: RegistryOptions) {
     const starts = !(await c.started(job.id));
     const reach = starts
       ? eventText(
+          job.id,
           `[limits] log reached ${c.headLimit} bytes, half of limits.max_job_bytes ${c.maxJobBytes}; ` +
             "later lines are kept in a rolling window of the most recent ones and added here when the job ends",
         )
@@ -216,13 +236,30 @@ export function createRegistry(opts: RegistryOptions) {
       window,
     });
     if (starts) events.emit("cap.started", { job: job.id });
+    // The note rode in the head's run, not through eventIn: it is a server event all the same.
+    if (reach !== null)
+      events.emit("server_event", {
+        job: job.id,
+        first: first + headCount,
+        next: first + headCount + reach.count,
+      });
     return { first, next: first + headCount, truncated, duplicate: false, held };
   }
 
-  /** Encodes a server event (one line per line of `message`). */
-  function eventText(message: string): { data: Uint8Array; text: string; count: number } {
-    const { text, count } = encodeEvent(message, iso(clock()), opts.maxLineBytes);
+  /** Encodes a server event of job `id` (one line per line of `message`), masked. */
+  function eventText(id: string, message: string): { data: Uint8Array; text: string; count: number } {
+    const mask = masks === null ? null : masks.event(id);
+    const { text, count } =
+      mask === "withheld"
+        ? encodeEvent(WITHHELD_EVENT, iso(clock()), opts.maxLineBytes)
+        : encodeEvent(message, iso(clock()), opts.maxLineBytes, mask);
     return { data: encoder.encode(text), text, count };
+  }
+
+  /** `text` as job `id`'s log would hold it (for text stored beside the log: a job's error, the service log). */
+  function masked(id: string, text: string): string {
+    const mask = masks === null ? null : masks.event(id);
+    return mask === "withheld" ? WITHHELD_TEXT : mask === null ? text : mask(text);
   }
 
   /** A server event in a job's turn: `step: "_server"`, `stream: "stderr"`, through the same append path as any line. */
@@ -236,7 +273,7 @@ export function createRegistry(opts: RegistryOptions) {
       const seen = await state.idempotency.get(job.id, key);
       if (seen) return { first: seen.first, next: seen.next, duplicate: true };
     }
-    const { text, count } = eventText(message);
+    const { text, count } = eventText(job.id, message);
     const r = await appendRun(job, { text, count, key: keyOf(key, 0), ...(window ? { window } : {}) });
     events.emit("server_event", { job: job.id, first: r.first, next: r.next });
     return { first: r.first, next: r.next };
@@ -260,6 +297,7 @@ export function createRegistry(opts: RegistryOptions) {
     idle: () => serial.idle(),
 
     async push(id: string, step: string, lines: IncomingLine[], key: string | null): Promise<PushResult> {
+      const started = performance.now();
       try {
         const r = await serial.run(id, () => pushed(id, step, lines, key));
         if (events.listened("push")) {
@@ -270,13 +308,21 @@ export function createRegistry(opts: RegistryOptions) {
             truncated: r.truncated,
             held: r.held ?? 0,
             code: null,
+            ms: performance.now() - started,
           });
         }
         return r;
       } catch (e) {
         const code = e instanceof AppError ? e.code : "internal";
         if (events.listened("push"))
-          events.emit("push", { ...pushOf(id, lines), outcome: "refused", truncated: 0, held: 0, code });
+          events.emit("push", {
+            ...pushOf(id, lines),
+            outcome: "refused",
+            truncated: 0,
+            held: 0,
+            code,
+            ms: performance.now() - started,
+          });
         throw e;
       }
     },
@@ -287,7 +333,7 @@ export function createRegistry(opts: RegistryOptions) {
       try {
         await event(id, message);
       } catch (e) {
-        opts.log?.error(`job ${id}: could not record the server event "${message}"`, e);
+        opts.log?.error(`job ${id}: could not record the server event "${masked(id, message)}"`, e);
       }
     },
     /**
@@ -305,8 +351,12 @@ export function createRegistry(opts: RegistryOptions) {
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>
       withJob(id, async (job) => {
-        await appendRun(job, { text, count, window, countLate: false });
+        // Masked when pushed; masked again for the values registered while the lines were held.
+        const mask = masks === null ? null : masks.event(id);
+        const kept = typeof mask === "function" ? maskStored(text, mask) : text;
+        await appendRun(job, { text: kept, count, window, countLate: false });
       }),
+    masked,
     /** Creates the job, or changes its workspace, task and created_at. */
     register: (id: string, fields: { workspace: string; task: string; created_at?: number | undefined }) =>
       serial.run(id, async (): Promise<{ job: Job; created: boolean }> => {

@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import type { Job } from "../core/job.ts";
 import { type LineFilter, makeMatcher, parseLine, truncateLine } from "../core/line.ts";
-import { type Batch, countSelected, selectForward, splitLines } from "../core/scan.ts";
+import { type Batch, countSelected, detach, selectForward, splitLines } from "../core/scan.ts";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "./store.ts";
 import { tailStart } from "./tail.ts";
@@ -20,6 +20,34 @@ export interface ArchiveTier {
   open(job: Job): AsyncIterable<Uint8Array>;
   /** True when the job's archive is verified: the log is complete and final. */
   verified(job: Job): Promise<boolean>;
+  /**
+   * The archived log for reads that start at a line: with the archive's seek index they fetch only the
+   * blocks they need; without one (older archives, Strøm's) they stream the whole object. Throws an
+   * AppError (502) when no archive was uploaded.
+   */
+  seek?(job: Job): Promise<ArchivedLog>;
+}
+
+/** Bytes that begin at the start of line `line`; a read is a sequence of them (a step read skips blocks). */
+export interface Segment {
+  line: number;
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+/** An archived log, read by line number. */
+export interface ArchivedLog {
+  /** Lines the archive holds, when known. */
+  readonly lines: number | null;
+  /** True while reads go through ranged fetches with the index. */
+  readonly ranged: boolean;
+  /** Why reads go through the whole object (no index, an index that does not match); null otherwise. */
+  readonly fallback: string | null;
+  /** Lines from `from` on; with `count`, lines [from, from + count) exactly. */
+  from(from: number, count?: number): AsyncIterable<Segment>;
+  /** Lines from `from` on, only of blocks that may hold lines of `step` (other steps' lines come along). */
+  step(step: string, from?: number): AsyncIterable<Segment>;
+  /** The last `k` lines. */
+  tail(k: number): AsyncIterable<Segment>;
 }
 
 export interface ReadQuery {
@@ -124,6 +152,18 @@ export function createReader(deps: ReaderDeps) {
           ? lines(deps.archive!.open(job!))
           : lines(fileChunks(path, 0, end));
 
+    if (kind === "archive" && deps.archive?.seek) {
+      const tier = deps.archive;
+      return {
+        source: kind,
+        // Opened when the first batch is pulled, as the whole-object read is: its failures are the read's.
+        batches: drain(
+          archived(() => tier.seek!(job!), query, match),
+          (n) => (next = n),
+        ),
+        next: done,
+      };
+    }
     if (query.tail === undefined) {
       return kind === "local" && job
         ? forwardLocal(query.from)
@@ -179,6 +219,83 @@ export function createReader(deps: ReaderDeps) {
       return job.settled_at !== null || ((await deps.archive?.verified(job)) ?? false);
     },
   };
+}
+
+/**
+ * A read of an archived log: a window (`from`/`limit`), a step read or a tail, fetching from the line it
+ * starts at. A tail with a filter counts the matching lines of what it would read, then reads it again.
+ */
+async function* archived(
+  open: () => Promise<ArchivedLog>,
+  query: ReadQuery,
+  match: ((text: string) => boolean) | null,
+): AsyncGenerator<Batch, number> {
+  const log = await open();
+  const { from, tail } = query;
+  const step = query.filter.step;
+  const end = () => log.lines ?? 0;
+  // With only a step filter the step's blocks are read; a stream filter alone may match any line.
+  const span = () => (step !== undefined ? log.step(step, from) : log.from(from));
+  if (tail === undefined) {
+    const segments = match === null ? log.from(from, query.limit) : span();
+    return yield* selectSegments(segments, { from, limit: query.limit, match }, end);
+  }
+  if (match === null) {
+    const segments = log.lines !== null ? log.from(Math.max(from, log.lines - tail)) : log.tail(tail);
+    return yield* selectSegments(segments, { from, match }, end);
+  }
+  const count = await countSegments(span(), { from, match });
+  return yield* selectSegments(span(), { from, skip: Math.max(0, count - tail), match }, end);
+}
+
+/** `selectForward` over numbered segments: a line's number comes from its segment, not from a running count. */
+async function* selectSegments(
+  segments: AsyncIterable<Segment>,
+  w: { from: number; limit?: number | undefined; skip?: number; match: ((text: string) => boolean) | null },
+  end: () => number,
+): AsyncGenerator<Batch, number> {
+  let left = w.limit ?? Number.POSITIVE_INFINITY;
+  let skip = w.skip ?? 0;
+  let n = w.from;
+  if (left <= 0) return w.from;
+  for await (const seg of segments) {
+    n = seg.line;
+    for await (const parts of splitLines(seg.chunks)) {
+      const batch: Batch = { nums: [], texts: [] };
+      for (const text of parts) {
+        const num = n++;
+        if (num < w.from || (w.match !== null && !w.match(text))) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        batch.nums.push(num);
+        // See selectForward: a kept line must not pin the block it was cut from.
+        batch.texts.push(w.match === null ? text : detach(text));
+        if (--left === 0) {
+          yield batch;
+          return num + 1;
+        }
+      }
+      if (batch.nums.length > 0) yield batch;
+    }
+  }
+  // A step read passes over the blocks without the step: every line up to the end was examined.
+  return Math.max(n, end(), w.from);
+}
+
+async function countSegments(
+  segments: AsyncIterable<Segment>,
+  w: { from: number; match: ((text: string) => boolean) | null },
+): Promise<number> {
+  let count = 0;
+  for await (const seg of segments) {
+    let n = seg.line;
+    for await (const parts of splitLines(seg.chunks)) {
+      for (const text of parts) if (n++ >= w.from && (w.match === null || w.match(text))) count++;
+    }
+  }
+  return count;
 }
 
 function lines(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string[]> {

@@ -56,6 +56,11 @@ export const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
+/** Seconds, for work that may take minutes (an archive upload, a retention sweep, a hook with retries): 5 ms to 10 min. */
+export const SLOW_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+] as const;
+
 const NAME = /^[a-z_:][a-z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // What promtool's lint (client_golang promlint) flags, by word of the name: units with a prefix, abbreviated

@@ -1,12 +1,20 @@
-// The server's registry: process figures plus what the running modules already report (appends, job ends, viewers).
+// The server's registry: process figures plus every module's metrics, each fed by the events it emits.
+import type { Events } from "../events.ts";
+import type { ArchiveStateName } from "../state/types.ts";
+import { registerArchiveMetrics } from "./archive.ts";
+import { registerIngestMetrics } from "./ingest.ts";
+import { registerJobEndMetrics } from "./job-end.ts";
+import { registerLiveMetrics } from "./live.ts";
 import { registerProcessMetrics } from "./process.ts";
 import { createRegistry, type Registry } from "./registry.ts";
+import { registerStorageMetrics } from "./storage.ts";
 
-/** The narrow views of the running modules the metrics listen to (structural, so no module imports this one). */
 export interface MetricSources {
-  onAppend(fn: (a: { first: number; next: number; data: Uint8Array }) => void): void;
-  onTerminal(fn: (job: { status: string }) => void): void;
-  liveStats?: () => { jobs: number; viewers: number };
+  events: Events;
+  /** The archives with work left at start-up; null without an archive (its metrics are then not exported). */
+  archiveBacklog: ReadonlyArray<{ job_id: string; state: ArchiveStateName }> | null;
+  /** The store's open log files now, and `limits.max_open_files`. */
+  logFiles: { open: () => number; max: number };
   onCollectError?: (name: string, err: unknown) => void;
 }
 
@@ -20,39 +28,11 @@ export interface ServiceMetrics {
 export function createServiceMetrics(src: MetricSources): ServiceMetrics {
   const registry = createRegistry(src.onCollectError ? { onCollectError: src.onCollectError } : {});
   const proc = registerProcessMetrics(registry);
-
-  const lines = registry.counter({
-    name: "stroem_logs_appended_lines_total",
-    help: "Lines committed to job logs (pushed lines and server events).",
-  });
-  const bytes = registry.counter({
-    name: "stroem_logs_appended_bytes_total",
-    help: "Bytes committed to job logs, as stored (JSONL).",
-  });
-  src.onAppend((a) => {
-    lines.inc(a.next - a.first);
-    bytes.inc(a.data.byteLength);
-  });
-  const ended = registry.counter({
-    name: "stroem_logs_jobs_ended_total",
-    help: "Jobs that reached a terminal status, by status.",
-    labels: ["status"],
-  });
-  src.onTerminal((job) => ended.labels({ status: job.status }).inc());
-
-  const live = src.liveStats;
-  if (live) {
-    registry.gauge({
-      name: "stroem_logs_live_viewers",
-      help: "Open live-stream WebSockets.",
-      collect: (g) => g.set(live().viewers),
-    });
-    registry.gauge({
-      name: "stroem_logs_live_jobs",
-      help: "Jobs with at least one live-stream viewer.",
-      collect: (g) => g.set(live().jobs),
-    });
-  }
+  registerIngestMetrics(registry, src.events);
+  registerStorageMetrics(registry, src.events, src.logFiles);
+  registerLiveMetrics(registry, src.events);
+  registerJobEndMetrics(registry, src.events);
+  if (src.archiveBacklog !== null) registerArchiveMetrics(registry, src.events, src.archiveBacklog);
 
   const reloads = registry.counter({
     name: "stroem_logs_config_reloads_total",

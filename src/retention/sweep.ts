@@ -1,5 +1,6 @@
 // The retention sweep: at start-up and every interval, deletes what is old enough, in bounded batches.
 import { rmSync } from "node:fs";
+import { indexKeyOf } from "../archive/seek-index.ts";
 import { type ArchiveTarget, reason, TargetError } from "../archive/target.ts";
 import { formatDuration } from "../config/units.ts";
 import { describe, plan, type RetentionConfig } from "../core/policy.ts";
@@ -155,6 +156,8 @@ export function createRetention(opts: RetentionOptions) {
               return;
             }
             try {
+              // The index first: a failure then leaves an archive that still reads (whole), never a lone index.
+              await target.delete(indexKeyOf(o.key));
               await target.delete(o.key);
               await state.dropObject(o.key);
               r.objects_deleted++;

@@ -1,6 +1,7 @@
 // Reading one output stream into the spool: split into lines as bytes arrive, masked, stamped when read, echoed.
+
+import { createStreamMasker, type Masker, NO_MASK } from "../core/mask.ts";
 import { iso } from "../core/time.ts";
-import { createStreamMasker, type Masker, NO_MASK } from "../logs/mask.ts";
 import type { Stream } from "../protocol/line.ts";
 import { encodeRecord } from "./batch.ts";
 import { createLineSplitter } from "./lines.ts";

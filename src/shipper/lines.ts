@@ -1,5 +1,5 @@
 // Splitting a byte stream into log lines as it arrives: UTF-8 decoding, line ends, long-line chunks, masking — pure.
-import { type Masker, NO_MASK } from "../logs/mask.ts";
+import { type Masker, NO_MASK } from "../core/mask.ts";
 
 /**
  * Line ends are `\n`, `\r\n` and a bare `\r`. A carriage-return progress bar (`10%\r20%\r…`) thus

@@ -1,8 +1,8 @@
 // Secrets masked at the source: `--mask-env NAME[,NAME…]` and `--mask-file FILE` read into one masker.
 import { readFileSync } from "node:fs";
+import { createMasker, type Masker } from "../core/mask.ts";
+import { secretProblem, secretUnits } from "../core/mask-forms.ts";
 import { UsageError } from "../errors.ts";
-import { createMasker, type Masker } from "../logs/mask.ts";
-import { secretProblem, secretUnits } from "../logs/mask-forms.ts";
 
 export const maskFlags = {
   "mask-env": { type: "string", multiple: true },

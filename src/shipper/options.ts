@@ -67,7 +67,7 @@ export function shipOptions(
     step,
     spoolRoot: values.spool ?? defaultSpoolRoot(),
     spoolMax: size(values["spool-max"], "spool-max", 256 * 1024 * 1024, 1),
-    flushIntervalMs: duration(values["flush-interval"], "flush-interval", 100),
+    flushIntervalMs: duration(values["flush-interval"], "flush-interval", 10),
     drainTimeoutMs: duration(values["drain-timeout"], "drain-timeout", 60_000),
     maxBodyBytes,
     maxLineBytes,

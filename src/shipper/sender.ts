@@ -20,7 +20,11 @@ export interface SenderOptions {
   headers: Record<string, string>;
   job: string;
   step: string;
-  /** A batch is sent at the latest this long after its first line was read. */
+  /**
+   * The shortest gap between the starts of two pushes (0: none). Batching itself needs no timer: a batch is
+   * cut the moment no push is in flight, so lines wait only for the push before theirs (Nagle's rule, with
+   * the request in flight as the timer) and batches grow by themselves when the server or the disk is slow.
+   */
   flushIntervalMs: number;
   /** Upper bound of one request body (the server's `limits.max_body_bytes`); halved on a 413, down to a line. */
   maxBodyBytes: number;
@@ -59,10 +63,10 @@ export function createSender(opts: SenderOptions) {
   let closed = false;
   let stopped = false;
   const abort = new AbortController();
-  // When the oldest line not yet in a batch was read; null when none waits.
-  let firstQueuedAt: number | null = spool.queuedBytes > 0 ? 0 : null;
-  // When the last batch was cut: at most one batch per interval, but a line after a quiet spell goes at once.
+  // When the last batch was cut: the next one is cut no sooner than `flushIntervalMs` after it, unless the
+  // last one was full and left lines behind (they are overdue already).
   let lastCutAt = Number.NEGATIVE_INFINITY;
+  let leftBehind = false;
   let failingSince: number | null = null;
   // Every request waits until `notBefore`: after a failed or refused one, 250 ms doubling to --retry-max, so
   // no answer of the server (a 413 loop, a 400 for every batch, a 500) makes more than 4 requests a second.
@@ -305,16 +309,17 @@ export function createSender(opts: SenderOptions) {
           await sleep("idle", null);
           continue;
         }
-        firstQueuedAt ??= clock();
-        // Lines a full batch left behind (firstQueuedAt 0) are overdue already.
-        const due = firstQueuedAt === 0 ? 0 : Math.max(firstQueuedAt, lastCutAt + opts.flushIntervalMs);
+        // Nothing is in flight: what is queued goes now, unless the shortest gap between pushes says wait.
+        const due = leftBehind ? 0 : lastCutAt + opts.flushIntervalMs;
         if (!closed && clock() < due && spool.queuedBytes + envelopeBytes(prefix) < cap) {
           await sleep("linger", due - clock());
           continue;
         }
         const cut = spool.cut(cap - envelopeBytes(prefix))!;
+        // Asked before the batch is recorded: lines printed while it is are not left behind.
+        const full = spool.queuedBytes > cut.bytes.length;
         try {
-          batch = spool.begin(cut.range, crypto.randomUUID());
+          batch = await spool.record(cut.range, crypto.randomUUID());
         } catch (e) {
           if (!(e instanceof SpoolStateError)) throw e;
           await unrecorded(e);
@@ -322,9 +327,8 @@ export function createSender(opts: SenderOptions) {
         }
         recorded();
         records = cut.bytes;
-        // Lines left behind by a full batch are already due; new ones start their own clock.
-        firstQueuedAt = spool.queuedBytes > 0 ? 0 : null;
         lastCutAt = clock();
+        leftBehind = full;
       }
       if (!(await deliver(batch, records))) return;
     }
@@ -353,7 +357,6 @@ export function createSender(opts: SenderOptions) {
     },
     /** New lines were spooled. */
     notify(): void {
-      firstQueuedAt ??= clock();
       rouse("idle");
       if (spool.queuedBytes + envelopeBytes(prefix) >= cap) rouse("linger");
     },

@@ -1,6 +1,6 @@
 // A shipping session for one (job, step): spool + sender + captures, the drain at the end and its report.
 import { formatDuration } from "../config/units.ts";
-import type { Masker } from "../logs/mask.ts";
+import type { Masker } from "../core/mask.ts";
 import { errorOfText } from "../protocol/error-body.ts";
 import type { Stream } from "../protocol/line.ts";
 import { retryable, retryDelay } from "./batch.ts";

@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   existsSync,
+  fdatasync,
+  fdatasyncSync,
   fsyncSync,
   openSync,
   readFileSync,
@@ -145,10 +147,33 @@ export function writeState(path: string, seq: number, state: State, durable: boo
   const fd = openSync(path, "r+");
   try {
     writeAll(fd, slot, (seq % 2) * SLOT_BYTES);
-    if (durable) fsyncSync(fd);
+    // The slot overwrites bytes the file already has: fdatasync makes them durable without the inode's times.
+    if (durable) fdatasyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `writeState` whose sync runs off the JavaScript thread, so that another file's sync can run beside it (the
+ * spool syncs a batch's records and its state together: the wait is the longer of the two, not their sum).
+ */
+export async function writeStateAsync(path: string, seq: number, state: State): Promise<void> {
+  const slot = encodeSlot(seq, state);
+  const fd = openSync(path, "r+");
+  try {
+    writeAll(fd, slot, (seq % 2) * SLOT_BYTES);
+    await syncData(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** fdatasync(2) on the thread pool. */
+export function syncData(fd: number): Promise<void> {
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  fdatasync(fd, (e) => (e ? reject(e) : resolve()));
+  return promise;
 }
 
 function readLegacy(path: string): State {

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   existsSync,
+  fdatasyncSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -26,7 +27,9 @@ import {
   type DropReport,
   loadState,
   type State,
+  syncData,
   writeState,
+  writeStateAsync,
 } from "./spool-state.ts";
 
 /**
@@ -316,8 +319,42 @@ function openLocked(dir: string, opts: SpoolOptions, unlock: () => void) {
       const batch = { ...range, key };
       state.pending = batch;
       try {
-        if (sync && range.seg === writer) fsyncSync(fd);
+        // fdatasync: the records and the file's size, not its times (a third to a half cheaper here).
+        if (sync && range.seg === writer) fdatasyncSync(fd);
         persist(true);
+      } catch (e) {
+        state.pending = null;
+        throw new SpoolStateError(
+          `cannot record the next batch in the spool state ${statePath}: ${(e as Error).message}`,
+        );
+      }
+      return batch;
+    },
+
+    /**
+     * `begin` with the two syncs (the records, the state) run side by side off the JavaScript thread: the
+     * batch is just as durable before it is sent, and the wait is the slower sync instead of both in a row.
+     * Both must have completed before the batch may be sent; their order does not matter, as a state whose
+     * records did not survive names a range past the segment's end, which `openSpool` discards.
+     */
+    async record(range: BatchRange, key: string): Promise<Batch> {
+      const batch = { ...range, key };
+      state.pending = batch;
+      try {
+        if (!sync) persist(false);
+        else {
+          // Its own descriptor: a rotation may close `fd` while the sync still runs.
+          const records = range.seg === writer ? openSync(join(dir, segName(range.seg)), "r") : null;
+          try {
+            await Promise.all([
+              records === null ? null : syncData(records),
+              writeStateAsync(statePath, seq + 1, state),
+            ]);
+          } finally {
+            if (records !== null) closeSync(records);
+          }
+          seq++;
+        }
       } catch (e) {
         state.pending = null;
         throw new SpoolStateError(

@@ -225,6 +225,33 @@ export interface RetentionRepository {
   pendingObjects(): Promise<number>;
 }
 
+/**
+ * A job's registered secrets as stored. The values themselves are only ever stored sealed (AES-GCM, sealed
+ * and opened by masking/vault.ts); without a key they are not stored at all, and the row records only that
+ * the job has secrets (so a restart knows its pushes can no longer be masked).
+ */
+export type SecretsRow = {
+  job_id: string;
+  /** Distinct values registered. */
+  count: number;
+  /** The sealed values (iv ‖ ciphertext ‖ tag); null when kept in memory only, and once forgotten. */
+  sealed: Uint8Array | null;
+  /** When the values were deleted (the job can no longer receive lines); null while they are kept. */
+  forgotten_at: number | null;
+  updated_at: number;
+};
+
+export interface SecretsRepository {
+  /** Every job with secrets, forgotten ones included (read once at start-up). */
+  all(): Promise<SecretsRow[]>;
+  /** Records (or replaces) a job's row. */
+  put(row: SecretsRow): Promise<void>;
+  /** Deletes the values and keeps the row (count, forgotten_at): the job's later lines are refused. */
+  forget(jobId: string, now: number): Promise<void>;
+  /** Deletes the row (the job itself is gone). */
+  drop(jobId: string): Promise<void>;
+}
+
 export interface Repositories {
   jobs: JobsRepository;
   idempotency: IdempotencyRepository;
@@ -232,6 +259,7 @@ export interface Repositories {
   caps: CapsRepository;
   archives: ArchivesRepository;
   retention: RetentionRepository;
+  secrets: SecretsRepository;
   /** Resolves when the state answers a trivial query (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

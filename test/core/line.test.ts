@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { encodeLine, makeMatcher, truncateLine } from "../../src/core/line.ts";
+import {
+  encodeBatch,
+  encodeEvent,
+  encodeLine,
+  makeMatcher,
+  maskStored,
+  truncateLine,
+} from "../../src/core/line.ts";
 import { normalizeTs } from "../../src/protocol/timestamp.ts";
 
 describe("log line", () => {
@@ -116,5 +123,36 @@ describe("log line", () => {
       encodeLine("2025-02-12T10:56:45.123Z", stream, '"s"', "x").trimEnd();
     expect([match(line("stderr")), match(line("stdout"))]).toEqual([true, false]);
     expect(makeMatcher({})).toBeNull();
+  });
+});
+
+describe("masking in the encoding", () => {
+  const mask = (t: string) => t.replaceAll("SECRET-VALUE", "***");
+
+  test("a batch line is masked before it is cut, so the cut leaves no start of a value", () => {
+    const line = `${"x".repeat(95)}SECRET-VALUE and more`;
+    const { text, truncated } = encodeBatch([{ ts: "t", stream: "stdout", line }], "s", "now", 100, mask);
+    expect([JSON.parse(text).line, truncated]).toEqual([`${"x".repeat(95)}*** a…[truncated 7 bytes]`, 1]);
+  });
+
+  test("a server event is masked whole, then split into lines", () => {
+    const { text, count } = encodeEvent("a SECRET-VALUE\nb SECRET-VALUE", "t", 1000, mask);
+    expect([
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).line),
+      count,
+    ]).toEqual([["a ***", "b ***"], 2]);
+  });
+
+  test("maskStored masks the text of stored lines and keeps unparsable ones and unmatched ones byte for byte", () => {
+    const a = encodeLine("t", "stdout", '"s"', "has SECRET-VALUE");
+    const b = encodeLine("t", "stderr", '"s"', "clean \\u00e9");
+    const stored = `${a}not json SECRET-VALUE\n${b}`;
+    expect(maskStored(stored, mask)).toBe(
+      `${encodeLine("t", "stdout", '"s"', "has ***")}not json SECRET-VALUE\n${b}`,
+    );
+    expect(maskStored(b, mask)).toBe(b);
   });
 });

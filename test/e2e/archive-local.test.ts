@@ -46,7 +46,7 @@ describe("archive to a local directory", () => {
     }).toEqual({
       key: "p/ws/nightly/../x:y/2025/02/12/2025-02-12T10-56-45_loc.jsonl.gz",
       same: true,
-      leftovers: ["2025-02-12T10-56-45_loc.jsonl.gz"],
+      leftovers: ["2025-02-12T10-56-45_loc.jsonl.gz", "2025-02-12T10-56-45_loc.jsonl.gz.idx"],
     });
     rmSync(join(s.dir, "loc.jsonl"));
     const res = (await (await s.fetch("/api/jobs/loc/logs?tail=2")).json()) as Record<string, unknown>;

@@ -119,4 +119,67 @@ describe("archive content verification", () => {
       ],
     });
   });
+
+  test("an index flipped in transit is not verified either: the archive is retried and the local file kept until both objects match", async () => {
+    await using s3 = await startS3();
+    await using proxy = await startTcpProxy({ host: "127.0.0.1", port: s3.port });
+    proxy.corruptPuts = true;
+    proxy.corruptSuffix = ".idx";
+    await using s = await startTestServer({
+      log_storage: {
+        archive: { ...s3.archive(), endpoint: proxy.endpoint },
+        delete_local_after_archive: true,
+        archive_retry: { initial: "50ms", max: "200ms" },
+      },
+    });
+    expect(
+      (await s.post("/worker/jobs/idx/logs", { step_name: "build", lines: makeLines(3000, "i") })).status,
+    ).toBe(200);
+    expect((await s.post("/worker/jobs/idx/complete", { status: "completed" })).status).toBe(200);
+    const failing = await untilEvent(
+      s.events,
+      ["archive.uploaded", "archive.failed"],
+      "the archive to be verified, or refused",
+      async () => {
+        const a = (await view(s, "idx")).archive;
+        return a?.state === "uploaded" || (a?.state === "retrying" && a.attempts >= 1) ? a : undefined;
+      },
+      20_000,
+    );
+    const where = `s3://${s3.bucket}/${failing!.key}.idx`;
+    const path = join(s.dir, "idx.jsonl");
+    expect({
+      state: failing!.state,
+      kept: existsSync(path),
+      last_error: failing!.last_error
+        ?.replace(/sha-256 [0-9a-f]{64}/g, "sha-256 H")
+        .replace(/\d+ bytes/g, "N bytes"),
+    }).toEqual({
+      state: "retrying",
+      kept: true,
+      last_error: `verification failed: ${where} holds N bytes with sha-256 H, but the N bytes compressed locally have sha-256 H`,
+    });
+    const local = readFileSync(path, "utf8");
+    proxy.corruptPuts = false;
+    await untilEvent(s.events, "archive.uploaded", "the verified archive", async () => {
+      const a = (await view(s, "idx")).archive;
+      return a?.state === "uploaded" && a.local_deleted ? a : undefined;
+    });
+    // The index now matches: a window is read with Range GETs, the same lines as the local file had.
+    s3.requests.length = 0;
+    const res = await s.fetch("/api/jobs/idx/logs?from=2990&limit=5");
+    const body = (await res.json()) as { logs: string; source: string };
+    const archiveGets = s3.requests.filter(
+      (r) => r.method === "GET" && r.path === `/${s3.bucket}/${failing!.key}`,
+    );
+    expect({
+      logs: body.logs,
+      source: body.source,
+      ranged: archiveGets.length > 0 && archiveGets.every((r) => r.range !== null),
+    }).toEqual({
+      logs: `${local.split("\n").slice(2990, 2995).join("\n")}\n`,
+      source: "archive",
+      ranged: true,
+    });
+  });
 });

@@ -120,6 +120,23 @@ describe("check-config", () => {
     ]);
   });
 
+  test("masking.key_file: a key readable by others is a warning, a file without a 256-bit key is refused as serve refuses it", async () => {
+    using dir = tempDir();
+    const key = join(dir.path, "mask-key");
+    writeFileSync(key, `${"ab".repeat(32)}\n`);
+    chmodSync(key, 0o644);
+    const shared = await cli(["check-config", "-"], { stdin: `masking: { key_file: ${key} }\n` });
+    writeFileSync(key, "short\n");
+    const bad = await cli(["check-config", "-"], { stdin: `masking: { key_file: ${key} }\n` });
+    expect([shared.code, shared.stderr, bad.code, bad.stdout, bad.stderr]).toEqual([
+      0,
+      `stroem-logs check-config: warning: masking.key_file: ${key} is readable by group and others (mode 0644): chmod 600 it\n`,
+      2,
+      "",
+      `stroem-logs check-config: masking.key_file: ${key} must hold a 256-bit key: 64 hex digits (openssl rand -hex 32) or 32 bytes in base64 (openssl rand -base64 32); it holds 5 characters of something else\n`,
+    ]);
+  });
+
   test("a bad environment value names the variable; a file value its line", async () => {
     const env = await cli(["check-config", "-"], {
       stdin: "log:\n  level: info\n",

@@ -168,7 +168,7 @@ describe("retention with an archive", () => {
     });
   });
 
-  test("archive_days deletes the object, the row, its idempotency keys and line index, and the file; reads answer 404", async () => {
+  test("archive_days deletes the object and its index, the row, its idempotency keys and line index, and the file; reads answer 404", async () => {
     await using s3 = await startS3();
     await using s = await startTestServer({
       log_storage: { archive: s3.archive() },
@@ -222,7 +222,8 @@ describe("retention with an archive", () => {
         last_error: null,
       },
       rows: { jobs: 0, batches: 0, line_index: 0, archives: 0 },
-      s3: [(await job(s, "young")).archive!.key],
+      // The deleted jobs' archives went with their `.idx` sidecars; the young job keeps both.
+      s3: [(await job(s, "young")).archive!.key, `${(await job(s, "young")).archive!.key}.idx`],
       files: [false, false, false, false],
       young: { status: 200, source: "archive" },
       before: {

@@ -1,6 +1,5 @@
 // Strøm's own clients against stroem-logs, request for request (docs/strom-compat.md), and Strøm mode beside the
-// stand-in of Strøm's job API. The one gap left (archives over 4 MiB are several gzip members, issue 13) is a
-// `test.failing`: it fails today and turns into a plain test when that format lands.
+// stand-in of Strøm's job API.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -491,7 +490,7 @@ describe("Strøm's archive reader", () => {
     });
   });
 
-  test.failing("GAP one member (issue 13 makes archives one member): Strøm's single-member reader gets every line of a stroem-logs archive over 4 MiB", async () => {
+  test("Strøm's single-member reader gets every line of a stroem-logs archive over 4 MiB (one member)", async () => {
     using archive = tempDir();
     await using s = await startTestServer({
       log_storage: { archive: { type: "local", path: archive.path } },

@@ -112,3 +112,57 @@ test("a dropped connection shows reconnecting, then resumes from the next line: 
   expect(page.errors).toEqual([]);
   await page.context().close();
 }, 60_000);
+
+test("following a fast job, the rows that leave the view are refilled with exactly their new line: colour, stderr, cut long lines", async () => {
+  // Rows are reused as lines scroll through: nothing of the line a row showed before may stay on it.
+  const kind = (i: number) =>
+    i % 37 === 5 ? "long" : i % 4 === 0 ? "red" : i % 4 === 2 ? "stderr" : "plain";
+  const text = (i: number) =>
+    kind(i) === "long"
+      ? `long ${i} ${"x".repeat(25_000)}`
+      : kind(i) === "red"
+        ? `\u001b[31mred ${i}\u001b[0m after`
+        : `line ${i}`;
+  let sent = 0;
+  const send = async (n: number) => {
+    const lines = Array.from({ length: n }, (_, k) => ({
+      stream: kind(sent + k) === "stderr" ? "stderr" : "stdout",
+      line: text(sent + k),
+    }));
+    sent += n;
+    const res = await server.post("/worker/jobs/run3/logs", { step_name: "build", lines });
+    expect(res.status).toBe(200);
+  };
+  await send(10);
+  const page = await openPage(browser, { height: 700 });
+  await page.goto(`${server.url}/jobs/run3`);
+  await page.waitForSelector(".conn.live");
+  const seen = () =>
+    page.$$eval(".vlist .row[data-n]", (els) =>
+      els.map((el) => ({
+        n: Number(el.getAttribute("data-n")),
+        ln: el.querySelector(".ln")!.textContent,
+        stderr: el.classList.contains("stderr"),
+        styled: el.querySelectorAll(".tx span[style]").length,
+        cut: el.querySelectorAll(".tx .cut").length,
+        text: el.querySelector(".tx")!.textContent!.slice(0, 40),
+      })),
+    );
+  const want = (n: number) => ({
+    n,
+    ln: String(n + 1),
+    stderr: kind(n) === "stderr",
+    styled: kind(n) === "red" ? 1 : 0,
+    cut: kind(n) === "long" ? 1 : 0,
+    text: (kind(n) === "red" ? `red ${n} after` : text(n)).slice(0, 40),
+  });
+  for (const batch of [7, 13, 50, 3, 120, 1, 64, 200, 9, 31]) {
+    await send(batch);
+    await lastRow(page, sent);
+    const got = await seen();
+    expect(got.length).toBeGreaterThan(10);
+    expect(got).toEqual(got.map((r) => want(r.n)));
+  }
+  expect(page.errors).toEqual([]);
+  await page.context().close();
+}, 60_000);

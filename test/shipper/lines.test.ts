@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createMasker } from "../../src/logs/mask.ts";
+import { createMasker } from "../../src/core/mask.ts";
 import { createLineSplitter, splitUtf8 } from "../../src/shipper/lines.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);

@@ -55,6 +55,28 @@ describe("spool", () => {
     b.close();
   });
 
+  test("a batch recorded with its syncs side by side survives a restart, also when lines are spooled while it is recorded", async () => {
+    using tmp = tempDir();
+    const dir = spoolDirOf(tmp.path, "job-1", "build");
+    const a = openSpool({ dir, maxBytes: 1 << 20 });
+    a.append(recs(0, 3));
+    const cut = a.cut(1 << 20)!;
+    const recording = a.record(cut.range, "key-1");
+    a.append(recs(3, 2)); // printed while the syncs run: not part of the batch
+    expect(await recording).toEqual({ ...cut.range, key: "key-1" });
+    a.close();
+
+    const b = openSpool({ dir, maxBytes: 1 << 20 });
+    expect({ pending: b.pending, unsent: b.unsentLines, bytes: text(b.read(b.pending!)) }).toEqual({
+      pending: { ...cut.range, key: "key-1" },
+      unsent: 5,
+      bytes: `${recs(0, 3).join("\n")}\n`,
+    });
+    b.settle();
+    expect(text(b.cut(1 << 20)!.bytes)).toBe(`${recs(3, 2).join("\n")}\n`);
+    b.close();
+  });
+
   test("a state write torn by a power loss falls back to the state before it (a batch not yet sent is cut again)", () => {
     using tmp = tempDir();
     const dir = spoolDirOf(tmp.path, "job-1", "build");

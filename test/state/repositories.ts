@@ -139,6 +139,33 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       ]).toEqual([answer, null, "failed", 5]);
     });
 
+    test("appends of several jobs asked for at once each commit; one refused changes nothing and refuses only its caller", async () => {
+      await using s = await make();
+      for (const id of ["a", "b", "c"]) await s.jobs.create(newJob(id));
+      const answer = { first: 0, next: 5, truncated: 0, held: 0 };
+      await s.jobs.commitAppend({ ...append("a", 0, 0, 5, 50), key: { key: "k", answer } });
+      const outcome = (p: Promise<Job>) =>
+        p.then(
+          (j) => j.line_count,
+          (e) => (e instanceof StateError ? e.kind : "other error"),
+        );
+      // Asked for in one tick, none awaited before the next is asked: a backend may commit them together.
+      const all = await Promise.all([
+        outcome(s.jobs.commitAppend({ ...append("b", 0, 0, 3, 30), key: { key: "k", answer } })),
+        outcome(s.jobs.commitAppend({ ...append("a", 5, 50, 5, 50), key: { key: "k", answer } })),
+        outcome(s.jobs.commitAppend({ ...append("c", 0, 0, 7, 70) })),
+      ]);
+      expect({
+        all,
+        counts: [
+          (await s.jobs.get("a"))?.line_count,
+          (await s.jobs.get("b"))?.line_count,
+          (await s.jobs.get("c"))?.line_count,
+        ],
+        keys: [await s.idempotency.get("b", "k"), await s.idempotency.get("a", "k")],
+      }).toEqual({ all: [3, "failed", 7], counts: [5, 3, 7], keys: [answer, answer] });
+    });
+
     test("a window commits with the append that holds part of a batch, or alone with the batch key when held whole", async () => {
       await using s = await make();
       await s.jobs.create(newJob("a"));
@@ -374,6 +401,23 @@ export function describeRepositories(name: string, make: MakeRepositories): void
         live: [false, true],
         pending: 2,
       });
+    });
+
+    test("a job's secrets row is replaced whole, forgotten keeps its count without the sealed bytes, drop deletes it", async () => {
+      await using s = await make();
+      const sealed = new Uint8Array([1, 2, 3, 250]);
+      await s.secrets.put({ job_id: "b", count: 1, sealed: null, forgotten_at: null, updated_at: T0 });
+      await s.secrets.put({ job_id: "a", count: 1, sealed, forgotten_at: null, updated_at: T0 });
+      await s.secrets.put({ job_id: "a", count: 2, sealed, forgotten_at: null, updated_at: T0 + 1 });
+      expect(await s.secrets.all()).toEqual([
+        { job_id: "a", count: 2, sealed, forgotten_at: null, updated_at: T0 + 1 },
+        { job_id: "b", count: 1, sealed: null, forgotten_at: null, updated_at: T0 },
+      ]);
+      await s.secrets.forget("a", T0 + 2);
+      await s.secrets.drop("b");
+      expect(await s.secrets.all()).toEqual([
+        { job_id: "a", count: 2, sealed: null, forgotten_at: T0 + 2, updated_at: T0 + 2 },
+      ]);
     });
 
     test("ping answers while the state is open", async () => {

@@ -30,6 +30,74 @@ describe("SQLite state", () => {
     await synced.close();
   });
 
+  test("an append is answered only once it is committed: another connection sees it by then", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "db");
+    const state = openSqliteState(path);
+    const other = new Database(path, { readonly: true, strict: true });
+    const count = (id: string) =>
+      other.query<{ line_count: number }, [string]>("SELECT line_count FROM jobs WHERE id = ?").get(id)
+        ?.line_count;
+    const job = (id: string) => ({
+      id,
+      workspace: "w",
+      task: "t",
+      created_at: 0,
+      now: 0,
+      line_count: 0,
+      byte_count: 0,
+      checkpoints: [],
+    });
+    await state.jobs.create(job("a"));
+    await state.jobs.create(job("b"));
+    const commit = (id: string) =>
+      state.jobs.commitAppend({
+        id,
+        first: 0,
+        offset: 0,
+        lines: 4,
+        bytes: 40,
+        late: 0,
+        now: 1,
+        checkpointEvery: 1024,
+      });
+    const seen: Record<string, number | undefined> = {};
+    await Promise.all(["a", "b"].map((id) => commit(id).then(() => (seen[id] = count(id)))));
+    other.close();
+    await state.close();
+    expect(seen).toEqual({ a: 4, b: 4 });
+  });
+
+  test("appends still waiting for their group when the database closes are committed, not dropped", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "db");
+    const state = openSqliteState(path);
+    await state.jobs.create({
+      id: "a",
+      workspace: "w",
+      task: "t",
+      created_at: 0,
+      now: 0,
+      line_count: 0,
+      byte_count: 0,
+      checkpoints: [],
+    });
+    const pending = state.jobs.commitAppend({
+      id: "a",
+      first: 0,
+      offset: 0,
+      lines: 2,
+      bytes: 20,
+      late: 0,
+      now: 1,
+      checkpointEvery: 1024,
+    });
+    await state.close();
+    const again = openSqliteState(path);
+    expect([(await pending).line_count, (await again.jobs.get("a"))?.line_count]).toEqual([2, 2]);
+    await again.close();
+  });
+
   test("a new database is created at the latest schema version", async () => {
     using dir = tempDir();
     const state = openSqliteState(join(dir.path, "db"));
@@ -40,7 +108,7 @@ describe("SQLite state", () => {
     expect([state.schema, version]).toEqual([{ from: 0, to: SCHEMA_VERSION, created: true }, SCHEMA_VERSION]);
   });
 
-  test("version 2: archive rows of a version-1 database that made attempts claim their own key; fresh rows claim none", async () => {
+  test("version 3: archive rows of a version-1 database that made attempts claim their own key; fresh rows claim none", async () => {
     using dir = tempDir();
     const path = join(dir.path, "db");
     const raw = new Database(path, { create: true, strict: true });

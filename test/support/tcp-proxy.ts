@@ -9,6 +9,8 @@ export interface TcpProxy {
    * the same size, other content — as a bad NIC, cable or middlebox would do it. GETs pass untouched.
    */
   corruptPuts: boolean;
+  /** When set, only PUTs whose request target (path and query) ends with this are corrupted. */
+  corruptSuffix: string | null;
   /** Milliseconds each request's answer is held back before its first byte is passed on (a slow server). */
   responseDelayMs: number;
   /** PUT bodies corrupted so far. */
@@ -45,6 +47,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<Socket>();
   const state = {
     corruptPuts: false,
+    corruptSuffix: null as string | null,
     responseDelayMs: 0,
     corrupted: 0,
     unframed: 0,
@@ -105,7 +108,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         }
         remaining = length ? Number(length[1]) : 0;
         offset = 0;
-        flipAt = method === "PUT" && state.corruptPuts && remaining > 0 ? remaining >> 1 : -1;
+        const target = text.slice(method.length + 1, text.indexOf(" ", method.length + 1)).split("?")[0]!;
+        const chosen = state.corruptSuffix === null || target.endsWith(state.corruptSuffix);
+        flipAt = method === "PUT" && state.corruptPuts && chosen && remaining > 0 ? remaining >> 1 : -1;
       }
       return out;
     });
@@ -130,6 +135,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     set corruptPuts(v: boolean) {
       state.corruptPuts = v;
+    },
+    get corruptSuffix() {
+      return state.corruptSuffix;
+    },
+    set corruptSuffix(v: string | null) {
+      state.corruptSuffix = v;
     },
     get responseDelayMs() {
       return state.responseDelayMs;

@@ -2,9 +2,23 @@ import { describe, expect, test } from "bun:test";
 import { bytes, clock, dateTime, duration } from "../../src/web/app/format.ts";
 import { endOf, filenameOf, lineFromHash, retryDelay } from "../../src/web/app/links.ts";
 import { splitJsonl, toViewLine } from "../../src/web/app/logline.ts";
+import { MAX_GAP, MIN_GAP, redrawGap } from "../../src/web/app/pace.ts";
 import { lineTester, lowerBound, markRanges } from "../../src/web/app/search.ts";
 
 describe("the page's pure helpers", () => {
+  test("arriving lines are redrawn 4 redraw-costs apart, between ~30 a second and the lag budget's limit", () => {
+    expect([0, 5, 8.3, 20, 30, 31, 500].map(redrawGap)).toEqual([
+      MIN_GAP,
+      MIN_GAP,
+      MIN_GAP,
+      80,
+      MAX_GAP,
+      MAX_GAP,
+      MAX_GAP,
+    ]);
+    expect([MIN_GAP, MAX_GAP]).toEqual([33, 120]);
+  });
+
   test("line links count from 1; anything else is no line", () => {
     expect([
       lineFromHash("#L1"),

@@ -10,6 +10,7 @@ import type {
   LineIndexRepository,
 } from "../types.ts";
 import { type Caps, stateError } from "./common.ts";
+import { groupCommit } from "./group-commit.ts";
 
 /** The job's columns, without the line index's bookkeeping (`ckpt_line`, `ckpt_offset`). */
 const JOB = `id, workspace, task, status, created_at, updated_at, finished_at, last_activity_at, error,
@@ -18,7 +19,13 @@ const JOB = `id, workspace, task, status, created_at, updated_at, finished_at, l
 export function sqliteJobs(
   db: Database,
   caps: Caps,
-): { jobs: JobsRepository; idempotency: IdempotencyRepository; lineIndex: LineIndexRepository } {
+): {
+  jobs: JobsRepository;
+  idempotency: IdempotencyRepository;
+  lineIndex: LineIndexRepository;
+  /** Commits the appends waiting for their group now. */
+  flush(): void;
+} {
   const q = {
     get: db.query<Job, [string]>(`SELECT ${JOB} FROM jobs WHERE id = ?`),
     insert: db.query<
@@ -38,25 +45,26 @@ export function sqliteJobs(
       `UPDATE jobs SET workspace = $workspace, task = $task, created_at = $created_at, updated_at = $now
        WHERE id = $id RETURNING ${JOB}`,
     ),
-    checkpointOf: db.query<{ ckpt_line: number; ckpt_offset: number }, [string]>(
-      "SELECT ckpt_line, ckpt_offset FROM jobs WHERE id = ?",
-    ),
+    // The index entry's due test reads the old ckpt_line (SET sees the row before the update); RETURNING
+    // gives the new one, which equals `first` exactly when an entry is due.
     appended: db.query<
-      Job,
+      Job & { ckpt_line: number },
       {
         id: string;
+        first: number;
+        offset: number;
+        every: number;
         lines: number;
         bytes: number;
         now: number;
         late: number;
-        ckpt_line: number;
-        ckpt_offset: number;
       }
     >(`UPDATE jobs SET line_count = line_count + $lines, byte_count = byte_count + $bytes,
          late_lines = late_lines + $late, updated_at = $now, last_activity_at = $now,
          status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
-         ckpt_line = $ckpt_line, ckpt_offset = $ckpt_offset
-       WHERE id = $id RETURNING ${JOB}`),
+         ckpt_offset = CASE WHEN $first - ckpt_line >= $every THEN $offset ELSE ckpt_offset END,
+         ckpt_line = CASE WHEN $first - ckpt_line >= $every THEN $first ELSE ckpt_line END
+       WHERE id = $id RETURNING ${JOB}, ckpt_line`),
     touch: db.query<null, { id: string; now: number }>(
       "UPDATE jobs SET last_activity_at = $now WHERE id = $id",
     ),
@@ -104,36 +112,31 @@ export function sqliteJobs(
     return row;
   });
 
+  /** One append's statements; run inside a transaction (its own, or its group's savepoint). */
   function commitAppend(c: AppendCommit): Job {
-    const last = q.checkpointOf.get(c.id);
-    if (last === null) throw new Error(`job ${c.id} has no row to commit to`);
-    const due = c.first - last.ckpt_line >= c.checkpointEvery;
-    const row = {
+    const r = q.appended.get({
       id: c.id,
+      first: c.first,
+      offset: c.offset,
+      every: c.checkpointEvery,
       lines: c.lines,
       bytes: c.bytes,
       now: c.now,
       late: c.late,
-      ckpt_line: due ? c.first : last.ckpt_line,
-      ckpt_offset: due ? c.offset : last.ckpt_offset,
-    };
-    try {
-      // A lone UPDATE is its own transaction: most batches need no BEGIN/COMMIT round and no re-read.
-      if (!due && c.key === undefined && c.window === undefined) return q.appended.get(row)!;
-      return db.transaction(() => {
-        const r = q.appended.get(row)!;
-        if (due) q.addCheckpoint.run(c.id, c.first, c.offset);
-        if (c.key !== undefined) {
-          const a = c.key.answer;
-          q.addBatch.run(c.id, c.key.key, a.first, a.next, a.truncated, a.held);
-        }
-        if (c.window !== undefined) caps.put(c.window);
-        return r;
-      })();
-    } catch (e) {
-      throw stateError(e);
+    });
+    if (r === null) throw new Error(`job ${c.id} has no row to commit to`);
+    const { ckpt_line, ...job } = r;
+    // Equal to `first` also when the last entry is at `first` already (a run of no lines): the same entry again.
+    if (ckpt_line === c.first && c.first > 0) q.addCheckpoint.run(c.id, c.first, c.offset);
+    if (c.key !== undefined) {
+      const a = c.key.answer;
+      q.addBatch.run(c.id, c.key.key, a.first, a.next, a.truncated, a.held);
     }
+    if (c.window !== undefined) caps.put(c.window);
+    return job;
   }
+  // Appends of concurrent requests (other jobs) share a transaction: see group-commit.ts.
+  const appends = groupCommit(db, commitAppend);
 
   const jobs: JobsRepository = {
     get: async (id) => q.get.get(id),
@@ -142,7 +145,10 @@ export function sqliteJobs(
     touch: async (id, now) => {
       q.touch.run({ id, now });
     },
-    commitAppend: async (c) => commitAppend(c),
+    commitAppend: (c) =>
+      appends.commit(c).catch((e: unknown) => {
+        throw stateError(e);
+      }),
     finish: async (id, status, error, now) => q.finish.get({ id, status, error, now })!,
     settle: async (id, now) => q.settle.get({ id, now })!,
     stale: async (cutoff) => q.stale.all(cutoff),
@@ -177,6 +183,7 @@ export function sqliteJobs(
 
   return {
     jobs,
+    flush: appends.flush,
     idempotency: { get: async (jobId, key) => q.batch.get(jobId, key) },
     lineIndex: { at: async (jobId, line) => q.checkpoint.get(jobId, line) ?? { line: 0, offset: 0 } },
   };

@@ -9,6 +9,7 @@ import { capStatements } from "./common.ts";
 import { sqliteJobs } from "./jobs.ts";
 import { sqliteRetention } from "./retention.ts";
 import { migrate } from "./schema.ts";
+import { sqliteSecrets } from "./secrets.ts";
 
 export interface SqliteState extends Repositories {
   /** The schema version the database had when opened, has now, and whether it was created empty. */
@@ -33,17 +34,20 @@ export function openSqliteState(path: string, opts: { fsync?: boolean } = {}): S
     const schema = migrate(db);
     const caps = capStatements(db);
     const ping = db.query("SELECT 1");
+    const { flush, ...jobs } = sqliteJobs(db, caps);
     return {
       schema,
-      ...sqliteJobs(db, caps),
+      ...jobs,
       caps: sqliteCaps(db, caps),
       archives: sqliteArchives(db),
       retention: sqliteRetention(db),
+      secrets: sqliteSecrets(db),
       pragma: (name) => Object.values(db.query(`PRAGMA ${name}`).get() as object)[0],
       async ping() {
         ping.get();
       },
       async close() {
+        flush();
         db.close(false);
       },
     };

@@ -92,6 +92,19 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    what: "job_secrets: the registered secrets of jobs (sealed, or only their count without a key)",
+    up(db) {
+      db.run(`CREATE TABLE IF NOT EXISTS job_secrets (
+        job_id TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        sealed BLOB,
+        forgotten_at INTEGER,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID`);
+    },
+  },
+  {
+    version: 3,
     what: "archives.claimed_key: the key a job's archive may be written at, looked at before the first upload",
     up(db) {
       // An object at the key that stroem-logs did not write is never replaced (archive/foreign.ts). Rows that

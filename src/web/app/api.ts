@@ -1,5 +1,8 @@
 // The API as the page calls it: same origin, the read token (kept in sessionStorage) as a Bearer header,
-// and as the WebSocket subprotocol — never in a URL.
+// and as the WebSocket subprotocol — never in a URL. Every request of the page goes through `request`, so a
+// refusal reads the same everywhere (the error body of src/protocol, a sign-in on 401/403).
+import { errorOfText } from "../../protocol/error-body.ts";
+import { splitJsonl } from "./logline.ts";
 
 const TOKEN_KEY = "stroem-logs.token";
 
@@ -38,16 +41,14 @@ export async function request(path: string, init: RequestInit = {}): Promise<Res
     throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
   }
   if (res.ok) return res;
-  let code = "http_error";
-  let message = `${res.status} ${res.statusText}`;
-  try {
-    const body = (await res.json()) as { error?: string; code?: string };
-    if (typeof body.error === "string") message = body.error;
-    if (typeof body.code === "string") code = body.code;
-  } catch {
-    // not a JSON error body
-  }
-  const err = new ApiError(res.status, code, message);
+  // The server's refusals carry the error body; whatever else answered (a proxy's HTML page) is named by its status.
+  const text = await res.text().catch(() => "");
+  const body = text.trimStart().startsWith("{") ? errorOfText(text) : null;
+  const err = new ApiError(
+    res.status,
+    body?.code ?? "http_error",
+    body === null || body.message === "" ? `${res.status} ${res.statusText}` : body.message,
+  );
   if (res.status === 401 || res.status === 403) onAuth(err);
   throw err;
 }
@@ -55,6 +56,23 @@ export async function request(path: string, init: RequestInit = {}): Promise<Res
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await request(path, signal === undefined ? {} : { signal });
   return (await res.json()) as T;
+}
+
+/** A read of the log (`/logs`, `/steps/{step}/logs`): its raw JSONL lines and where they start and stop. */
+export async function readLines(path: string): Promise<{ from: number; next: number; lines: string[] }> {
+  const r = await getJson<{ logs: string; from: number; next: number }>(path);
+  return { from: r.from, next: r.next, lines: splitJsonl(r.logs) };
+}
+
+export interface SearchPage {
+  matches: number[];
+  next: number;
+  done: boolean;
+}
+
+/** One page of a search (`q` or `re`, `step`, `icase`, `from`, `limit`): matching line numbers, ascending. */
+export function searchPage(jobId: string, params: URLSearchParams): Promise<SearchPage> {
+  return getJson<SearchPage>(`/api/jobs/${enc(jobId)}/search?${params}`);
 }
 
 /** Characters a WebSocket subprotocol may hold (an RFC 7230 token). */

@@ -1,5 +1,5 @@
-// Sign-in: asked for when the API answers 401 (a token is needed) or 403 (the token was refused); the token
-// is kept in sessionStorage for this tab only.
+// Sign-in and sign-out: a token is asked for when the API answers 401 (one is needed) or 403 (it was refused);
+// the token is kept in sessionStorage for this tab only; the header's sign-out forgets it.
 import { type ApiError, token } from "./api.ts";
 import { h } from "./dom.ts";
 
@@ -43,4 +43,21 @@ export function askForToken(err: ApiError): void {
   const dialog = h("div", { class: "modal", role: "dialog", "aria-modal": "true" }, form);
   document.body.append(dialog);
   input.focus();
+}
+
+/** The sign-out button of the page header, when a token is kept. */
+export function signOut(): HTMLElement | null {
+  if (token.get() === null) return null;
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "signout",
+      onclick: () => {
+        token.clear();
+        location.reload();
+      },
+    },
+    "sign out",
+  );
 }

@@ -1,12 +1,14 @@
 // The job page (/jobs/{id}): header, steps, the log pane (virtual list, live follow, search, line links),
 // the Server Events panel and the downloads.
-import { ApiError, enc, getJson, isTerminal, type Job, token } from "./api.ts";
+import { ApiError, enc, getJson, isTerminal, type Job, readLines } from "./api.ts";
+import { signOut } from "./auth.ts";
 import { h } from "./dom.ts";
 import { download } from "./download.ts";
 import { type Follower, type FollowState, follow } from "./follow.ts";
 import { bytes, count, dateTime, duration } from "./format.ts";
 import { lineFromHash } from "./links.ts";
-import { SERVER_STEP, splitJsonl, toViewLine, type ViewLine } from "./logline.ts";
+import { SERVER_STEP, toViewLine, type ViewLine } from "./logline.ts";
+import { afterFrame, MIN_GAP, redrawGap } from "./pace.ts";
 import { placeholderRow, renderRow } from "./row.ts";
 import { lowerBound, markRanges, SearchRun } from "./search.ts";
 import { type StepSummary as IndexSummary, StepIndex } from "./stepindex.ts";
@@ -52,8 +54,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   const jobAnswer = getJson<Job>(`/api/jobs/${enc(jobId)}`);
   jobAnswer.catch(() => {}); // handled where it is awaited
   const hashLine = lineFromHash(location.hash);
-  const readWindow = (query: string) =>
-    getJson<{ logs: string; from: number }>(`/api/jobs/${enc(jobId)}/logs?${query}`).catch(() => null); // asked again when shown
+  const readWindow = (query: string) => readLines(`/api/jobs/${enc(jobId)}/logs?${query}`).catch(() => null); // asked again when shown
   const windows =
     hashLine !== null
       ? [readWindow(`from=${Math.max(0, Math.floor((hashLine - 64) / 256) * 256)}&limit=512`)]
@@ -209,10 +210,10 @@ export function jobPage(root: HTMLElement, jobId: string): void {
       const line = view.pages.get(k);
       return line === undefined ? `p${version}` : `${version}${matchClass(line.n)}`;
     },
-    render(k) {
+    render(k, reuse) {
       const line = view.pages.get(k);
       if (line === undefined) return placeholderRow(k, view.lineOf(k), view.pages.errorAt(k));
-      return renderRow(line, opts, matchClass(line.n));
+      return renderRow(line, opts, matchClass(line.n), reuse);
     },
     onRange(from, to) {
       view.pages.ensure(Math.max(0, from - 32), to + 32, view.count());
@@ -310,6 +311,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
   let renderQueued = false;
   let lastFrame = 0;
   let lastHead = 0;
+  let gap = MIN_GAP;
   function onLines(first: number, raws: string[]): void {
     for (let i = 0; i < raws.length; i++) {
       const line = toViewLine(first + i, raws[i]!);
@@ -324,9 +326,9 @@ export function jobPage(root: HTMLElement, jobId: string): void {
     total = Math.max(total, first + raws.length);
     if (renderQueued) return;
     renderQueued = true;
-    // Lines arriving fast are shown ~30 times a second, not on every frame: the view stays well under a tenth
-    // of a second behind and the page keeps time for everything else.
-    const wait = Math.max(0, 33 - (performance.now() - lastFrame));
+    // Lines arriving fast are drawn in batches, one redraw per gap (redrawGap: what the last redraw cost, so on
+    // a busy machine the page does not spend its whole time drawing rows nobody can read at that speed).
+    const wait = Math.max(0, gap - (performance.now() - lastFrame));
     setTimeout(() => {
       requestAnimationFrame(() => {
         renderQueued = false;
@@ -338,6 +340,11 @@ export function jobPage(root: HTMLElement, jobId: string): void {
           showSteps();
           showJob();
         }
+        // The redraw's cost: from the start of this frame's callback to the end of its paint.
+        const started = lastFrame;
+        afterFrame(() => {
+          gap = redrawGap(performance.now() - started);
+        });
       });
     }, wait);
   }
@@ -575,10 +582,8 @@ export function jobPage(root: HTMLElement, jobId: string): void {
     const got: ViewLine[] = [];
     for (const [a, b] of runs) {
       const from = Math.max(a, b - 200);
-      const r = await getJson<{ logs: string }>(
-        `/api/jobs/${enc(jobId)}/logs?from=${from}&limit=${b - from}`,
-      );
-      for (const [i, raw] of splitJsonl(r.logs).entries()) got.push(toViewLine(from + i, raw));
+      const r = await readLines(`/api/jobs/${enc(jobId)}/logs?from=${from}&limit=${b - from}`);
+      for (const [i, raw] of r.lines.entries()) got.push(toViewLine(from + i, raw));
     }
     const have = new Set(events.map((e) => e.n));
     for (const l of got) if (!have.has(l.n) && l.step === SERVER_STEP) events.push(l);
@@ -706,7 +711,7 @@ export function jobPage(root: HTMLElement, jobId: string): void {
       if (r === null) return;
       whole.pages.seed(
         r.from,
-        splitJsonl(r.logs).map((raw, i) => toViewLine(r.from + i, raw)),
+        r.lines.map((raw, i) => toViewLine(r.from + i, raw)),
       );
       list.invalidate();
     });
@@ -739,22 +744,6 @@ export function jobPage(root: HTMLElement, jobId: string): void {
     }
     poll();
   })();
-}
-
-function signOut(): HTMLElement | null {
-  if (token.get() === null) return null;
-  return h(
-    "button",
-    {
-      type: "button",
-      class: "signout",
-      onclick: () => {
-        token.clear();
-        location.reload();
-      },
-    },
-    "sign out",
-  );
 }
 
 async function copy(text: string): Promise<boolean> {

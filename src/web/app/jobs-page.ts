@@ -1,5 +1,6 @@
 // The jobs page (/): recent jobs, filtered by status, workspace and task, found by id, refreshed while they run.
-import { enc, getJson, isTerminal, type Job, token } from "./api.ts";
+import { enc, getJson, isTerminal, type Job } from "./api.ts";
+import { signOut } from "./auth.ts";
 import { h } from "./dom.ts";
 import { bytes, count, dateTime, duration } from "./format.ts";
 
@@ -47,20 +48,7 @@ export function jobsPage(root: HTMLElement): void {
       { class: "top" },
       h("a", { href: "/", class: "brand" }, "stroem-logs"),
       h("span", { class: "crumb" }, " / jobs"),
-      token.get() === null
-        ? null
-        : h(
-            "button",
-            {
-              type: "button",
-              class: "signout",
-              onclick: () => {
-                token.clear();
-                location.reload();
-              },
-            },
-            "sign out",
-          ),
+      signOut(),
     ),
     h("div", { class: "jobs-bar" }, filters, finder),
     h(

@@ -1,4 +1,5 @@
 // What the page reads out of links and headers — pure functions.
+import { statusOfReason } from "../../protocol/close.ts";
 
 /** `#L1234` → line 1233 (links count from 1, as people do; the API's numbers from 0). */
 export function lineFromHash(hash: string): number | null {
@@ -20,6 +21,5 @@ export const retryDelay = (attempt: number): number => Math.min(5000, 100 * 2 **
 
 /** A normal close with `job <status>` ends the stream; every other close is a drop to resume from. */
 export function endOf(code: number, reason: string): string | null {
-  const m = /^job ([a-z]+)$/.exec(reason);
-  return code === 1000 && m ? m[1]! : null;
+  return code === 1000 ? statusOfReason(reason) : null;
 }

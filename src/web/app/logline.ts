@@ -37,4 +37,4 @@ export function splitJsonl(text: string): string[] {
   return lines;
 }
 
-export const SERVER_STEP = "_server";
+export { SERVER_STEP } from "../../protocol/line.ts";

@@ -69,32 +69,68 @@ export function textNode(segments: Segment[], marks: Array<[number, number]>): D
   return frag;
 }
 
-export function renderRow(line: ViewLine, o: RowOptions, classes: string): HTMLElement {
-  const row = document.createElement("div");
+/** The parts of a rendered row, kept so that a row leaving the view can show another line (no new nodes). */
+interface Parts {
+  ln: HTMLAnchorElement;
+  ts: HTMLElement | null;
+  step: HTMLElement | null;
+  tx: HTMLElement;
+}
+const partsOf = new WeakMap<HTMLElement, Parts>();
+
+function span(cls: string): HTMLElement {
+  const el = document.createElement("span");
+  el.className = cls;
+  return el;
+}
+
+/**
+ * The row of `line`; `reuse` is a row that left the view: when it has the same columns it is filled with this
+ * line instead of building a new one. Following 10,000 lines/s every row in view is new at each frame, and
+ * refilling them costs less than making and dropping ~50 rows of nodes each time.
+ */
+export function renderRow(
+  line: ViewLine,
+  o: RowOptions,
+  classes: string,
+  reuse: HTMLElement | null = null,
+): HTMLElement {
+  let parts = reuse === null ? undefined : partsOf.get(reuse);
+  if (parts !== undefined && (parts.ts !== null) !== o.showTime) parts = undefined;
+  if (parts !== undefined && (parts.step !== null) !== o.showStep) parts = undefined;
+  let row: HTMLElement;
+  if (parts !== undefined && reuse !== null) row = reuse;
+  else {
+    row = document.createElement("div");
+    const ln = document.createElement("a");
+    ln.className = "ln";
+    ln.title = "copy a link to this line";
+    parts = {
+      ln,
+      ts: o.showTime ? span("ts") : null,
+      step: o.showStep ? span("step") : null,
+      tx: span("tx"),
+    };
+    row.append(ln);
+    if (parts.ts !== null) row.append(parts.ts);
+    if (parts.step !== null) row.append(parts.step);
+    row.append(parts.tx);
+    partsOf.set(row, parts);
+  }
   row.className = `row${line.stream === "stderr" ? " stderr" : ""}${classes}`;
   row.dataset.n = String(line.n);
-  const ln = document.createElement("a");
-  ln.className = "ln";
-  ln.href = `#L${line.n + 1}`;
-  ln.textContent = String(line.n + 1);
-  ln.title = "copy a link to this line";
-  row.append(ln);
-  if (o.showTime) {
-    const ts = document.createElement("span");
-    ts.className = "ts";
-    ts.textContent = line.ts === "" ? "" : clock(line.ts, o.utc);
-    ts.title = line.ts;
-    row.append(ts);
+  const number = String(line.n + 1);
+  parts.ln.href = `#L${number}`;
+  parts.ln.textContent = number;
+  if (parts.ts !== null) {
+    parts.ts.textContent = line.ts === "" ? "" : clock(line.ts, o.utc);
+    parts.ts.title = line.ts;
   }
-  if (o.showStep) {
-    const step = document.createElement("span");
-    step.className = "step";
-    step.textContent = line.step;
-    step.title = line.step;
-    row.append(step);
+  if (parts.step !== null && parts.step.textContent !== line.step) {
+    parts.step.textContent = line.step;
+    parts.step.title = line.step;
   }
-  const tx = document.createElement("span");
-  tx.className = "tx";
+  const tx = parts.tx;
   let text = line.text;
   let cut = 0;
   if (text.length > o.maxChars) {
@@ -102,15 +138,19 @@ export function renderRow(line: ViewLine, o: RowOptions, classes: string): HTMLE
     text = text.slice(0, o.maxChars);
   }
   const segments = parseAnsi(text);
-  const shown = segments.map((s) => s.text).join("");
-  tx.append(textNode(segments, o.highlight === null ? [] : o.highlight(shown)));
-  if (cut > 0) {
-    const more = document.createElement("span");
-    more.className = "cut";
-    more.textContent = ` …[${cut.toLocaleString("en")} more characters: download the log to see them]`;
-    tx.append(more);
+  const only = segments.length === 1 ? segments[0]! : null;
+  if (cut === 0 && o.highlight === null && only !== null && styleAttr(only) === null) {
+    tx.textContent = only.text; // the common row: one text node, no spans
+  } else if (cut === 0 && o.highlight === null && segments.length === 0) tx.textContent = "";
+  else {
+    const shown = segments.map((s) => s.text).join("");
+    tx.replaceChildren(textNode(segments, o.highlight === null ? [] : o.highlight(shown)));
+    if (cut > 0) {
+      const more = span("cut");
+      more.textContent = ` …[${cut.toLocaleString("en")} more characters: download the log to see them]`;
+      tx.append(more);
+    }
   }
-  row.append(tx);
   return row;
 }
 

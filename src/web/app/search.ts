@@ -1,17 +1,11 @@
 // A search across the whole log: pages of matching line numbers from the server (all of the log, not just
 // what is loaded), plus the lines the live stream brings while and after it runs.
-import { enc, getJson } from "./api.ts";
+import { searchPage } from "./api.ts";
 
 export interface SearchQuery {
   text: string;
   regex: boolean;
   icase: boolean;
-}
-
-interface Page {
-  matches: number[];
-  next: number;
-  done: boolean;
 }
 
 /** Matches kept; past this the search stops and says so (refine it). */
@@ -99,7 +93,7 @@ export class SearchRun {
       while (!this.stopped) {
         params.set("from", String(from));
         params.set("limit", String(limit));
-        const page = await getJson<Page>(`/api/jobs/${enc(this.jobId)}/search?${params}`);
+        const page = await searchPage(this.jobId, params);
         if (this.stopped) return;
         for (const m of page.matches) this.matches.push(m);
         this.scanned = page.next;

@@ -1,6 +1,6 @@
 // What the log pane shows: the whole job's log, or one step's lines — rows ↔ line numbers and how rows load.
-import { enc, getJson } from "./api.ts";
-import { splitJsonl, toViewLine, type ViewLine } from "./logline.ts";
+import { enc, readLines, searchPage } from "./api.ts";
+import { toViewLine, type ViewLine } from "./logline.ts";
 import { Pages } from "./pages.ts";
 import type { StepIndex } from "./stepindex.ts";
 
@@ -18,17 +18,12 @@ export interface View {
   live(line: ViewLine): void;
 }
 
-interface ReadAnswer {
-  logs: string;
-  next: number;
-}
-
 /** The whole log: row k is line k. */
 export function wholeView(jobId: string, total: () => number, changed: () => void): View {
   const pages = new Pages({
     async load(k, n) {
-      const r = await getJson<ReadAnswer>(`/api/jobs/${enc(jobId)}/logs?from=${k}&limit=${n}`);
-      return splitJsonl(r.logs).map((raw, i) => toViewLine(k + i, raw));
+      const r = await readLines(`/api/jobs/${enc(jobId)}/logs?from=${k}&limit=${n}`);
+      return r.lines.map((raw, i) => toViewLine(k + i, raw));
     },
     changed,
   });
@@ -43,20 +38,13 @@ export function wholeView(jobId: string, total: () => number, changed: () => voi
   };
 }
 
-interface SearchPage {
-  matches: number[];
-  next: number;
-  done: boolean;
-}
-
 /** One step: rows through its index; rows whose lines the index does not know yet are found by search. */
 export function stepView(jobId: string, index: StepIndex, changed: () => void): View {
   let extending: Promise<void> | null = null;
   /** One search page over the step from where its index stops (a step whose runs the summary cut short). */
   function extend(): Promise<void> {
-    extending ??= getJson<SearchPage>(
-      `/api/jobs/${enc(jobId)}/search?step=${enc(index.step)}&from=${index.searchFrom}&limit=10000`,
-    )
+    const q = new URLSearchParams({ step: index.step, from: String(index.searchFrom), limit: "10000" });
+    extending ??= searchPage(jobId, q)
       .then((p) => index.extend(p.matches, p.done ? Number.POSITIVE_INFINITY : p.next))
       .finally(() => {
         extending = null;
@@ -73,10 +61,10 @@ export function stepView(jobId: string, index: StepIndex, changed: () => void): 
       await known(last);
       const first = index.lineOf(k);
       if (first === null) return [];
-      const r = await getJson<ReadAnswer>(
+      const r = await readLines(
         `/api/jobs/${enc(jobId)}/steps/${enc(index.step)}/logs?from=${first}&limit=${last - k + 1}`,
       );
-      return splitJsonl(r.logs).map((raw, i) => toViewLine(index.lineOf(k + i) ?? -1, raw));
+      return r.lines.map((raw, i) => toViewLine(index.lineOf(k + i) ?? -1, raw));
     },
     changed,
   });

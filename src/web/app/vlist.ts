@@ -5,7 +5,8 @@ export interface VListOptions {
   count(): number;
   /** A key per row state: a row is re-rendered when its key changes (loaded, highlighted, restyled). */
   keyOf(k: number): string;
-  render(k: number): HTMLElement;
+  /** Row `k`'s element; `reuse` is an element that left the view, to be filled instead of making one. */
+  render(k: number, reuse: HTMLElement | null): HTMLElement;
   /** The rows in view changed (load them). */
   onRange(from: number, to: number): void;
   /** The person scrolled: `atBottom` tells whether they are at the end now. */
@@ -79,7 +80,7 @@ export class VList {
   private doMeasure(): void {
     this.measured = true;
     this.readSizes();
-    const probe = this.opts.render(0);
+    const probe = this.opts.render(0, null);
     probe.style.visibility = "hidden";
     this.inner.append(probe);
     const h = probe.getBoundingClientRect().height;
@@ -266,16 +267,22 @@ export class VList {
   fixedHeight = true;
 
   /**
-   * Puts rows [from, to) in the document in order, reusing the rows whose key did not change, and moving as
-   * few nodes as it can (following a log, rows leave at the top and arrive at the bottom).
+   * Puts rows [from, to) in the document in order, reusing the rows whose key did not change, refilling the
+   * elements of rows that left (in document order, so when every row is new nothing moves), and moving as few
+   * nodes as it can (following a log, rows leave at the top and arrive at the bottom).
    */
   private place(from: number, to: number): void {
     const next = new Map<number, { key: string; el: HTMLElement }>();
     const els: HTMLElement[] = [];
+    const leaving: HTMLElement[] = [];
+    for (const [k, row] of this.shown) if (k < from || k >= to) leaving.push(row.el);
+    let spare = 0;
     for (let k = from; k < to; k++) {
       const key = this.opts.keyOf(k);
       const old = this.shown.get(k);
-      const row = old !== undefined && old.key === key ? old : { key, el: this.opts.render(k) };
+      let row: { key: string; el: HTMLElement };
+      if (old !== undefined && old.key === key) row = old;
+      else row = { key, el: this.opts.render(k, old?.el ?? leaving[spare++] ?? null) };
       next.set(k, row);
       els.push(row.el);
     }

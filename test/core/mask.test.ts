@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { truncateLine } from "../../src/core/line.ts";
-import { createMasker, createStreamMasker, MASK, NO_MASK } from "../../src/logs/mask.ts";
-import { base64Forms, secretForms, secretProblem, secretUnits } from "../../src/logs/mask-forms.ts";
+import { createMasker, createStreamMasker, MASK, NO_MASK } from "../../src/core/mask.ts";
+import { base64Forms, secretForms, secretProblem, secretUnits } from "../../src/core/mask-forms.ts";
 
 /** A seeded generator, so a failing random case is the same case on the next run. */
 function prng(seed: number) {
