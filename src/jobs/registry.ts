@@ -343,7 +343,11 @@ export function createRegistry(opts: RegistryOptions) {
      */
     fold: (id: string, lines: readonly string[], message: string | null) =>
       withJob(id, async (job) => {
-        const text = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+        const raw = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+        // Masked like every stored line: a line with a registered secret in it is stored masked (and so no
+        // longer byte-identical to the other copy; the callers remember what they folded).
+        const mask = masks === null || raw === "" ? null : masks.event(id);
+        const text = typeof mask === "function" ? maskStored(raw, mask) : raw;
         const run =
           text === "" ? job : (await appendRun(job, { text, count: lines.length, countLate: false })).job;
         if (message !== null) await eventIn(run, message, null);

@@ -578,6 +578,45 @@ describe("Strøm's archive reader", () => {
   });
 });
 
+describe("a foreign archive's lines and the job's secrets", () => {
+  test("a line of Strøm's archive holding a registered secret is stored masked; the archive Strøm wrote is kept as it is", async () => {
+    using archive = tempDir();
+    await using s = await startTestServer({
+      log_storage: { archive: { type: "local", path: archive.path } },
+    });
+    const job = {
+      job_id: crypto.randomUUID(),
+      workspace: "infra",
+      task_name: "deploy",
+      created_at: "2025-02-12T10:56:45+00:00",
+    };
+    const secret = "hunter2-very-secret";
+    const stromLog = `{"line":"[hooks] Hook 'notify' failed: token ${secret} refused","step":"_server","stream":"stderr","ts":"2025-02-12T10:56:46+00:00"}\n`;
+    const path = join(archive.path, stromArchiveKey("", job));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, stromArchiveBytes(stromLog));
+    await s.fetch(`/api/jobs/${job.job_id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        workspace: job.workspace,
+        task: job.task_name,
+        created_at: job.created_at,
+        secrets: [secret],
+      }),
+    });
+    await workerPush(s.url, "any", job.job_id, "build", msEntries(1));
+    await s.post(`/worker/jobs/${job.job_id}/complete`, { status: "completed" });
+    await waitArchived(s, job.job_id);
+    const local = readFileSync(join(s.dir, `${job.job_id}.jsonl`), "utf8");
+    expect({
+      folded: local.includes("[hooks] Hook 'notify' failed: token *** refused"),
+      leaked: local.includes(secret),
+      kept: stromArchiveRead(readFileSync(path)) === stromLog,
+    }).toEqual({ folded: true, leaked: false, kept: true });
+  });
+});
+
 describe("a local_dir taken over from a Strøm server", () => {
   test("Strøm's own file — worker lines and its key-sorted _server lines — is served whole, per step and as events, and a push continues its numbering", async () => {
     await using s = await startTestServer();
