@@ -80,6 +80,12 @@ export function createUpload(opts: UploadOptions) {
     } catch (e) {
       // Counted as an attempt like any other (the key is not claimed: it is looked at again next time).
       await archives.begin(id, planned);
+      events.emit("archive.started", {
+        job: id,
+        key: planned,
+        attempt: row.attempts + 1,
+        log_bytes: job.byte_count,
+      });
       return failed(id, planned, row, e, 0);
     }
     const end = (await registry.get(id))?.byte_count ?? job.byte_count;
