@@ -78,6 +78,8 @@ export interface EventMap {
   /** Recovery failed a stale job (`failed`), or could not (`error`). */
   "recovery.failed": { job: string; reason: string };
   "recovery.error": { job: string; error: string };
+  /** A quiet job recovery left alone: its end is another's to say (Strøm mode: Strøm knows it, or is down). */
+  "recovery.spared": { job: string };
   /** Writes to local_dir fail (`failing`: what the last one said) or succeed again (null). */
   "storage.state": { failing: { code: string; message: string } | null };
   "stream.opened": { job: string };

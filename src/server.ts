@@ -30,6 +30,8 @@ import { createVault, readKeyFile } from "./masking/vault.ts";
 import { createServiceMetrics } from "./metrics/service.ts";
 import { createRetention, type Retention } from "./retention/sweep.ts";
 import { openSqliteState, type SqliteState } from "./state/sqlite/open.ts";
+import { stromClientFromConfig } from "./strom/client.ts";
+import { createStromSync } from "./strom/sync.ts";
 import { webRoutes } from "./web/serve.ts";
 
 export interface RunningServer {
@@ -176,6 +178,22 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     archive,
     log,
   });
+  // Strøm mode: jobs learnt from Strøm's API, their end taken from Strøm, reads with Strøm credentials asked there.
+  const strom = config.strom ? stromClientFromConfig(config.strom) : null;
+  const stromSync =
+    strom &&
+    config.strom &&
+    createStromSync({
+      client: strom,
+      registry,
+      lifecycle,
+      jobs: state.jobs,
+      store,
+      events,
+      log,
+      pollInterval: config.strom.poll_interval,
+      lateEvents: config.strom.late_events,
+    });
   const recovery = createRecovery({
     jobs: state.jobs,
     registry,
@@ -184,6 +202,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     log,
     staleAfter: config.recovery.stale_after,
     interval: config.recovery.sweep_interval,
+    spare: stromSync?.spare ?? null,
   });
   const retention = createRetention({
     state,
@@ -229,6 +248,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     reader,
     log,
     tokens,
+    strom,
     localDir: dir,
     limits: config.limits,
     staleAfterMs: config.recovery.stale_after,
@@ -280,10 +300,12 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       void lifecycle.resumeUnsettled();
       void archive?.resume();
       recovery.start();
+      stromSync?.start();
       retention.start();
     },
     async close() {
       await recovery.stop();
+      await stromSync?.stop();
       metrics.stop();
       // A sweep stops after its current batch; an S3 delete in flight cannot be aborted, so it is not awaited past the timeout.
       await Promise.race([retention.stop(), Bun.sleep(config.server.shutdown_timeout)]);

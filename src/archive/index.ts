@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import type { LogStore } from "../logs/store.ts";
 import { isTerminal } from "../protocol/status.ts";
 import type { ArchivesRepository } from "../state/types.ts";
+import { createForeignCheck } from "./foreign.ts";
 import { createGuards } from "./guards.ts";
 import { createLocalTarget } from "./local.ts";
 import { createProbe } from "./probe.ts";
@@ -38,7 +39,7 @@ export function archiveFromConfig(
 
 export interface ArchiveOptions {
   archives: ArchivesRepository;
-  registry: Pick<Registry, "get" | "event" | "exclusive">;
+  registry: Pick<Registry, "get" | "event" | "exclusive" | "fold">;
   store: LogStore;
   events: Events;
   log: Logger;
@@ -65,7 +66,13 @@ export function createArchive(opts: ArchiveOptions) {
   let stopping = false;
   const queue = createQueue({
     concurrency: opts.concurrency ?? 4,
-    attempt: createUpload({ ...opts, probe, stopping: () => stopping, clock }),
+    attempt: createUpload({
+      ...opts,
+      probe,
+      stopping: () => stopping,
+      clock,
+      keyFor: createForeignCheck(opts),
+    }),
   });
 
   /** A settled job enters the queue; recorded before the first attempt, so a restart resumes it. */

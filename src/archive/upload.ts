@@ -1,6 +1,7 @@
 // One archive attempt: gzip the committed log → upload it and its index → read both back and verify → record → (maybe) delete local.
 import { formatDuration } from "../config/units.ts";
 import { backoff } from "../core/backoff.ts";
+import type { Job } from "../core/job.ts";
 import { archiveKey } from "../core/key.ts";
 import type { Events } from "../events.ts";
 import type { Registry } from "../jobs/registry.ts";
@@ -27,6 +28,8 @@ export interface UploadOptions {
   /** Quiet time after a late line before the archive is uploaded again. */
   rearchiveDelay: number;
   deleteLocal: boolean;
+  /** The key of a job's first upload, given the one its fields make (foreign.ts: a foreign object moves it aside). */
+  keyFor: (job: Job, row: ArchiveRow, key: string) => Promise<string>;
   /** True once the archive is stopping: an aborted attempt then is no failure. */
   stopping: () => boolean;
   clock: () => number;
@@ -64,13 +67,28 @@ export function createUpload(opts: UploadOptions) {
     const job = await registry.get(id);
     const row = await archives.get(id);
     if (!job || !row || opts.stopping()) return null;
-    const end = job.byte_count;
-    if (row.uploaded_at !== null && row.log_bytes === end) {
+    if (row.uploaded_at !== null && row.log_bytes === job.byte_count) {
       if (row.state !== "uploaded") await archives.setState(id, "uploaded");
       return null;
     }
-    // The key is fixed by the first verified upload; until then a PUT may still fix workspace or task.
-    const key = row.uploaded_at === null ? archiveKey(opts.prefix, job) : row.key;
+    // The key is fixed by the first verified upload; until then a PUT may still fix workspace or task, and
+    // an object someone else put there is kept (foreign.ts), which may add lines: the end is read again.
+    const planned = row.uploaded_at === null ? archiveKey(opts.prefix, job) : row.key;
+    let key = planned;
+    try {
+      if (row.uploaded_at === null) key = await opts.keyFor(job, row, planned);
+    } catch (e) {
+      // Counted as an attempt like any other (the key is not claimed: it is looked at again next time).
+      await archives.begin(id, planned);
+      events.emit("archive.started", {
+        job: id,
+        key: planned,
+        attempt: row.attempts + 1,
+        log_bytes: job.byte_count,
+      });
+      return failed(id, planned, row, e, 0);
+    }
+    const end = (await registry.get(id))?.byte_count ?? job.byte_count;
     await archives.begin(id, key);
     events.emit("archive.started", { job: id, key, attempt: row.attempts + 1, log_bytes: end });
     const started = clock();

@@ -121,6 +121,8 @@ const StromSection = v.pipe(
     request_timeout: v.optional(Duration, "5s"),
     /** How often the status of each job still running is asked (the job sync). */
     poll_interval: v.optional(Duration, "5s"),
+    /** How long after Strøm reports a job's end its `_server` events are still folded in (hook failures come late). */
+    late_events: v.optional(Duration, "2m"),
     /** How long Strøm's "this caller may read this job" is reused (at most until a JWT's own `exp`). */
     auth_cache_ttl: v.optional(Duration, "30s"),
     /** How long a refusal (404 or 401) is reused: shorter, so a granted ACL or a refreshed login shows soon. */
@@ -215,7 +217,8 @@ export const ConfigSchema = v.strictObject({
   limits: v.optional(
     v.strictObject({
       max_body_bytes: v.optional(Size, 8 * 1024 * 1024),
-      max_line_bytes: v.optional(Size, 1024 * 1024),
+      /** 2 MiB: Strøm's push body limit (axum's default), so a line Strøm's worker can send is stored whole. */
+      max_line_bytes: v.optional(Size, 2 * 1024 * 1024),
       max_read_bytes: v.optional(Size, 16 * 1024 * 1024),
       /** Open append handles kept in the LRU; the least recently written job's handle is closed past it. */
       max_open_files: v.optional(Int(1), 256),

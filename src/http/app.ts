@@ -13,6 +13,7 @@ import type { Steps } from "../logs/steps.ts";
 import type { Masking } from "../masking/index.ts";
 import type { Registry as MetricsRegistry } from "../metrics/registry.ts";
 import type { Repositories } from "../state/types.ts";
+import type { StromClient } from "../strom/client.ts";
 import { authMiddleware } from "./auth.ts";
 import { compression } from "./compress.ts";
 import { conventions } from "./conventions.ts";
@@ -41,6 +42,8 @@ export interface AppDeps {
   reader: Reader;
   log: Logger;
   tokens: Tokens;
+  /** Strøm mode: reads with a Strøm credential are authorised by asking Strøm (http/strom-auth.ts). */
+  strom?: Pick<StromClient, "mayRead"> | null;
   localDir: string;
   limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
   /** `recovery.stale_after`, told to workers in the heartbeat's answer. */
@@ -102,7 +105,7 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.metrics) app.use("*", observeRequests({ registry: deps.metrics, log: deps.log }));
   // Outside everything that builds a body, so an ETag set below it is seen (and made weak) when it compresses.
   app.use("*", compression());
-  app.use("*", authMiddleware(deps.tokens));
+  app.use("*", authMiddleware(deps.tokens, deps.strom ?? null));
   // Hono answers HEAD with a GET route's headers and drops its body unread: cancel that body, so a
   // streamed one releases what it holds (a file, an S3 connection) rather than waiting forever.
   app.use("*", async (c, next) => {

@@ -2,6 +2,8 @@
 import type { MiddlewareHandler } from "hono";
 import { accessOf, type Tokens } from "../auth/tokens.ts";
 import { AppError } from "../errors.ts";
+import type { StromClient } from "../strom/client.ts";
+import { authoriseByStrom, stromReadTarget } from "./strom-auth.ts";
 import { urlOf } from "./target.ts";
 
 const STREAM_PATH = /^\/api\/jobs\/[^/]+\/logs\/stream$/;
@@ -27,14 +29,25 @@ export function presentedToken(path: string, headers: Headers, url: URL): string
   return null;
 }
 
-export function authMiddleware(tokens: Tokens): MiddlewareHandler {
+export function authMiddleware(
+  tokens: Tokens,
+  strom: Pick<StromClient, "mayRead"> | null = null,
+): MiddlewareHandler {
   return async (c, next) => {
     if (!tokens.enabled) return next();
     const url = urlOf(c);
     // c.req.path is the decoded path Hono routes on: classing the raw pathname would let `/%77orker/…` in.
     const path = c.req.path;
     const access = accessOf(c.req.method, path);
-    const verdict = tokens.check(access, presentedToken(path, c.req.raw.headers, url));
+    const presented = presentedToken(path, c.req.raw.headers, url);
+    const verdict = tokens.check(access, presented);
+    if (verdict !== "ok" && strom !== null) {
+      const job = stromReadTarget(c.req.method, path, presented);
+      if (job !== null) {
+        await authoriseByStrom(strom, job, presented!);
+        return next();
+      }
+    }
     if (verdict === "missing") {
       throw new AppError(
         401,

@@ -1,7 +1,7 @@
 // Log routes: the worker's push and the reads (whole job, one step, JSON or streamed ndjson).
 import type { Context, Hono } from "hono";
 import type { Batch } from "../core/scan.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { badRequest } from "../errors.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
@@ -12,6 +12,7 @@ import { needPool, readFilter, regexSelection, regexTail } from "./filters.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
 import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
+import { wholeJsonBody } from "./whole.ts";
 
 export interface LogRoutesDeps {
   registry: Registry;
@@ -76,8 +77,6 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
     // A streamed answer's headers do not depend on its lines, so HEAD does not open the log at all.
     if (ndjson && c.req.method === "HEAD") {
       const source = await reader.sourceOf(id, job);
-      if (source === "none" && !job)
-        throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
       // Its length is known only by streaming it: say so, or Bun would announce an empty body.
       return new Response(null, { headers: { ...ndjsonHeaders(source), "transfer-encoding": "chunked" } });
     }
@@ -95,7 +94,9 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
               tail: q.tail,
             });
     if (selection === null) {
-      if (!job) throw notFound(`job ${id} not found: no job registered and no log stored`, "job_not_found");
+      // Nothing stored, registered or not: an empty log, as Strøm answers for a job that has not printed yet
+      // (log_storage.rs:371-377). Beside Strøm, jobs start there and reach stroem-logs with their first line, so
+      // a 404 made Strøm's CLI exit 1 on every job that had just started.
       if (ndjson) return new Response("", { headers: ndjsonHeaders("none") });
       return json(c, {
         logs: "",
@@ -124,12 +125,40 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       return new Response(ndjsonBody(it, first, failed, idle), { headers: ndjsonHeaders(selection.source) });
     }
 
+    // No window asked for: the whole log, as Strøm answers (its CLI and UI never follow `next`).
+    const whole = q.from === undefined && q.limit === undefined && q.tail === undefined;
     idle.working();
     let collected: Awaited<ReturnType<typeof collect>>;
     try {
-      collected = await collect(selection, query.from, deps.maxReadBytes);
+      // A whole read past 1 MiB is streamed rather than collected to max_read_bytes first: a 16 MiB head,
+      // escaped and encoded at once, raised the peak RSS of a 1 GB whole read from ~130 to 161 MB.
+      const limit = whole ? Math.min(deps.maxReadBytes, WHOLE_COLLECT_BYTES) : deps.maxReadBytes;
+      collected = await collect(selection, query.from, limit, whole);
     } finally {
       idle.waiting();
+    }
+    if ("spill" in collected) {
+      const { head, it } = collected.spill;
+      const headers = { "content-type": "application/json", "x-stroem-source": selection.source };
+      // Hono drops a HEAD's body unread: close the read here, or its file stayed open.
+      if (c.req.method === "HEAD") {
+        await it.return?.(undefined);
+        return new Response(null, { headers: { ...headers, "transfer-encoding": "chunked" } });
+      }
+      const end = async () => {
+        const fresh = await registry.get(id);
+        const next = selection.next();
+        return {
+          next,
+          source: selection.source,
+          complete: (await reader.isFinal(fresh)) && next >= (fresh?.line_count ?? 0),
+        };
+      };
+      const failed = (e: unknown) =>
+        deps.log?.warn(
+          `GET ${pathForMessage(c)}: whole read of job ${id} broke after it started: ${(e as Error).message}`,
+        );
+      return new Response(wholeJsonBody(head, it, end, failed, idle), { headers });
     }
     const { text, from, next, truncated } = collected;
     const fresh = await registry.get(id);
@@ -166,12 +195,23 @@ function ndjsonHeaders(source: string): Record<string, string> {
   return { "content-type": "application/x-ndjson; charset=utf-8", "x-stroem-source": source };
 }
 
-/** Collects selected lines up to `maxBytes`; past it, stops at a line boundary and says where to go on. */
+/** Up to this much, a whole read is one answer with a Content-Length; past it, it is streamed. */
+const WHOLE_COLLECT_BYTES = 1024 * 1024;
+
+type Collected =
+  | { text: string; from: number; next: number; truncated: boolean }
+  | { spill: { head: string[]; it: AsyncIterator<Batch> } };
+
+/**
+ * Collects selected lines up to `maxBytes`; past it, stops at a line boundary and says where to go on — or,
+ * for a whole read (`spill`), hands over what it holds and the read itself, to be streamed to the end.
+ */
 async function collect(
   selection: Selection,
   from: number,
   maxBytes: number,
-): Promise<{ text: string; from: number; next: number; truncated: boolean }> {
+  spill = false,
+): Promise<Collected> {
   const parts: string[] = [];
   let size = 0;
   let first: number | null = null;
@@ -185,6 +225,7 @@ async function collect(
         const text = texts[i]!;
         size += Buffer.byteLength(text) + 1;
         if (size > maxBytes) {
+          if (spill) return { spill: { head: [...parts, ...texts.slice(i)], it } };
           await it.return?.(undefined);
           // A line larger than a whole answer comes alone, cut: a page without it would answer
           // `next == from` for ever. The streamed form has no size limit and gives it whole.

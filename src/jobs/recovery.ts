@@ -14,6 +14,11 @@ export interface RecoveryOptions {
   log: Logger;
   staleAfter: number;
   interval: number;
+  /**
+   * Asked before a quiet job is failed; true leaves it alone. Strøm mode: a job whose end only Strøm knows
+   * (strom/sync.ts) is never failed by silence.
+   */
+  spare?: ((id: string) => Promise<boolean>) | null;
   clock?: () => number;
 }
 
@@ -31,6 +36,10 @@ export function createRecovery(opts: RecoveryOptions) {
     const failed: string[] = [];
     for (const row of await opts.jobs.stale(cutoff)) {
       if (row.status !== "running") continue;
+      if (opts.spare && (await spared(row.id))) {
+        opts.events.emit("recovery.spared", { job: row.id });
+        continue;
+      }
       const reason = `no activity from workers for ${formatDuration(opts.staleAfter)}`;
       try {
         await opts.registry.event(row.id, `[recovery] ${reason}; marking job failed`);
@@ -45,6 +54,16 @@ export function createRecovery(opts: RecoveryOptions) {
     if (failed.length > 0)
       opts.log.warn(`recovery: ${failed.length} stale jobs marked failed: ${failed.join(", ")}`);
     return failed;
+  }
+
+  async function spared(id: string): Promise<boolean> {
+    try {
+      return await opts.spare!(id);
+    } catch (e) {
+      // A question that failed is no answer: the job is left alone until it can be asked.
+      opts.log.warn(`recovery: job ${id}: could not ask whether to spare it: ${(e as Error).message}`);
+      return true;
+    }
   }
 
   /** One sweep as of `now`; a sweep already running is joined (a slow one never overlaps the next tick). */

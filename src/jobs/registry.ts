@@ -336,6 +336,22 @@ export function createRegistry(opts: RegistryOptions) {
         opts.log?.error(`job ${id}: could not record the server event "${masked(id, message)}"`, e);
       }
     },
+    /**
+     * Lines of another copy of this log (a Strøm archive, Strøm's own `_server` events) that ours lacks, added
+     * verbatim — byte-identical to that copy, so a union of exact lines never takes them twice — then, with a
+     * `message`, a server event saying where they came from. Not counted as late lines: no worker sent them.
+     */
+    fold: (id: string, lines: readonly string[], message: string | null) =>
+      withJob(id, async (job) => {
+        const raw = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+        // Masked like every stored line: a line with a registered secret in it is stored masked (and so no
+        // longer byte-identical to the other copy; the callers remember what they folded).
+        const mask = masks === null || raw === "" ? null : masks.event(id);
+        const text = typeof mask === "function" ? maskStored(raw, mask) : raw;
+        const run =
+          text === "" ? job : (await appendRun(job, { text, count: lines.length, countLate: false })).job;
+        if (message !== null) await eventIn(run, message, null);
+      }),
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>
       withJob(id, async (job) => {

@@ -155,6 +155,8 @@ export interface ArchiveRow {
   next_attempt_at: number;
   /** 1 once the local file was removed after a verified upload (delete_local_after_archive). */
   local_deleted: number;
+  /** The key this job's archive may be written at (found empty, or beside a foreign object); null until looked at. */
+  claimed_key: string | null;
 }
 
 export interface ArchivesRepository {
@@ -164,6 +166,8 @@ export interface ArchivesRepository {
   setState(jobId: string, state: ArchiveStateName): Promise<void>;
   /** An attempt starts: `uploading`, under `key`, one more attempt counted. */
   begin(jobId: string, key: string): Promise<void>;
+  /** Records the key the job's archive may be written at (archive/foreign.ts), before anything is written there. */
+  claim(jobId: string, key: string): Promise<void>;
   /** A verified upload: `uploaded` when it covers every committed byte, else `pending` (late lines came). */
   uploaded(
     jobId: string,

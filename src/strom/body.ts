@@ -70,12 +70,7 @@ export function jobInfo(detail: v.InferOutput<typeof JobDetail>): StromJobInfo {
 }
 
 /** A log body's lines as Strøm's `str::lines()` gives them: exact text, blank lines dropped, a trailing \r cut. */
-export function logLines(logs: string): string[] {
-  return logs
-    .split("\n")
-    .map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
-    .filter((l) => l !== "");
-}
+export { textLines as logLines } from "../core/union.ts";
 
 /** `path: message` of valibot's first issue, for an error that names what in Strøm's body was wrong. */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {

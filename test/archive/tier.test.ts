@@ -78,6 +78,7 @@ async function setup(withIndex: boolean) {
     log_bytes: Buffer.byteLength(log),
     next_attempt_at: 0,
     local_deleted: 1,
+    claimed_key: KEY,
   };
   const job = { id: "j", line_count: lines.length, byte_count: Buffer.byteLength(log) } as Job;
   const tier = createArchiveTier({ archives: { get: async () => row }, target });

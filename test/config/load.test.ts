@@ -44,7 +44,7 @@ describe("config", () => {
       archive: null,
       limits: {
         max_body_bytes: 8 * 1024 * 1024,
-        max_line_bytes: 1024 * 1024,
+        max_line_bytes: 2 * 1024 * 1024,
         max_read_bytes: 16 * 1024 * 1024,
       },
     });

@@ -191,9 +191,10 @@ describe("archive under S3 faults", () => {
       log_storage: { archive: s3.archive(), archive_retry: { initial: "50ms", max: "200ms" } },
     };
     const denied = `access denied to bucket ${s3.bucket} (HTTP 403 InvalidAccessKeyId)`;
-    // The target's problem, as readyz and stats show it, is whichever said so last: an upload (S3's error
-    // code in the body) or the bucket probe every archive_retry.max (a HEAD: no body, no code).
-    const problem = `access denied to bucket ${s3.bucket} \\(HTTP 403(?: InvalidAccessKeyId)?\\) while (?:checking the bucket|uploading \\S+): check the credentials the AWS default chain finds and the bucket policy`;
+    // The target's problem, as readyz and stats show it, is whichever said so last: an attempt (S3's error
+    // code in the body) or the bucket probe every archive_retry.max (a HEAD: no body, no code). An attempt's
+    // first request is the GET that looks for an object already at the key (archive/foreign.ts).
+    const problem = `access denied to bucket ${s3.bucket} \\(HTTP 403(?: InvalidAccessKeyId)?\\) while (?:checking the bucket|downloading \\S+): check the credentials the AWS default chain finds and the bucket policy`;
     let attemptsDenied = 0;
     {
       await using p = await spawnServer(config, {
@@ -216,7 +217,7 @@ describe("archive under S3 faults", () => {
         problem: stats.archive.problem,
         queue: stats.archive.queue,
       }).toEqual({
-        last_error: `${denied} while uploading ${view.key}: check the credentials the AWS default chain finds and the bucket policy`,
+        last_error: `${denied} while downloading ${view.key}: check the credentials the AWS default chain finds and the bucket policy`,
         ready: {
           status: 200,
           body: {
@@ -241,7 +242,7 @@ describe("archive under S3 faults", () => {
       last_error: null,
       same: true,
       events: [
-        `[archive] upload to s3://${s3.bucket}/KEY failed: ${denied} while uploading KEY: check the credentials the AWS default chain finds and the bucket policy; retrying with backoff (at most 200ms apart) until it succeeds`,
+        `[archive] upload to s3://${s3.bucket}/KEY failed: ${denied} while downloading KEY: check the credentials the AWS default chain finds and the bucket policy; retrying with backoff (at most 200ms apart) until it succeeds`,
       ],
     });
   });

@@ -19,6 +19,18 @@ describe("big reads", () => {
       using dir = tempDir();
       mkdirSync(join(dir.path, "logs"));
       const log = writeBigLog(join(dir.path, "logs", "big.jsonl"), 1024 ** 3);
+      // The `{logs}` form with no window (Strøm's CLI and UI) is whole, streamed as one JSON body: measured
+      // alone, in a server of its own (the peak RSS of a process only rises).
+      let jsonRss: number;
+      {
+        await using first = await spawnServer({}, { dir: dir.path });
+        const json = await drainEscapedLines(await fetch(`${first.url}/api/jobs/big/logs`));
+        expect([json.lines, json.end]).toEqual([
+          log.lines,
+          `","from":0,"next":${log.lines},"source":"local","complete":false,"truncated":false}`,
+        ]);
+        jsonRss = first.peakRss();
+      }
       await using server = await spawnServer({}, { dir: dir.path });
 
       const whole = await drainCount(await fetch(`${server.url}/api/jobs/big/logs?format=ndjson`));
@@ -59,9 +71,12 @@ describe("big reads", () => {
 
       const rss = server.peakRss();
       console.log(
-        `1 GB log: peak server RSS ${(streamedRss / 2 ** 20).toFixed(0)} MB over the ndjson reads, ` +
+        `1 GB log: peak server RSS ${(jsonRss / 2 ** 20).toFixed(0)} MB for a whole {logs} read alone, ` +
+          `${(streamedRss / 2 ** 20).toFixed(0)} MB over the ndjson reads, ` +
           `${(rss / 2 ** 20).toFixed(0)} MB after JSON reads (capped at max_read_bytes, 16 MiB)`,
       );
+      // 116 MB measured (issue 12 asks ≤ 128 MB); the bound leaves room for a busy machine's collector.
+      expect(jsonRss).toBeLessThan(150 * 2 ** 20);
       expect(streamedRss).toBeLessThan(200 * 2 ** 20);
       // A JSON answer holds its (capped) text a few times over while it is encoded, and the blocks scanned for
       // a rare step are garbage the collector reaches late (~250 MB peak for that read alone). Before lines
@@ -71,3 +86,22 @@ describe("big reads", () => {
     BIG_DEADLINE_MS,
   );
 });
+
+/** Reads a JSON `{logs}` body to the end without holding it: counts its escaped newlines, keeps its last bytes. */
+async function drainEscapedLines(res: Response): Promise<{ lines: number; end: string }> {
+  let lines = 0;
+  let backslash = false;
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    // Each `\` (92) escapes the byte after it: `\n` is a newline of the log, `\\` a backslash.
+    for (let i = 0; i < chunk.length; i++) {
+      if (backslash) {
+        if (chunk[i] === 110) lines++;
+        backslash = false;
+      } else if (chunk[i] === 92) backslash = true;
+    }
+    tail = (tail + decoder.decode(chunk.subarray(Math.max(0, chunk.length - 200)))).slice(-200);
+  }
+  return { lines, end: tail.slice(tail.lastIndexOf("\\n") + 2) };
+}

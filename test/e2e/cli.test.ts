@@ -132,14 +132,11 @@ describe("cli", () => {
     expect([raw.code, raw.stderr, JSON.parse(raw.head).line]).toEqual([141, "", `line-0 ${"x".repeat(40)}`]);
   });
 
-  test("cat of an unknown job exits 1 with the server's message; an unreachable server exits 1 too", async () => {
+  test("cat of a job with nothing stored prints nothing and exits 0; a bad id and an unreachable server exit 1", async () => {
     await using s = await startTestServer();
-    expect(await cli(["cat", "nope"], { STROEM_URL: s.url })).toEqual({
-      stdout: "",
-      stderr:
-        "stroem-logs cat: server answered 404: job nope not found: no job registered and no log stored\n",
-      code: 1,
-    });
+    expect(await cli(["cat", "nope"], { STROEM_URL: s.url })).toEqual({ stdout: "", stderr: "", code: 0 });
+    const bad = await cli(["cat", "bad:id"], { STROEM_URL: s.url });
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([1, "", expect.stringContaining("invalid job id")]);
     const down = await cli(["cat", "j", "--server", "http://127.0.0.1:1"]);
     expect([down.code, down.stderr]).toEqual([
       1,

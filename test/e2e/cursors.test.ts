@@ -79,8 +79,8 @@ describe("cursors on a 200,000-line log", () => {
     expect([texts(body), body.next]).toEqual([range(1000, 1002), 1002]);
   });
 
-  test("a read past max_read_bytes is truncated at a line boundary and next says where to continue", async () => {
-    const first = await read("/api/jobs/big/logs");
+  test("a windowed read past max_read_bytes is truncated at a line boundary and next says where to continue", async () => {
+    const first = await read("/api/jobs/big/logs?from=0");
     expect(first.truncated).toBe(true);
     expect(Buffer.byteLength(first.logs)).toBeLessThanOrEqual(1024 * 1024);
     const got = texts(first);
@@ -88,6 +88,36 @@ describe("cursors on a 200,000-line log", () => {
     expect(first.next).toBe(got.length);
     const second = await read(`/api/jobs/big/logs?from=${first.next}&limit=2`);
     expect(texts(second)).toEqual(range(got.length, got.length + 2));
+  });
+
+  test("a read with no window is the whole log past max_read_bytes, streamed as the same JSON answer", async () => {
+    const r = await s.fetch("/api/jobs/big/logs");
+    const text = await r.text();
+    const body = JSON.parse(text) as ReadBody;
+    const head = await s.fetch("/api/jobs/big/logs", { method: "HEAD" });
+    expect({
+      status: r.status,
+      type: r.headers.get("content-type"),
+      length: r.headers.get("content-length"),
+      overMax: Buffer.byteLength(body.logs) > 1024 * 1024,
+      keys: Object.keys(body),
+      body: { ...body, logs: body.logs === `${all.join("\n")}\n` },
+      head: [head.status, head.headers.get("content-type"), await head.text()],
+    }).toEqual({
+      status: 200,
+      type: "application/json",
+      length: null,
+      overMax: true,
+      keys: ["logs", "from", "next", "source", "complete", "truncated"],
+      body: { logs: true, from: 0, next: N, source: "local", complete: false, truncated: false },
+      head: [200, "application/json", ""],
+    });
+  });
+
+  test("a step read with no window is whole too, and skips the other step's blocks", async () => {
+    const body = await read("/api/jobs/big/steps/test/logs");
+    const want = all.filter((l) => l.includes('"step":"test"'));
+    expect([body.logs === `${want.join("\n")}\n`, body.next, body.truncated]).toEqual([true, N, false]);
   });
 
   test("from at or past the end returns nothing and keeps the cursor", async () => {
@@ -116,7 +146,7 @@ describe("cursors on a 200,000-line log", () => {
     expect(await accept.text()).toBe(`${all.slice(199990).join("\n")}\n`);
   });
 
-  test("HEAD answers the headers of the GET, without a body, for JSON and ndjson and an unknown job", async () => {
+  test("HEAD answers the headers of the GET, without a body, for JSON and ndjson and a job with nothing stored", async () => {
     const heads = async (path: string, headers: Record<string, string> = {}) => {
       const [get, head] = await Promise.all([
         s.fetch(path, { headers }),
@@ -155,8 +185,14 @@ describe("cursors on a 200,000-line log", () => {
     });
     const accept = await heads("/api/jobs/big/logs", { accept: "application/x-ndjson" });
     expect([accept.head, accept.length]).toEqual([ndjson.get, "chunked"]);
+    // Nothing stored reads as an empty log (as Strøm answers), for HEAD as for GET.
     const unknown = await heads("/api/jobs/nope/logs?format=ndjson");
-    expect([unknown.get.status, unknown.head.status, unknown.headBody]).toEqual([404, 404, ""]);
+    expect([unknown.get, unknown.head, unknown.getBytes, unknown.headBody]).toEqual([
+      { status: 200, type: "application/x-ndjson; charset=utf-8", source: "none" },
+      unknown.get,
+      0,
+      "",
+    ]);
     const bad = await heads("/api/jobs/big/logs?format=ndjson&tail=x");
     expect([bad.get.status, bad.head.status]).toEqual([400, 400]);
   });

@@ -43,14 +43,30 @@ describe("logs", () => {
     expect(ts >= before - 1 && ts <= Date.now()).toBe(true);
   });
 
-  test("an unknown job is a 404; a registered job with no lines is an empty 200", async () => {
+  test("a job with nothing stored, registered or not, reads as an empty 200 in every form; a bad id is a 400", async () => {
     await using s = await startTestServer();
-    const missing = await s.fetch("/api/jobs/nope/logs");
-    expect([missing.status, await missing.json()]).toEqual([
-      404,
-      { error: "job nope not found: no job registered and no log stored", code: "job_not_found" },
+    const empty = { logs: "", from: 0, next: 0, source: "none", complete: false, truncated: false };
+    const answer = async (path: string, init?: RequestInit) => {
+      const r = await s.fetch(path, init);
+      return [r.status, r.headers.get("x-stroem-source"), await r.text()];
+    };
+    expect(
+      await Promise.all([
+        answer("/api/jobs/nope/logs"),
+        answer("/api/jobs/nope/steps/build/logs"),
+        answer("/api/jobs/nope/logs?format=ndjson"),
+        answer("/api/jobs/nope/logs?format=ndjson", { method: "HEAD" }),
+        answer("/api/jobs/nope/logs?tail=5"),
+        answer("/api/jobs/-nope/logs"),
+      ]),
+    ).toEqual([
+      [200, null, JSON.stringify(empty)],
+      [200, null, JSON.stringify(empty)],
+      [200, "none", ""],
+      [200, "none", ""],
+      [200, null, JSON.stringify(empty)],
+      [400, null, expect.stringContaining('"code":"invalid_job_id"')],
     ]);
-    expect((await s.fetch("/api/jobs/nope/steps/build/logs")).status).toBe(404);
     await s.fetch("/api/jobs/empty", {
       method: "PUT",
       headers: { "content-type": "application/json" },

@@ -61,7 +61,7 @@ describe("metrics", () => {
     await s.post("/worker/jobs/j/logs", { step_name: "build", lines: makeLines(3) });
     const before = await scrape(s);
     await s.post("/worker/jobs/j/logs", { step_name: "build", lines: makeLines(2) });
-    await s.fetch("/api/jobs/nope/logs");
+    await s.fetch("/api/jobs/nope/logs/download");
     await s.fetch("/nowhere");
     await s.post("/worker/jobs/j/complete", { status: "completed" });
     const after = await scrape(s);
@@ -72,7 +72,7 @@ describe("metrics", () => {
       lines: delta("stroem_logs_appended_lines_total"),
       bytes: after.get("stroem_logs_appended_bytes_total"),
       notFound: delta(
-        'stroem_logs_http_requests_total{method="GET",route="/api/jobs/:id/logs",status="404"}',
+        'stroem_logs_http_requests_total{method="GET",route="/api/jobs/:id/logs/download",status="404"}',
       ),
       unmatched: delta('stroem_logs_http_requests_total{method="GET",route="unmatched",status="404"}'),
       pushTimings: delta(

@@ -77,7 +77,8 @@ test("5,000 mixed reads (HEAD and GET, json and ndjson, aborted, half-read) of e
       }),
     (job) => fetch(`${server.url}/api/jobs/${job}/logs?tail=3`, { method: "HEAD" }),
     async (job) => (await fetch(`${server.url}/api/jobs/${job}/logs?from=100&limit=5`)).json(),
-    async (job) => (await fetch(`${server.url}/api/jobs/${job}/logs`)).json(), // stops at max_read_bytes
+    async (job) => (await fetch(`${server.url}/api/jobs/${job}/logs?from=0`)).json(), // stops at max_read_bytes
+    async (job) => (await fetch(`${server.url}/api/jobs/${job}/logs`)).json(), // whole, streamed past it
     async (job) => (await fetch(`${server.url}/api/jobs/${job}/logs?format=ndjson&tail=10`)).text(),
     async (job) => {
       // Half-read: one chunk, then the client stops and hangs up.

@@ -266,6 +266,7 @@ describe("the Strøm client", () => {
         token_file: "-",
         request_timeout: 5000,
         poll_interval: 5000,
+        late_events: 120_000,
         auth_cache_ttl: 30_000,
         auth_cache_negative_ttl: 5000,
         auth_cache_size: 10_000,

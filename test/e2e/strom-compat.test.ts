@@ -1,10 +1,10 @@
-// Strøm's own clients against stroem-logs, request for request (docs/strom-compat.md): what holds today, and
-// the gaps of issue 12 as `test.failing` (they fail today; each turns into a plain test when its fix lands).
-// Gaps whose interface is not decided yet (Strøm mode) are `test.todo` with their body: `bun test --todo` runs them.
+// Strøm's own clients against stroem-logs, request for request (docs/strom-compat.md), and Strøm mode beside the
+// stand-in of Strøm's job API.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { startTestServer, tempDir } from "../support/server.ts";
+import type { Events } from "../../src/events.ts";
+import { merge, startTestServer, tempDir } from "../support/server.ts";
 import { type StromJob, startStrom } from "../support/strom.ts";
 import {
   cliLogs,
@@ -217,7 +217,7 @@ describe("Strøm's worker push", () => {
     ]);
   });
 
-  test.failing("GAP long lines: a 1.5 MiB line, which Strøm's 2 MiB push body lets through, is stored whole", async () => {
+  test("a 1.5 MiB line, which Strøm's 2 MiB push body lets through, is stored whole", async () => {
     await using s = await startTestServer();
     const id = crypto.randomUUID();
     const long = "é".repeat(768 * 1024); // 1.5 MiB of UTF-8
@@ -229,6 +229,29 @@ describe("Strøm's worker push", () => {
       ok: true,
       bytes: 1.5 * 1024 * 1024,
       whole: true,
+    });
+  });
+
+  test("by default a line is whole up to 2 MiB, Strøm's body limit, and one byte more is cut with its marker", async () => {
+    await using s = await startTestServer();
+    const id = crypto.randomUUID();
+    const max = "a".repeat(2 * 1024 * 1024);
+    const push = await workerPush(s.url, "any", id, "build", [
+      { timestamp: msTs(0), stream: "stdout", line: max },
+      { timestamp: msTs(1), stream: "stdout", line: `${max}b` },
+    ]);
+    const [whole, cut] = (await cliLogs(s.url, id)).stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { line: string }).line);
+    expect({
+      push: JSON.parse(push.body),
+      whole: whole === max,
+      cut: cut === `${max}…[truncated 1 bytes]` ? "2 MiB kept, marker" : cut?.slice(-40),
+    }).toEqual({
+      push: { status: "ok", first: 0, next: 2, truncated_lines: 1 },
+      whole: true,
+      cut: "2 MiB kept, marker",
     });
   });
 });
@@ -272,12 +295,12 @@ describe("Strøm's CLI `stroem-api logs`", () => {
     });
   });
 
-  test.failing('GAP empty job: a Strøm job stroem-logs was never told about, with no line yet, prints nothing and exits 0 (Strøm answers 200 {"logs": ""} for a job it knows)', async () => {
+  test('a Strøm job stroem-logs was never told about, with no line yet, prints nothing and exits 0 (Strøm answers 200 {"logs": ""} for a job it knows)', async () => {
     await using s = await startTestServer();
     expect(await cliLogs(s.url, crypto.randomUUID())).toEqual({ stdout: "", stderr: "", exitCode: 0 });
   });
 
-  test.failing("GAP whole reads: a 90,000-line, 20 MiB log is printed whole by the CLI, and the UI's step pane shows its last line", async () => {
+  test("a 90,000-line, 20 MiB log is printed whole by the CLI, and the UI's step pane shows its last line", async () => {
     await using s = await startTestServer();
     const id = crypto.randomUUID();
     const pad = "x".repeat(150);
@@ -355,7 +378,7 @@ describe("Strøm's UI", () => {
     expect(hook.logs()).toBe([...first, ...later].map((e) => stored("build", e)).join(""));
   });
 
-  test.todo("GAP Strøm credentials: a step pane read with a Strøm JWT or strm_ key is answered as Strøm's ACL allows (assumes config strom.api_url/token)", async () => {
+  test("with Strøm mode, a step pane, CLI or live-stream read with a Strøm JWT or strm_ key is answered as Strøm's ACL allows", async () => {
     await using strom = await startStrom({
       acl: { rules: [{ workspace: "infra", action: "view", users: ["viewer@x"] }] },
     });
@@ -382,6 +405,56 @@ describe("Strøm's UI", () => {
         cliLogs(s.url, job.job_id, strom.apiKey(viewer)).then((c) => (c.exitCode === 0 ? 200 : c.stderr)),
       ]),
     ).toEqual([200, 200, 404, 401, 200]);
+    // The v0.15.11 live hook's `?token=` on the stream: the viewer's JWT opens it, the outsider's is Strøm's 404.
+    using hook = await uiLiveHookV0_15_11(s.url, job.job_id, strom.jwt(viewer));
+    await hook.opened;
+    await workerPush(s.url, "wt", job.job_id, "build", msEntries(1, "live"));
+    await hook.waitLines(2);
+    const denied = await fetch(
+      `${s.url}/api/jobs/${job.job_id}/logs/stream?skip_backfill=true&token=${encodeURIComponent(strom.jwt(outsider))}`,
+    );
+    expect({
+      live: hook.logs().split("\n").length - 1,
+      denied: [denied.status, await denied.json()],
+    }).toEqual({
+      live: 2,
+      denied: [404, { error: "Job not found", code: "job_not_found" }],
+    });
+  });
+  test("with Strøm mode and Strøm down, a read with a Strøm credential fails closed with a 503 to retry; stroem-logs' own token still reads", async () => {
+    await using strom = await startStrom();
+    const admin = strom.addUser({ email: "svc@x", is_admin: true });
+    const viewer = strom.addUser({ email: "viewer@x" });
+    const job = strom.addJob({ status: "running" });
+    await using s = await startTestServer({
+      auth: { worker_token: "wt" },
+      strom: { api_url: strom.url, token: strom.apiKey(admin) },
+    });
+    await workerPush(s.url, "wt", job.job_id, "build", msEntries(1));
+    const key = strom.apiKey(viewer);
+    await strom.down();
+    const res = await s.fetch(`/api/jobs/${job.job_id}/logs`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const own = await s.fetch(`/api/jobs/${job.job_id}/logs`, { headers: { authorization: "Bearer wt" } });
+    expect({
+      status: res.status,
+      retry: res.headers.get("retry-after"),
+      body: await res.json(),
+      own: own.status,
+    }).toEqual({
+      status: 503,
+      retry: "5",
+      body: {
+        error: expect.stringMatching(
+          new RegExp(
+            `^cannot ask Strøm whether this caller may read job ${job.job_id}: GET .* Strøm is unreachable`,
+          ),
+        ),
+        code: "strom_unavailable",
+      },
+      own: 200,
+    });
   });
 });
 
@@ -449,9 +522,9 @@ describe("Strøm's archive reader", () => {
       lines: read.split("\n").length - 1,
       same: read === local,
     }).toEqual({ over4MiB: true, error: null, lines: 30_000, same: true });
-  });
+  }, 60_000);
 
-  test.failing("GAP foreign archive: an archive Strøm wrote at the job's key is kept byte for byte, and reads serve Strøm's merge of both copies", async () => {
+  test("an archive Strøm wrote at the job's key is kept byte for byte; its lines join the log, which is archived beside it", async () => {
     using archive = tempDir();
     await using s = await startTestServer({
       log_storage: { archive: { type: "local", path: archive.path } },
@@ -462,10 +535,14 @@ describe("Strøm's archive reader", () => {
       task_name: "deploy",
       created_at: "2025-02-12T10:56:45.5+00:00",
     };
-    // Strøm archived the job first: its `_server` events, in its own key order and `+00:00` timestamps.
+    // Strøm archived the job first: its `_server` events, in its own key order and `+00:00` timestamps, and a
+    // worker line stroem-logs also has (the union takes it once).
+    const pushed = msEntries(3);
     const stromLog =
-      '{"line":"[approval] Step \'gate\' approved by a@x","step":"_server","stream":"stderr","ts":"2025-02-12T10:56:45.000500+00:00"}\n';
-    const path = join(archive.path, stromArchiveKey("", job));
+      '{"line":"[approval] Step \'gate\' approved by a@x","step":"_server","stream":"stderr","ts":"2025-02-12T10:56:45.000500+00:00"}\n' +
+      stored("build", pushed[1]!);
+    const key = stromArchiveKey("", job);
+    const path = join(archive.path, key);
     mkdirSync(dirname(path), { recursive: true });
     const foreign = stromArchiveBytes(stromLog);
     writeFileSync(path, foreign);
@@ -474,14 +551,69 @@ describe("Strøm's archive reader", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ workspace: job.workspace, task: job.task_name, created_at: job.created_at }),
     });
-    await workerPush(s.url, "any", job.job_id, "build", msEntries(3));
+    await workerPush(s.url, "any", job.job_id, "build", pushed);
+    await s.post(`/worker/jobs/${job.job_id}/complete`, { status: "completed" });
+    const view = await waitArchived(s, job.job_id);
+    const read = (await cliLogs(s.url, job.job_id)).stdout;
+    const lines = read.trimEnd().split("\n");
+    const event = (JSON.parse(lines.at(-1)!) as { line: string }).line;
+    expect({
+      kept: Buffer.from(readFileSync(path)).equals(Buffer.from(foreign)),
+      state: view.state,
+      key: view.key,
+      // Every line of both copies, each once: ours in order, then Strøm's line ours lacked, then the event.
+      read: lines.slice(0, -1),
+      event,
+      archived: stromArchiveRead(readFileSync(join(archive.path, view.key))) === read,
+    }).toEqual({
+      kept: true,
+      state: "uploaded",
+      key: key.replace(/\.jsonl\.gz$/, ".stroem-logs.jsonl.gz"),
+      read: [...pushed.map((e) => stored("build", e).trimEnd()), stromLog.split("\n")[0]!],
+      event: `[archive] ${join(archive.path, key)} already holds an archive stroem-logs did not write (2 lines); it is kept as it is. 1 of its lines were not in this log and are added to it; this log is archived at ${join(archive.path, view.key)}`,
+      archived: true,
+    });
+    // The union is the one Strøm's merge rule takes (exact lines, each once), whatever their order.
+    expect([...lines].sort()).toEqual(stromMerge(read, stromLog).trimEnd().split("\n").sort());
+  });
+});
+
+describe("a foreign archive's lines and the job's secrets", () => {
+  test("a line of Strøm's archive holding a registered secret is stored masked; the archive Strøm wrote is kept as it is", async () => {
+    using archive = tempDir();
+    await using s = await startTestServer({
+      log_storage: { archive: { type: "local", path: archive.path } },
+    });
+    const job = {
+      job_id: crypto.randomUUID(),
+      workspace: "infra",
+      task_name: "deploy",
+      created_at: "2025-02-12T10:56:45+00:00",
+    };
+    const secret = "hunter2-very-secret";
+    const stromLog = `{"line":"[hooks] Hook 'notify' failed: token ${secret} refused","step":"_server","stream":"stderr","ts":"2025-02-12T10:56:46+00:00"}\n`;
+    const path = join(archive.path, stromArchiveKey("", job));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, stromArchiveBytes(stromLog));
+    await s.fetch(`/api/jobs/${job.job_id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        workspace: job.workspace,
+        task: job.task_name,
+        created_at: job.created_at,
+        secrets: [secret],
+      }),
+    });
+    await workerPush(s.url, "any", job.job_id, "build", msEntries(1));
     await s.post(`/worker/jobs/${job.job_id}/complete`, { status: "completed" });
     await waitArchived(s, job.job_id);
     const local = readFileSync(join(s.dir, `${job.job_id}.jsonl`), "utf8");
     expect({
-      kept: Buffer.from(readFileSync(path)).equals(Buffer.from(foreign)),
-      read: (await cliLogs(s.url, job.job_id)).stdout,
-    }).toEqual({ kept: true, read: stromMerge(local, stromLog) });
+      folded: local.includes("[hooks] Hook 'notify' failed: token *** refused"),
+      leaked: local.includes(secret),
+      kept: stromArchiveRead(readFileSync(path)) === stromLog,
+    }).toEqual({ folded: true, leaked: false, kept: true });
   });
 });
 
@@ -529,17 +661,43 @@ describe("a local_dir taken over from a Strøm server", () => {
   });
 });
 
-// Strøm mode (issue 12, item 5): the config key is not decided yet; these assume `strom: {api_url, token}`.
+// Strøm mode (issue 12, item 5): `strom: {api_url, token}` beside the stand-in of Strøm's job API.
 describe("beside a running Strøm server (Strøm mode)", () => {
   async function stromModeServer(strom: { url: string }, token: string, archivePath: string, extra = {}) {
-    return startTestServer({
-      log_storage: { archive: { type: "local", path: archivePath } },
-      strom: { api_url: strom.url, token },
-      ...extra,
-    });
+    return startTestServer(
+      merge(
+        {
+          log_storage: { archive: { type: "local", path: archivePath } },
+          strom: { api_url: strom.url, token, poll_interval: "50ms" },
+        },
+        extra,
+      ),
+    );
   }
+  const view = async (s: { fetch(p: string): Promise<Response> }, id: string) =>
+    (await (await s.fetch(`/api/jobs/${id}`)).json()) as {
+      status: string;
+      workspace: string;
+      task: string;
+      error: string | null;
+    };
+  const message = (l: string) => (JSON.parse(l) as { line: string }).line;
+  /** Resolves once recovery has left the quiet job alone `n` times (each sweep past its stale_after). */
+  const spared = (s: { events: Events }, id: string, n: number) => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    let seen = 0;
+    const off = s.events.on("recovery.spared", ({ job }) => {
+      if (job === id && ++seen >= n) resolve();
+    });
+    const deadline = setTimeout(() => resolve(), 30_000);
+    return promise.finally(() => {
+      off();
+      clearTimeout(deadline);
+      if (seen < n) throw new Error(`recovery spared job ${id} ${seen} times in 30 s, expected ${n}`);
+    });
+  };
 
-  test.todo("GAP Strøm mode: a job run only through Strøm lands at Strøm's key with Strøm's _server events folded in, once", async () => {
+  test("a job run only through Strøm lands at Strøm's key, ended with Strøm's status, with Strøm's _server events folded in once", async () => {
     await using strom = await startStrom();
     const svc = strom.addUser({ email: "svc@x", is_admin: true });
     const job: StromJob = strom.addJob({
@@ -552,47 +710,108 @@ describe("beside a running Strøm server (Strøm mode)", () => {
     await using s = await stromModeServer(strom, strom.apiKey(svc), archive.path);
     const entries = msEntries(5);
     await workerPush(s.url, "any", job.job_id, "build", entries);
+    // Learnt from Strøm after the first push, not at the job's end: the key's parts are Strøm's at once.
+    await waitFor("the job's workspace from Strøm", async () =>
+      (await view(s, job.job_id)).workspace === "infra" ? true : undefined,
+    );
     const event = strom.serverEvent(job.job_id, "[hooks] Hook 'notify' failed: exit 1");
     strom.setStatus(job.job_id, "failed");
     const path = join(archive.path, stromArchiveKey("", job));
     await waitFor("the archive at Strøm's key", () => Bun.file(path).exists());
     const lines = stromArchiveRead(readFileSync(path)).trimEnd().split("\n");
-    const message = (l: string) => (JSON.parse(l) as { line: string }).line;
+    const after = await view(s, job.job_id);
     expect({
+      status: after.status,
+      error: after.error,
+      identity: [after.workspace, after.task],
       worker: lines.filter((l) => l.includes('"step":"build"')).length,
-      events: lines.filter((l) => l.includes('"step":"_server"')).map(message),
-    }).toEqual({ worker: 5, events: [(JSON.parse(event) as { line: string }).line] });
+      // Byte for byte as Strøm holds it (its key order, its +00:00), so an exact-line union takes it once.
+      events: lines.filter((l) => l.includes('"step":"_server"')),
+      ui: (await uiPane(() => uiStepLogs(s.url, job.job_id, "_server"))).map((l) => l.line),
+    }).toEqual({
+      status: "failed",
+      error: "Strøm reports the job failed",
+      identity: ["infra", "deploy/eu"],
+      worker: 5,
+      events: [event],
+      ui: [message(event)],
+    });
   });
 
-  test.todo("GAP Strøm mode: a quiet step is never failed by recovery while Strøm says the job runs", async () => {
+  test("Strøm's _server events written after the job's end (a failed hook) are folded in and archived again", async () => {
+    await using strom = await startStrom();
+    const svc = strom.addUser({ email: "svc@x", is_admin: true });
+    const job = strom.addJob({ status: "running" });
+    using archive = tempDir();
+    await using s = await stromModeServer(strom, strom.apiKey(svc), archive.path, {
+      log_storage: { rearchive_delay: "50ms" },
+    });
+    await workerPush(s.url, "any", job.job_id, "build", msEntries(2));
+    const first = strom.serverEvent(job.job_id, "[approval] Step 'gate' approved by a@x");
+    strom.setStatus(job.job_id, "completed");
+    const path = join(archive.path, stromArchiveKey("", job));
+    await waitFor("the first archive", () => Bun.file(path).exists());
+    const late = strom.serverEvent(job.job_id, "[hooks] Hook 'notify' failed: exit 1");
+    const events = await waitFor("the late event in the archive", () => {
+      const got = stromArchiveRead(readFileSync(path))
+        .trimEnd()
+        .split("\n")
+        .filter((l) => l.includes('"step":"_server"'));
+      return got.length === 2 ? got : undefined;
+    });
+    expect({ events, status: (await view(s, job.job_id)).status }).toEqual({
+      events: [first, late],
+      status: "completed",
+    });
+  });
+
+  test("a quiet step is never failed by recovery while Strøm says the job runs; a job Strøm does not know still is", async () => {
     await using strom = await startStrom();
     const svc = strom.addUser({ email: "svc@x", is_admin: true });
     const job = strom.addJob({ status: "running" });
     using archive = tempDir();
     await using s = await stromModeServer(strom, strom.apiKey(svc), archive.path, {
       recovery: { stale_after: "200ms", sweep_interval: "20ms" },
+      strom: { poll_interval: "1h" },
     });
+    const own = crypto.randomUUID(); // pushed by stroem-logs' own shipper: Strøm answers 404
     await workerPush(s.url, "any", job.job_id, "build", msEntries(1));
-    // Wait for several sweeps past stale_after, by counting the questions stroem-logs asks Strøm about the job.
-    await waitFor("three status checks of the quiet job", () =>
-      strom.requests.filter((r) => r.path === `/api/jobs/${job.job_id}`).length >= 3 ? true : undefined,
+    await workerPush(s.url, "any", own, "build", msEntries(1));
+    await waitFor("recovery to fail the job Strøm does not know", async () =>
+      (await view(s, own)).status === "failed" ? true : undefined,
     );
-    const view = (await (await s.fetch(`/api/jobs/${job.job_id}`)).json()) as { status: string };
-    expect(view.status).toBe("running");
+    // Three sweeps past stale_after, each asking Strøm about the quiet job first.
+    await spared(s, job.job_id, 3);
+    expect({
+      status: (await view(s, job.job_id)).status,
+      asked: strom.requests.filter((r) => r.path === `/api/jobs/${job.job_id}`).length >= 3,
+    }).toEqual({ status: "running", asked: true });
   });
 
-  test.todo("GAP Strøm mode: ingest goes on while Strøm is down", async () => {
+  test("ingest and reads go on while Strøm is down; the job is learnt and ended once Strøm is back", async () => {
     await using strom = await startStrom();
     const svc = strom.addUser({ email: "svc@x", is_admin: true });
     const token = strom.apiKey(svc);
+    const job = strom.addJob({ workspace: "infra", task_name: "deploy", status: "running" });
     await strom.down();
     using archive = tempDir();
-    await using s = await stromModeServer(strom, token, archive.path);
-    const id = crypto.randomUUID();
-    const push = await workerPush(s.url, "any", id, "build", msEntries(2));
-    expect({ ok: push.ok, lines: (await cliLogs(s.url, id)).stdout.split("\n").length - 1 }).toEqual({
+    await using s = await stromModeServer(strom, token, archive.path, {
+      recovery: { stale_after: "200ms", sweep_interval: "20ms" },
+    });
+    const push = await workerPush(s.url, "any", job.job_id, "build", msEntries(2));
+    const read = (await cliLogs(s.url, job.job_id)).stdout.split("\n").length - 1;
+    // Recovery asks before failing: Strøm is down, so the quiet job is left alone, sweep after sweep.
+    await spared(s, job.job_id, 3);
+    const whileDown = (await view(s, job.job_id)).status;
+    await strom.up();
+    strom.setStatus(job.job_id, "completed");
+    const path = join(archive.path, stromArchiveKey("", job));
+    await waitFor("the archive at Strøm's key once Strøm is back", () => Bun.file(path).exists());
+    expect({ ok: push.ok, read, whileDown, after: (await view(s, job.job_id)).status }).toEqual({
       ok: true,
-      lines: 2,
+      read: 2,
+      whileDown: "running",
+      after: "completed",
     });
   });
 });

@@ -264,6 +264,8 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       await s.archives.enqueue("a", "k/a", T0);
       await s.archives.enqueue("a", "k/other", T0 + 1);
       await s.archives.enqueue("b", "k/b", T0);
+      const unclaimed = (await s.archives.get("a"))?.claimed_key;
+      await s.archives.claim("a", "k/a2.claimed");
       await s.archives.begin("a", "k/a2");
       await s.archives.failed("a", "S3 down", T0 + 500);
       const failed = await s.archives.get("a");
@@ -271,6 +273,7 @@ export function describeRepositories(name: string, make: MakeRepositories): void
       await s.archives.uploaded("a", { complete: true, bytes: 7, sha256: "ff", log_bytes: 10, now: T0 + 9 });
       await s.archives.setLocalDeleted("a", true);
       expect({
+        unclaimed,
         failed: [
           failed?.state,
           failed?.key,
@@ -285,6 +288,7 @@ export function describeRepositories(name: string, make: MakeRepositories): void
         counts: await s.archives.counts(),
         unfinished: (await s.archives.unfinished()).map((r) => r.job_id),
       }).toEqual({
+        unclaimed: null,
         failed: ["retrying", "k/a2", 1, 1, "S3 down", T0 + 500],
         uploaded: {
           job_id: "a",
@@ -299,6 +303,7 @@ export function describeRepositories(name: string, make: MakeRepositories): void
           log_bytes: 10,
           next_attempt_at: T0 + 9,
           local_deleted: 1,
+          claimed_key: "k/a2.claimed",
         },
         none: null,
         waiting: 1,

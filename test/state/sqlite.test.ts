@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openSqliteState } from "../../src/state/sqlite/open.ts";
-import { SCHEMA_VERSION } from "../../src/state/sqlite/schema.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/state/sqlite/schema.ts";
 import { tempDir } from "../support/server.ts";
 import { describeRepositories } from "./repositories.ts";
 
@@ -106,6 +106,28 @@ describe("SQLite state", () => {
     const version = raw.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
     raw.close();
     expect([state.schema, version]).toEqual([{ from: 0, to: SCHEMA_VERSION, created: true }, SCHEMA_VERSION]);
+  });
+
+  test("version 3: archive rows of a version-1 database that made attempts claim their own key; fresh rows claim none", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "db");
+    const raw = new Database(path, { create: true, strict: true });
+    raw.transaction(() => {
+      MIGRATIONS[0]!.up(raw);
+      raw.run("PRAGMA user_version = 1");
+    })();
+    raw.run("INSERT INTO archives (job_id, key, state, attempts) VALUES ('tried', 'k/tried', 'retrying', 2)");
+    raw.run(
+      "INSERT INTO archives (job_id, key, state, attempts) VALUES ('queued', 'k/queued', 'pending', 0)",
+    );
+    raw.close();
+    const state = openSqliteState(path);
+    const rows = [await state.archives.get("tried"), await state.archives.get("queued")];
+    await state.close();
+    expect({ schema: state.schema, claimed: rows.map((r) => r?.claimed_key) }).toEqual({
+      schema: { from: 1, to: SCHEMA_VERSION, created: false },
+      claimed: ["k/tried", null],
+    });
   });
 
   test("a batches table made by an older version (without held) gets the column, and its keys still answer", async () => {

@@ -15,6 +15,9 @@ export function sqliteArchives(db: Database): ArchivesRepository {
     begin: db.query<null, { id: string; key: string }>(
       "UPDATE archives SET state = 'uploading', key = $key, attempts = attempts + 1 WHERE job_id = $id",
     ),
+    claim: db.query<null, { id: string; key: string }>(
+      "UPDATE archives SET claimed_key = $key WHERE job_id = $id",
+    ),
     uploaded: db.query<
       null,
       { id: string; state: string; bytes: number; sha256: string; log_bytes: number; now: number }
@@ -51,6 +54,9 @@ export function sqliteArchives(db: Database): ArchivesRepository {
     },
     begin: async (id, key) => {
       q.begin.run({ id, key });
+    },
+    claim: async (id, key) => {
+      q.claim.run({ id, key });
     },
     uploaded: async (id, r) => {
       q.uploaded.run({

@@ -103,6 +103,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID`);
     },
   },
+  {
+    version: 3,
+    what: "archives.claimed_key: the key a job's archive may be written at, looked at before the first upload",
+    up(db) {
+      // An object at the key that stroem-logs did not write is never replaced (archive/foreign.ts). Rows that
+      // already made an attempt wrote their key themselves: it is theirs.
+      addMissingColumns(db, "archives", { claimed_key: "TEXT" });
+      db.run("UPDATE archives SET claimed_key = key WHERE claimed_key IS NULL AND attempts > 0");
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
