@@ -18,7 +18,7 @@ import {
   workerPushBody,
   workerTimestamp,
 } from "../support/strom-clients.ts";
-import { waitFor } from "../support/wait.ts";
+import { DEADLINE_MS, waitFor } from "../support/wait.ts";
 import { watch } from "../support/ws.ts";
 
 const WORKER_TOKEN = "strom-worker-token";
@@ -236,7 +236,7 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
     const held = await waitFor(
       "nginx to hold stroem-logs' answer back (its upstream receive queue filling)",
       () => (upstreamReceiveQueue(d.logs.port) >= 64 * 1024 ? "held back" : undefined),
-      15_000,
+      DEADLINE_MS,
     );
     const chunks: Buffer[] = [];
     res.on("data", (c: Buffer) => chunks.push(c));
@@ -253,5 +253,5 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
       same: true,
       size: want.length,
     });
-  }, 60_000);
+  }, 120_000);
 });
