@@ -4,12 +4,20 @@ import type { Database } from "bun:sqlite";
 /**
  * Wraps `commit` (the statements of one unit, run inside a transaction) so that the units asked for before the
  * next turn of the event loop run in one BEGIN … COMMIT, each inside its own savepoint: a unit that fails is
- * rolled back alone and only its caller is refused; the others commit. Every promise settles after the COMMIT
+ * rolled back alone and only its caller is refused; the others commit — unless its failure ended the whole
+ * transaction (a full disk), which refuses the whole group. Every promise settles after the COMMIT
  * (a failed COMMIT refuses them all), so a caller is answered only once its unit is durable as the database's
  * synchronous setting makes it — one WAL write (and with synchronous FULL one fsync) for the whole group instead
  * of one per unit. Concurrent requests on different jobs are what arrives in one turn; one job's commits are
  * sequential anyway (its turn waits for the answer).
  */
+/** A unit's failure ended the group's transaction: every unit of the group is refused with `cause`. */
+class GroupAborted extends Error {
+  constructor(cause: unknown) {
+    super("the group's transaction was rolled back by a unit's failure", { cause });
+  }
+}
+
 export function groupCommit<A, R>(db: Database, commit: (arg: A) => R) {
   interface Waiting {
     arg: A;
@@ -25,6 +33,11 @@ export function groupCommit<A, R>(db: Database, commit: (arg: A) => R) {
       try {
         return { ok: true as const, value: unit(w.arg) };
       } catch (error) {
+        // SQLITE_FULL, _IOERR, _NOMEM and the like can end the whole transaction, not only the unit's
+        // savepoint: the units before are undone, and a unit run after would commit on its own while its
+        // caller is refused (its bytes cut from the log, its counts in the database). Stop: the whole group
+        // is refused with this unit's error.
+        if (!db.inTransaction) throw new GroupAborted(error);
         return { ok: false as const, error };
       }
     }),
@@ -39,7 +52,8 @@ export function groupCommit<A, R>(db: Database, commit: (arg: A) => R) {
     try {
       results = units.length === 1 ? [run1(units[0]!)] : group(units);
     } catch (error) {
-      for (const w of units) w.reject(error);
+      const cause = error instanceof GroupAborted ? error.cause : error;
+      for (const w of units) w.reject(cause);
       return;
     }
     results.forEach((r, i) => {
