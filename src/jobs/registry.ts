@@ -347,10 +347,25 @@ export function createRegistry(opts: RegistryOptions) {
         // Masked like every stored line: a line with a registered secret in it is stored masked (and so no
         // longer byte-identical to the other copy; the callers remember what they folded).
         const mask = masks === null || raw === "" ? null : masks.event(id);
-        const text = typeof mask === "function" ? maskStored(raw, mask) : raw;
-        const run =
-          text === "" ? job : (await appendRun(job, { text, count: lines.length, countLate: false })).job;
-        if (message !== null) await eventIn(run, message, null);
+        // Secrets registered but no longer known (lost at a restart, forgotten after the end): the other
+        // copy's lines cannot be masked, so they are not stored; that copy is kept as it is, and an event says so.
+        // The note holds a count and nothing of the lines, so it is stored as it is (a server event of this job
+        // would be withheld itself).
+        const note =
+          mask === "withheld"
+            ? encodeEvent(
+                `[masking] ${lines.length} lines of another copy of this log were not added: this job's registered ` +
+                  "secrets are no longer available to mask them; that copy is kept as it is",
+                iso(clock()),
+                opts.maxLineBytes,
+              )
+            : null;
+        const text = note !== null ? note.text : typeof mask === "function" ? maskStored(raw, mask) : raw;
+        const count = note !== null ? note.count : lines.length;
+        const r = text === "" ? null : await appendRun(job, { text, count, countLate: false });
+        if (note !== null && r !== null)
+          events.emit("server_event", { job: id, first: r.first, next: r.next });
+        if (message !== null) await eventIn(r?.job ?? job, message, null);
       }),
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>

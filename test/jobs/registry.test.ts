@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { EventMap } from "../../src/events.ts";
+import { WITHHELD_EVENT } from "../../src/jobs/registry.ts";
 import { StateError } from "../../src/state/types.ts";
 import { setupJobs } from "../support/jobs.ts";
 import { tempDir } from "../support/server.ts";
@@ -138,5 +139,37 @@ describe("registry", () => {
         { ts: "2025-02-12T10:00:00.000Z", stream: "stderr", step: "_server", line: "two" },
       ],
     ]);
+  });
+
+  test("lines folded in from another copy are not stored when the job's secrets can no longer mask them; a note says how many", async () => {
+    using dir = tempDir();
+    const secret = "hunter2-s3cr3t-value";
+    await using t = await setupJobs(dir.path, {
+      masks: { push: () => null, event: () => "withheld" },
+    });
+    await t.registry.push("j", "s", lines(2, "ours"), null);
+    const foreign = [
+      JSON.stringify({
+        ts: "2025-02-12T10:56:45.123Z",
+        stream: "stderr",
+        step: "_server",
+        line: `token ${secret}`,
+      }),
+    ];
+    await t.registry.fold("j", foreign, `[archive] 1 line of another copy is added`);
+    const stored = readFileSync(join(dir.path, "j.jsonl"), "utf8");
+    const texts = stored
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { line: string }).line);
+    expect({ leaked: stored.includes(secret), texts }).toEqual({
+      leaked: false,
+      texts: [
+        "ours-0",
+        "ours-1",
+        "[masking] 1 lines of another copy of this log were not added: this job's registered secrets are no longer available to mask them; that copy is kept as it is",
+        WITHHELD_EVENT,
+      ],
+    });
   });
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createEvents, type EventMap, type EventName, type Events } from "../../src/events.ts";
 import { createCap } from "../../src/jobs/cap.ts";
 import { createLifecycle } from "../../src/jobs/lifecycle.ts";
-import { createRegistry } from "../../src/jobs/registry.ts";
+import { createRegistry, type IngestMasks } from "../../src/jobs/registry.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
 import { createLogStore } from "../../src/logs/store.ts";
 import { openSqliteState } from "../../src/state/sqlite/open.ts";
@@ -23,7 +23,13 @@ export interface JobsSetup {
 
 export async function setupJobs(
   dir: string,
-  opts: { clock?: () => number; maxLineBytes?: number; maxJobBytes?: number; log?: Logger } = {},
+  opts: {
+    clock?: () => number;
+    maxLineBytes?: number;
+    maxJobBytes?: number;
+    log?: Logger;
+    masks?: IngestMasks;
+  } = {},
 ): Promise<JobsSetup> {
   const log = opts.log ?? silentLogger;
   const state = openSqliteState(join(dir, "state.db"));
@@ -48,6 +54,7 @@ export async function setupJobs(
     maxLineBytes: opts.maxLineBytes ?? 1 << 20,
     clock,
     log,
+    masks: opts.masks ?? null,
   });
   const lifecycle = createLifecycle({ registry, jobs: state.jobs, store, events, cap, clock, log });
   return {
