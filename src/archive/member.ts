@@ -3,7 +3,15 @@ import { open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { type BlockResult, compressBlock } from "./block.ts";
 import type { BlockReply, BlockRequest } from "./member-worker.ts";
-import { type ArchiveIndex, type BlockRecord, buildIndex, GZIP_HEADER_BYTES } from "./seek-index.ts";
+import {
+  type ArchiveIndex,
+  type BlockRecord,
+  buildIndex,
+  GZIP_HEADER_BYTES,
+  WRITER_COMMENT,
+} from "./seek-index.ts";
+
+const FCOMMENT = 0x10;
 
 /** Log bytes per flush block (at most; blocks end at a line's end). See README "Archive layout". */
 export const BLOCK_BYTES = 1024 * 1024;
@@ -214,11 +222,18 @@ async function readExactly(
   }
 }
 
-/** ID1 ID2, CM deflate, no flags, no mtime (the same log gives the same bytes), XFL 0, OS unix. */
+/** ID1 ID2, CM deflate, FCOMMENT, no mtime (the same log gives the same bytes), XFL 0, OS unix, the comment. */
 export function gzipHeader(): Uint8Array {
   const h = new Uint8Array(GZIP_HEADER_BYTES);
-  h.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+  h.set([0x1f, 0x8b, 8, FCOMMENT, 0, 0, 0, 0, 0, 3]);
+  h.set(new TextEncoder().encode(WRITER_COMMENT), 10);
   return h;
+}
+
+/** Pure: the first bytes of an object are the gzip header this writer makes (its comment says stroem-logs). */
+export function writtenByUs(head: Uint8Array): boolean {
+  const want = gzipHeader();
+  return head.length >= want.length && want.every((b, i) => head[i] === b);
 }
 
 /** An empty final fixed-Huffman block (BFINAL=1, BTYPE=01, end-of-block), then CRC32 and ISIZE (mod 2^32). */

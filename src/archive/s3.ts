@@ -150,6 +150,13 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
         const err = e as { name?: string };
         if (err.name === "NoSuchKey")
           throw new TargetError(`object ${key} is missing from ${where}`, "missing");
+        // A range that starts past the object's end: as the contract says, fewer bytes (none), not an error.
+        if (
+          ranged &&
+          (err.name === "InvalidRange" ||
+            (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416)
+        )
+          return { body: (async function* () {})() as AsyncIterable<Uint8Array>, etag: undefined };
         if (err.name === "PreconditionFailed")
           throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
         throw classify(e, `downloading ${key}`);

@@ -6,8 +6,15 @@ export const INDEX_VERSION = 1;
 /** Where an archive's index lives: a sidecar object beside it, which tools that fetch the archive never see. */
 export const indexKeyOf = (archiveKey: string): string => `${archiveKey}.idx`;
 
-/** The gzip header the writer emits: no name, no mtime, no extra field. */
-export const GZIP_HEADER_BYTES = 10;
+/**
+ * The gzip comment (FCOMMENT, RFC 1952 2.3.1) of every archive stroem-logs writes: how it tells its own
+ * object at a key from one someone else put there (archive/owner.ts). Every gzip reader skips it.
+ */
+export const WRITER_COMMENT = "stroem-logs";
+/** The gzip header the writer emits: no name, no mtime, no extra field; the comment, zero-terminated. */
+export const GZIP_HEADER_BYTES = 10 + WRITER_COMMENT.length + 1;
+/** The header of the archives written before the comment: their indexes are read as they were written. */
+const HEADER_SIZES = [GZIP_HEADER_BYTES, 10];
 /** After the last block: an empty final block (2 bytes) and the trailer (CRC32, ISIZE). */
 export const GZIP_END_BYTES = 10;
 
@@ -62,15 +69,16 @@ export class IndexError extends Error {
   override name = "IndexError";
 }
 
-/** The index of an archive written as `records`, in order, after a 10-byte gzip header. */
+/** The index of an archive written as `records`, in order, after a gzip header of `headerBytes`. */
 export function buildIndex(
   records: readonly BlockRecord[],
   meta: { crc32: number; blockBytes: number; level: number },
+  headerBytes = GZIP_HEADER_BYTES,
 ): ArchiveIndex {
   const steps: string[] = [];
   const stepNo = new Map<string, number>();
   const blocks: Block[] = [];
-  let start = GZIP_HEADER_BYTES;
+  let start = headerBytes;
   let u = 0;
   let line = 0;
   let midLine = false;
@@ -259,7 +267,14 @@ export function parseIndex(data: string | Uint8Array, expect: IndexExpect = {}):
       steps: ids === null ? null : ids.map((id) => o.steps[id]!),
     });
   }
-  const index = buildIndex(records, { crc32: o.crc32, blockBytes: o.block_bytes, level: o.level });
+  // The blocks start after the header, whose size the index does not state: the object's size says which.
+  const headerBytes =
+    HEADER_SIZES.find((h) => h + sum(cols.gz_bytes) + GZIP_END_BYTES === o.object_bytes) ?? GZIP_HEADER_BYTES;
+  const index = buildIndex(
+    records,
+    { crc32: o.crc32, blockBytes: o.block_bytes, level: o.level },
+    headerBytes,
+  );
   const check = (what: string, stated: number, actual: number) => {
     if (stated !== actual)
       throw new IndexError(

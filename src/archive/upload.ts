@@ -28,7 +28,7 @@ export interface UploadOptions {
   /** Quiet time after a late line before the archive is uploaded again. */
   rearchiveDelay: number;
   deleteLocal: boolean;
-  /** The key of a job's first upload, given the one its fields make (foreign.ts: a foreign object moves it aside). */
+  /** The key of this upload, given the planned one: looked at first (foreign.ts: a foreign object moves it aside). */
   keyFor: (job: Job, row: ArchiveRow, key: string) => Promise<string>;
   /** True once the archive is stopping: an aborted attempt then is no failure. */
   stopping: () => boolean;
@@ -71,12 +71,13 @@ export function createUpload(opts: UploadOptions) {
       if (row.state !== "uploaded") await archives.setState(id, "uploaded");
       return null;
     }
-    // The key is fixed by the first verified upload; until then a PUT may still fix workspace or task, and
-    // an object someone else put there is kept (foreign.ts), which may add lines: the end is read again.
+    // The key is fixed by the first verified upload; until then a PUT may still fix workspace or task. Before
+    // every upload the key is looked at: an object someone else put there is kept (foreign.ts) and ours goes
+    // beside it, which may add lines: the end is read again.
     const planned = row.uploaded_at === null ? archiveKey(opts.prefix, job) : row.key;
     let key = planned;
     try {
-      if (row.uploaded_at === null) key = await opts.keyFor(job, row, planned);
+      key = await opts.keyFor(job, row, planned);
     } catch (e) {
       // Counted as an attempt like any other (the key is not claimed: it is looked at again next time).
       await archives.begin(id, planned);

@@ -345,7 +345,7 @@ export function createRegistry(opts: RegistryOptions) {
       withJob(id, async (job) => {
         const raw = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
         // Masked like every stored line: a line with a registered secret in it is stored masked (and so no
-        // longer byte-identical to the other copy; the callers remember what they folded).
+        // longer byte-identical to the other copy: callers compare by `storedAs`).
         const mask = masks === null || raw === "" ? null : masks.event(id);
         // Secrets registered but no longer known (lost at a restart, forgotten after the end): the other
         // copy's lines cannot be masked, so they are not stored; that copy is kept as it is, and an event says so.
@@ -367,6 +367,11 @@ export function createRegistry(opts: RegistryOptions) {
           events.emit("server_event", { job: id, first: r.first, next: r.next });
         if (message !== null) await eventIn(r?.job ?? job, message, null);
       }),
+    /** How a line of another copy of job `id`'s log is stored once folded in (masked), to compare the copies by. */
+    storedAs: (id: string): ((line: string) => string) => {
+      const mask = masks === null ? null : masks.event(id);
+      return typeof mask === "function" ? (line) => maskStored(line, mask) : (line) => line;
+    },
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>
       withJob(id, async (job) => {

@@ -17,7 +17,7 @@ export type Owner = "strom" | "not_strom" | "unknown";
 
 export interface StromSyncOptions {
   client: Pick<StromClient, "getJob" | "serverEvents">;
-  registry: Pick<Registry, "get" | "register" | "fold">;
+  registry: Pick<Registry, "get" | "register" | "fold" | "storedAs">;
   lifecycle: Pick<Lifecycle, "complete">;
   jobs: Pick<JobsRepository, "stale">;
   store: Pick<LogStore, "jsonlPath">;
@@ -94,7 +94,7 @@ export function createStromSync(o: StromSyncOptions) {
         job.byte_count === 0
           ? (async function* () {})()
           : splitLines(Bun.file(o.store.jsonlPath(id)).slice(0, job.byte_count).stream());
-      missing = await linesMissing(theirs, ours);
+      missing = await linesMissing(theirs, ours, o.registry.storedAs(id));
     }
     if (missing.length > 0) await o.registry.fold(id, missing, null);
     if (entry !== undefined) for (const l of theirs) entry.seen.add(l);

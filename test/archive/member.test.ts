@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
 import { gzipMember } from "../../src/archive/member.ts";
+import { GZIP_HEADER_BYTES } from "../../src/archive/seek-index.ts";
 import { writeBigLog } from "../support/biglog.ts";
 import { archiveOf, jsonl } from "../support/member.ts";
 import { tempDir } from "../support/server.ts";
@@ -33,9 +34,9 @@ describe("single-member archive", () => {
     const want = { bytes: size, sha256: sha256(log) };
     const seen = (b: Uint8Array) => ({ bytes: b.length, sha256: sha256(b) });
 
-    // A one-member decoder: the deflate stream after the 10-byte header must end exactly before the
+    // A one-member decoder: the deflate stream after the header (and its comment) must end exactly before the
     // 8-byte trailer (the engine reports the input it consumed).
-    const raw = inflateRawSync(gz.subarray(10), { info: true }) as unknown as {
+    const raw = inflateRawSync(gz.subarray(GZIP_HEADER_BYTES), { info: true }) as unknown as {
       buffer: Buffer;
       engine: { bytesWritten: number };
     };
@@ -48,7 +49,7 @@ describe("single-member archive", () => {
     ]);
     const trailer = new DataView(gz.buffer, gz.byteOffset + gz.length - 8, 8);
     expect({
-      header: [...gz.subarray(0, 10)],
+      header: [...gz.subarray(0, GZIP_HEADER_BYTES)],
       bunGunzipSync: seen(Bun.gunzipSync(gz)),
       nodeZlib: seen(gunzipSync(gz)),
       oneMember: { ...seen(raw.buffer), consumed: raw.engine.bytesWritten },
@@ -58,10 +59,10 @@ describe("single-member archive", () => {
       isize: trailer.getUint32(4, true),
       objectBytes: index.objectBytes,
     }).toEqual({
-      header: [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3],
+      header: [0x1f, 0x8b, 8, 0x10, 0, 0, 0, 0, 0, 3, ...Buffer.from("stroem-logs\0")],
       bunGunzipSync: want,
       nodeZlib: want,
-      oneMember: { ...want, consumed: gz.length - 18 },
+      oneMember: { ...want, consumed: gz.length - GZIP_HEADER_BYTES - 8 },
       zcat: { code: 0, out: want.sha256, stderr: "" },
       python: { code: 0, out: `${size} ${want.sha256}`, stderr: "" },
       crc32: Bun.hash.crc32(log),
@@ -151,8 +152,9 @@ describe("single-member archive", () => {
     }).toEqual({
       bun: 0,
       zcat: { code: 0, stdout: "", stderr: "" },
-      bytes: 20,
-      index: { lines: 0, blocks: [], logBytes: 0, objectBytes: 20 },
+      // The header with its comment, an empty final block, the trailer.
+      bytes: GZIP_HEADER_BYTES + 10,
+      index: { lines: 0, blocks: [], logBytes: 0, objectBytes: GZIP_HEADER_BYTES + 10 },
     });
   });
 

@@ -11,7 +11,7 @@ import {
   readLines,
   type Segment,
 } from "../../src/archive/ranged.ts";
-import { serializeIndex } from "../../src/archive/seek-index.ts";
+import { buildIndex, GZIP_HEADER_BYTES, serializeIndex } from "../../src/archive/seek-index.ts";
 import { makeMatcher } from "../../src/core/line.ts";
 import { archiveOf, jsonl } from "../support/member.ts";
 import { startS3 } from "../support/s3.ts";
@@ -116,6 +116,42 @@ describe("ranged reads", () => {
       windowAsked: { fetches: 1, withinTwoBlocks: true },
       wholeReads: 0,
     });
+  });
+
+  test("an archive written before the header carried its comment (a 10-byte header) seeks with its own index", async () => {
+    const log = stepLog();
+    const { gz, index } = await setup(log.text);
+    // The same blocks after the older header, and the index that version wrote for it (12 bytes less).
+    const old = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]),
+      gz.subarray(GZIP_HEADER_BYTES),
+    ]);
+    const oldIndex = buildIndex(
+      index.blocks.map((b, i) => ({
+        bytes: b.bytes,
+        gzBytes: b.end - b.start,
+        newlines: b.newlines,
+        crc32: b.crc32,
+        endsLine: i + 1 < index.blocks.length ? !index.blocks[i + 1]!.midLine : true,
+        steps: b.steps === null ? null : b.steps.map((id) => index.steps[id]!),
+      })),
+      { crc32: index.crc32, blockBytes: index.blockBytes, level: index.level },
+      10,
+    );
+    const range = memRange(old);
+    const { src, wholeReads } = source(old, serializeIndex(oldIndex), range, {
+      logBytes: index.logBytes,
+      objectBytes: old.length,
+    });
+    const reader = await openArchive(src);
+    const deep = 12_345;
+    const window = await texts(reader.from(deep, 100), { from: deep, count: 100 });
+    expect({
+      fallback: reader.fallback,
+      window: window.join("\n") === log.lines.slice(deep, deep + 100).join("\n"),
+      start: range.requests[0]![0] === oldIndex.blocks.find((b) => b.line + b.newlines > deep)!.start,
+      wholeReads: wholeReads(),
+    }).toEqual({ fallback: null, window: true, start: true, wholeReads: 0 });
   });
 
   test("lines from N to the end are one fetch from N's block to the last block, byte for byte", async () => {
