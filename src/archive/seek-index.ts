@@ -8,7 +8,7 @@ export const indexKeyOf = (archiveKey: string): string => `${archiveKey}.idx`;
 
 /**
  * The gzip comment (FCOMMENT, RFC 1952 2.3.1) of every archive stroem-logs writes: how it tells its own
- * object at a key from one someone else put there (archive/owner.ts). Every gzip reader skips it.
+ * object at a key from one someone else put there (archive/foreign.ts). Every gzip reader skips it.
  */
 export const WRITER_COMMENT = "stroem-logs";
 /** The gzip header the writer emits: no name, no mtime, no extra field; the comment, zero-terminated. */

@@ -3,7 +3,6 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { createConnection } from "node:net";
 import { startNginx } from "../support/nginx.ts";
 import { startTestServer } from "../support/server.ts";
 import { startStrom } from "../support/strom.ts";
@@ -223,28 +222,59 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
     }
     expect(want.length).toBeGreaterThan(24 * 1024 * 1024);
     const path = `/api/jobs/${id}/logs?format=ndjson`;
-    // A reader that truly stops reading: a raw socket paused after the first bytes. (node:http's paused
-    // response is not enough under Bun: its client may go on draining the socket into memory, and nginx then
-    // has nothing to hold back — the cause of this test's failures on busy runs.)
+    // A reader that truly stops reading: another process (Python) with a small receive buffer (which turns
+    // the kernel's autotuning off for it), that reads the status line and then never calls recv again.
+    // (A paused node:http response, or even a paused node:net socket, is not enough under Bun: its client
+    // may go on draining the socket into memory, and nginx then has nothing to hold back — the cause of this
+    // test's failures on busy runs.)
     const { hostname, port } = new URL(d.url);
-    const sock = createConnection(Number(port), hostname);
-    const first = Promise.withResolvers<string>();
-    sock.once("data", (c: Buffer) => {
-      sock.pause();
-      first.resolve(c.toString("latin1").split("\r\n")[0]!);
-    });
-    sock.on("error", (e) => first.reject(e));
-    sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${READ_TOKEN}\r\n\r\n`);
-    const status = await first.promise;
+    const reader = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        [
+          "import socket, sys",
+          "s = socket.socket()",
+          "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)",
+          "s.connect((sys.argv[1], int(sys.argv[2])))",
+          "s.sendall(sys.argv[3].encode())",
+          "head = b''",
+          "while b'\\r\\n' not in head: head += s.recv(1)",
+          "print(head.split(b'\\r\\n')[0].decode(), flush=True)",
+          "sys.stdin.read()",
+        ].join("\n"),
+        hostname,
+        port,
+        `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${READ_TOKEN}\r\n\r\n`,
+      ],
+      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+    );
+    const status = await (async () => {
+      let out = "";
+      for await (const chunk of reader.stdout) {
+        out += new TextDecoder().decode(chunk);
+        if (out.includes("\n")) return out.split("\n")[0]!;
+      }
+      throw new Error(`the paused reader exited (${await reader.exited}) before the status line`);
+    })();
     // Paused reader: with proxy_buffering off nginx stops reading stroem-logs once the client's socket is
     // full, so stroem-logs' bytes wait in nginx's receive queue; a buffering nginx would drain them into
     // its temp files instead.
-    const held = await waitFor(
+    await waitFor(
       "nginx to hold stroem-logs' answer back (its upstream receive queue filling)",
-      () => (upstreamReceiveQueue(d.logs.port) >= 64 * 1024 ? "held back" : undefined),
+      () => upstreamReceiveQueue(d.logs.port) >= 64 * 1024,
       DEADLINE_MS,
     );
-    sock.destroy();
+    // And it stays held while the reader reads nothing: a spooling nginx drains the queue into its temp
+    // files within moments (24 MiB), so a queue that is merely full at one look proves nothing.
+    const queues: number[] = [];
+    for (const until = Date.now() + 1500; Date.now() < until; ) {
+      queues.push(upstreamReceiveQueue(d.logs.port));
+      await Bun.sleep(100);
+    }
+    const held = queues.every((q) => q >= 64 * 1024) ? "held back" : `drained: ${queues.join(", ")}`;
+    reader.kill();
+    await reader.exited;
     // And the answer is whole through nginx, read at the client's pace.
     const { promise: response, resolve, reject } = Promise.withResolvers<http.IncomingMessage>();
     const req = http.get(`${d.url}${path}`, { headers: { authorization: `Bearer ${READ_TOKEN}` } }, resolve);
