@@ -188,7 +188,6 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       registry,
       lifecycle,
       jobs: state.jobs,
-      store,
       events,
       log,
       pollInterval: config.strom.poll_interval,

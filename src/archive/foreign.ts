@@ -1,11 +1,9 @@
 // An archive key that already holds an object stroem-logs did not write (Strøm archived the job): kept, never replaced.
 import { gunzipSync } from "node:zlib";
 import type { Job } from "../core/job.ts";
-import { splitLines } from "../core/scan.ts";
-import { linesMissing, textLines } from "../core/union.ts";
+import { textLines } from "../core/union.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
-import type { LogStore } from "../logs/store.ts";
 import type { ArchiveRow, ArchivesRepository } from "../state/types.ts";
 import { writtenByUs } from "./member.ts";
 import { GZIP_HEADER_BYTES, indexKeyOf } from "./seek-index.ts";
@@ -27,8 +25,7 @@ const isAside = (key: string): boolean =>
 export interface ForeignDeps {
   archives: Pick<ArchivesRepository, "claim">;
   target: ArchiveTarget;
-  registry: Pick<Registry, "fold" | "storedAs">;
-  store: Pick<LogStore, "jsonlPath">;
+  registry: Pick<Registry, "fold" | "missing">;
   log: Logger;
 }
 
@@ -45,7 +42,7 @@ export interface ForeignDeps {
  * after it is found by the read-back, which then fails the attempt, and the retry looks again.
  */
 export function createForeignCheck(deps: ForeignDeps) {
-  const { archives, target, registry, store, log } = deps;
+  const { archives, target, registry, log } = deps;
 
   /** Who wrote the object at `key`: nobody (none there), stroem-logs, or someone else. */
   async function ownerOf(key: string, row: ArchiveRow): Promise<"none" | "ours" | "foreign"> {
@@ -94,14 +91,7 @@ export function createForeignCheck(deps: ForeignDeps) {
       return key;
     }
     const theirs = await foreignLines(key);
-    const missing =
-      job.byte_count === 0
-        ? [...new Set(theirs)]
-        : await linesMissing(
-            theirs,
-            splitLines(Bun.file(store.jsonlPath(job.id)).slice(0, job.byte_count).stream()),
-            registry.storedAs(job.id),
-          );
+    const missing = await registry.missing(job, theirs);
     const after = row.uploaded_at !== null ? " since this log was archived there" : "";
     await registry.fold(
       job.id,

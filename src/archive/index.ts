@@ -39,7 +39,7 @@ export function archiveFromConfig(
 
 export interface ArchiveOptions {
   archives: ArchivesRepository;
-  registry: Pick<Registry, "get" | "event" | "exclusive" | "fold" | "storedAs">;
+  registry: Pick<Registry, "get" | "event" | "exclusive" | "fold" | "missing">;
   store: LogStore;
   events: Events;
   log: Logger;

@@ -1,7 +1,9 @@
 // The job registry: the ingest path (route → registry → store → commit → `appended`), one job at a time.
 import type { Job } from "../core/job.ts";
 import { encodeBatch, encodeEvent, type IncomingLine, type MaskText, maskStored } from "../core/line.ts";
+import { splitLines } from "../core/scan.ts";
 import { iso } from "../core/time.ts";
+import { linesMissing } from "../core/union.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { Events } from "../events.ts";
 import type { Logger } from "../log.ts";
@@ -345,7 +347,7 @@ export function createRegistry(opts: RegistryOptions) {
       withJob(id, async (job) => {
         const raw = lines.length === 0 ? "" : `${lines.join("\n")}\n`;
         // Masked like every stored line: a line with a registered secret in it is stored masked (and so no
-        // longer byte-identical to the other copy: callers compare by `storedAs`).
+        // longer byte-identical to the other copy: `missing` compares by the stored form).
         const mask = masks === null || raw === "" ? null : masks.event(id);
         // Secrets registered but no longer known (lost at a restart, forgotten after the end): the other
         // copy's lines cannot be masked, so they are not stored; that copy is kept as it is, and an event says so.
@@ -367,10 +369,20 @@ export function createRegistry(opts: RegistryOptions) {
           events.emit("server_event", { job: id, first: r.first, next: r.next });
         if (message !== null) await eventIn(r?.job ?? job, message, null);
       }),
-    /** How a line of another copy of job `id`'s log is stored once folded in (masked), to compare the copies by. */
-    storedAs: (id: string): ((line: string) => string) => {
-      const mask = masks === null ? null : masks.event(id);
-      return typeof mask === "function" ? (line) => maskStored(line, mask) : (line) => line;
+    /**
+     * The lines of another copy of `job`'s log (a Strøm archive, Strøm's own `_server` events) that its
+     * committed log lacks, each once, in that copy's order — what `fold` should add. Compared as they would be
+     * stored (masked: a line with a registered secret is never byte-identical to the other copy's), so a
+     * line folded in once is found the next time.
+     */
+    missing: (job: Job, theirs: readonly string[]): Promise<string[]> => {
+      const mask = masks === null ? null : masks.event(job.id);
+      const storedAs = typeof mask === "function" ? (line: string) => maskStored(line, mask) : undefined;
+      const ours =
+        job.byte_count === 0
+          ? (async function* () {})()
+          : splitLines(Bun.file(store.jsonlPath(job.id)).slice(0, job.byte_count).stream());
+      return linesMissing(theirs, ours, storedAs);
     },
     /** Lines of the size-cap window moved into the log at the job's end (not late), with the window's progress. */
     appendWindow: (id: string, text: string, count: number, window: CapWindow) =>

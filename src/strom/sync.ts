@@ -1,12 +1,9 @@
 // Strøm mode's job sync: what Strøm says of each job (its key's parts, its end, its own `_server` events) brought in.
-import { splitLines } from "../core/scan.ts";
-import { linesMissing } from "../core/union.ts";
 import { AppError } from "../errors.ts";
 import type { Events } from "../events.ts";
 import type { Lifecycle } from "../jobs/lifecycle.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
-import type { LogStore } from "../logs/store.ts";
 import { isTerminal, type TerminalStatus } from "../protocol/status.ts";
 import type { JobsRepository } from "../state/types.ts";
 import type { StromJobInfo } from "./body.ts";
@@ -17,10 +14,9 @@ export type Owner = "strom" | "not_strom" | "unknown";
 
 export interface StromSyncOptions {
   client: Pick<StromClient, "getJob" | "serverEvents">;
-  registry: Pick<Registry, "get" | "register" | "fold" | "storedAs">;
+  registry: Pick<Registry, "get" | "register" | "fold" | "missing">;
   lifecycle: Pick<Lifecycle, "complete">;
   jobs: Pick<JobsRepository, "stale">;
-  store: Pick<LogStore, "jsonlPath">;
   events: Events;
   log: Logger;
   /** `strom.poll_interval`: how often every job not ended is asked about. */
@@ -90,11 +86,7 @@ export function createStromSync(o: StromSyncOptions) {
     } else {
       const job = await o.registry.get(id);
       if (!job) return;
-      const ours =
-        job.byte_count === 0
-          ? (async function* () {})()
-          : splitLines(Bun.file(o.store.jsonlPath(id)).slice(0, job.byte_count).stream());
-      missing = await linesMissing(theirs, ours, o.registry.storedAs(id));
+      missing = await o.registry.missing(job, theirs);
     }
     if (missing.length > 0) await o.registry.fold(id, missing, null);
     if (entry !== undefined) for (const l of theirs) entry.seen.add(l);
