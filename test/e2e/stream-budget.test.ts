@@ -136,8 +136,11 @@ test(`${VIEWERS} viewers that never read while a log grows: held bytes stay with
       `held peak ${(heldPeak / MB).toFixed(1)} MB; server RSS +${((rss.stalled - rss.warm) / MB).toFixed(0)} MB once stalled`,
   );
   expect(heldPeak).toBeLessThanOrEqual(BUDGET + 256 * 1024);
-  // Without the budget, each of these viewers keeps a frame (~170 KB): RSS +50 MB once stalled.
-  expect(rss.stalled - rss.warm).toBeLessThan(BUDGET + 12 * MB);
+  // Without the budget, each of these viewers keeps a frame (~170 KB): RSS +50 MB once stalled. With it,
+  // the delta measured -16 to +10 MB over ten runs (quiet and beside two busy loops) and failed CI once at
+  // the old 16 MB bound: when the collector frees the 70 MB of send garbage is not ours to decide. The
+  // exact bound is heldPeak above (Bun's own count of what it buffers); this one only catches the 50 MB.
+  expect(rss.stalled - rss.warm).toBeLessThan(BUDGET + 28 * MB);
   expect({
     closed: closedOver > VIEWERS / 2,
     withReason: (reasons.get("1013 too slow: over stream.max_buffered_bytes N; resume with from=N") ?? 0) > 0,
