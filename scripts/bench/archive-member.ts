@@ -129,7 +129,7 @@ export async function benchArchiveMember(o: BenchOptions, log: BigLog): Promise<
   const sizeRatio = member.bytes / gzipBytes;
   const speed = rate(best.member) / rate(best.gzip);
   const kb = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-  const readRow = (what: string, local: string, ranged: string, target: boolean) => {
+  const readRow = (what: string, local: string, ranged: string) => {
     const x = reads.ms[ranged]! / reads.ms[local]!;
     const fetched = reads.bytes[ranged]!;
     return {
@@ -137,8 +137,8 @@ export async function benchArchiveMember(o: BenchOptions, log: BigLog): Promise<
       value: `${fmt.ms(reads.ms[ranged]!)} ms, ${kb(fetched)} fetched`,
       baseline: `${fmt.ms(reads.ms[local]!)} ms (local file)`,
       ratio: fmt.ratio(x),
-      target: target ? "≤ 5×, ≤ 2 blocks fetched" : "—",
-      pass: target ? x <= 5 && fetched <= 2 * reads.maxBlock : null,
+      target: "—",
+      pass: null,
     };
   };
   return {
@@ -159,12 +159,12 @@ export async function benchArchiveMember(o: BenchOptions, log: BigLog): Promise<
         target: "—",
         pass: null,
       },
-      readRow("last 100 lines", "tailLocal", "tailRanged", true),
-      readRow("last 100 lines", "tailLocal", "tailCold", false),
-      readRow("last 100 lines", "tailLocal", "tailDisk", false),
-      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepRanged", true),
-      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepCold", false),
-      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepDisk", false),
+      readRow("last 100 lines", "tailLocal", "tailRanged"),
+      readRow("last 100 lines", "tailLocal", "tailCold"),
+      readRow("last 100 lines", "tailLocal", "tailDisk"),
+      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepRanged"),
+      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepCold"),
+      readRow(`100 lines from line ${fmt.int(deep)}`, "deepLocal", "deepDisk"),
       {
         figure: `step read, 1 of 8 steps run in sequence (${fmt.mb(seqSize)} MB log)`,
         value: `${((100 * stepBytes) / withSteps.bytes).toFixed(1)}% of the archive fetched`,
@@ -177,7 +177,7 @@ export async function benchArchiveMember(o: BenchOptions, log: BigLog): Promise<
     notes: [
       `archive-member: best of ${rounds} interleaved runs, each a child process writing the archive to a file ` +
         `in the same directory (page cache warm); RSS is the child's VmHWM. One member: ${index.blocks.length} ` +
-        `blocks of ≤ ${fmt.mb(index.blockBytes)} MiB, level ${index.level}, ${(100 * sizeRatio - 100).toFixed(1)}% vs ` +
+        `blocks of ≤ ${kb(index.blockBytes)}, level ${index.level}, ${(100 * sizeRatio - 100).toFixed(1)}% vs ` +
         `gzip -6's size; sidecar index ${kb(member.indexBytes)} (${(member.indexBytes / index.blocks.length).toFixed(0)} ` +
         `B/block); CPU ${fmt.int(member.cpuMs)} ms vs gzip -6's ${fmt.int(gzipCpu)} ms ` +
         `(${fmt.ratio(gzipCpu / member.cpuMs)} less work per byte, whatever the load).`,
@@ -186,7 +186,9 @@ export async function benchArchiveMember(o: BenchOptions, log: BigLog): Promise<
         `${kb(member.indexBytes)} index on every read, the other keeps the parsed index; a bare 1-byte Range GET ` +
         `through the same client and server takes ${fmt.ms(reads.ms.floor!)} ms. Local baseline: the ` +
         `server's local read (checkpoint every 1,024 lines, 256 KiB reads, split, select). Reader peak RSS ` +
-        `${fmt.mb(reads.rss)} MB.`,
+        `${fmt.mb(reads.rss)} MB. These rows show where a read's time goes, not the ≤ 5× target: their baseline ` +
+        "has no HTTP on either side, and the bare GET alone is several times it. The target is measured end " +
+        "to end, the same read through the server from the local file and from the archive (the archive figure).",
       `archive-member step sets: compressing the ${fmt.mb(seqSize)} MB log on one thread cost (least of ${o.quick ? 2 : 3}) ` +
         `${fmt.int(withSteps.cpuMs)} ms CPU with step sets, ${fmt.int(without.cpuMs)} ms without ` +
         `(${((100 * withSteps.cpuMs) / without.cpuMs - 100).toFixed(0)}%); index ${kb(withSteps.indexBytes)} vs ` +

@@ -14,13 +14,23 @@ import {
 const FCOMMENT = 0x10;
 
 /** Log bytes per flush block (at most; blocks end at a line's end). See README "Archive layout". */
-export const BLOCK_BYTES = 1024 * 1024;
+export const BLOCK_BYTES = 512 * 1024;
+/**
+ * The last block holds about this much of the log (from the line end before): a tail of an archived log
+ * (the error is usually at the end) inflates ~128 KiB, not up to a whole block. See README "Archive layout".
+ */
+export const TAIL_BYTES = 128 * 1024;
 /** Deflate level: see README "Archive layout" for the measurements behind it. */
 export const LEVEL = 6;
 const GC_EVERY = 64;
 
 export interface MemberOptions {
   blockBytes?: number;
+  /**
+   * The last block's size (default TAIL_BYTES, at most half a block; 0: no shorter last block). It begins at
+   * the line end before, so it holds up to one line more.
+   */
+  tailBytes?: number;
   level?: number;
   /** Compression threads; 0 compresses on the calling thread. Default: one per core. */
   workers?: number;
@@ -65,6 +75,9 @@ export interface MemberArchive {
  */
 export function gzipMember(path: string, end: number, opts: MemberOptions = {}): MemberArchive {
   const blockBytes = opts.blockBytes ?? BLOCK_BYTES;
+  // Where the last block begins: moved back to the line end before it once the block before is read.
+  const tailBytes = Math.min(opts.tailBytes ?? TAIL_BYTES, Math.floor(blockBytes / 2));
+  let tailStart = tailBytes > 0 ? end - tailBytes : end;
   const level = opts.level ?? LEVEL;
   const steps = opts.steps ?? true;
   if (!Number.isSafeInteger(blockBytes) || blockBytes < 1) throw new RangeError(`blockBytes ${blockBytes}`);
@@ -94,7 +107,10 @@ export function gzipMember(path: string, end: number, opts: MemberOptions = {}):
       while (pos < end || inFlight.length > 0) {
         while (pos < end && inFlight.length < (pool === null ? 1 : 2 * threads)) {
           const buf = free.pop() ?? new ArrayBuffer(bufferBytes);
-          const length = await readBlock(fh!, buf, pos, end, path);
+          const reach = pos < tailStart ? tailStart : end;
+          const length = await readBlock(fh!, buf, pos, reach, end, path);
+          if (reach === tailStart && reach - pos <= bufferBytes && pos + length < reach)
+            tailStart = pos + length;
           crc = Bun.hash.crc32(new Uint8Array(buf, 0, length), crc);
           const req = { seq: seq++, buf, length, level, steps };
           inFlight.push({ pos, length, done: pool === null ? inline(buf, length) : pool.run(req) });
@@ -188,18 +204,19 @@ function carrySteps(blocks: readonly Compressed[]): BlockRecord[] {
 const union = (a: string[], b: string[]) => (b.length === 0 ? a : [...new Set([...a, ...b])]);
 
 /**
- * Reads the next block at `pos`: up to `buf`'s size, cut after its last newline so that lines stay whole
- * (a line longer than a block is cut where the block is full).
+ * Reads the next block at `pos`: up to `buf`'s size and not past `stop` (where the last block begins), cut
+ * after its last newline so that lines stay whole (a line longer than the block is cut where it is full).
  */
 async function readBlock(
   fh: import("node:fs/promises").FileHandle,
   buf: ArrayBuffer,
   pos: number,
+  stop: number,
   end: number,
   path: string,
 ): Promise<number> {
   const view = new Uint8Array(buf);
-  const got = Math.min(view.length, end - pos);
+  const got = Math.min(view.length, stop - pos);
   await readExactly(fh, view.subarray(0, got), pos, path, end);
   if (pos + got === end) return got;
   const nl = view.subarray(0, got).lastIndexOf(10);

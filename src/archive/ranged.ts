@@ -79,7 +79,11 @@ async function* spanPieces(
   let filled = 0;
   let skip = span.skip;
   let pos = span.start;
+  let finished = false;
   for await (const chunk of getRange(span.start, span.end)) {
+    if (finished && chunk.length > 0) {
+      throw new ArchiveMismatch(`the range ${span.start}-${span.end} returned more bytes than asked for`);
+    }
     let off = 0;
     while (off < chunk.length) {
       if (b > span.last) {
@@ -107,7 +111,13 @@ async function* spanPieces(
       for (let i = from; i < to; i += YIELD_BYTES) {
         yield { u: blk.u + i, bytes: out.subarray(i, Math.min(to, i + YIELD_BYTES)) };
       }
-      if (left === 0) return;
+      if (left === 0) {
+        // More of the range is on its way: close it. Else let the body end, so that its connection is
+        // kept for the next GET (closing it would cost a new connection, with TLS a handshake, a read).
+        if (pos < span.end) return;
+        finished = true;
+        break;
+      }
       if (++b > span.last) continue;
       blk = index.blocks[b]!;
       pending =
@@ -117,6 +127,7 @@ async function* spanPieces(
       filled = 0;
     }
   }
+  if (finished) return;
   if (b <= span.last) {
     throw new ArchiveMismatch(
       `the archive ended at byte ${pos}, inside block ${b}, which the index says ends at ${blk.end}`,

@@ -1,6 +1,8 @@
 // The S3 target: lazily loaded SDK, multipart uploads through lib-storage, streamed downloads on their own pool.
 import { Readable } from "node:stream";
+import { createFetchHandler, timedFetch } from "./fetch-handler.ts";
 import { createReadGate } from "./read-gate.ts";
+import { createSignedGet, type SignedGet } from "./signed-get.ts";
 import { type ArchiveTarget, type ReadUse, reason, TargetError } from "./target.ts";
 
 export interface S3TargetConfig {
@@ -25,7 +27,17 @@ type Sdk = {
   client: Client;
   /** Client reads of archived logs only: however they stall, the archiver's pool stays free. */
   reader: Client;
+  /** The reader's plain GETs, without the SDK's middleware; null where the bucket needs the SDK. */
+  signed: SignedGet | null;
 };
+
+/** What a GET answered, as far as a read checks it. */
+interface Answer {
+  etag?: string | undefined;
+  contentRange?: string | undefined;
+}
+
+const READ_TIMEOUTS = { headersTimeout: 30_000, idleTimeout: 30_000 };
 
 /** 8 MiB parts, two in flight: the upload holds ~16-24 MiB whatever the log's size. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -50,23 +62,28 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
   function load(): Promise<Sdk> {
     sdk ??= (async () => {
       const [s3, storage] = await Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]);
+      // Client reads are many small GETs: signed here and sent with fetch (signed-get.ts), and where that
+      // does not answer plainly, through the reader client: also fetch (its own pool: the read gate bounds
+      // how many reads hold a connection), its middleware stack built once, not per request (~0.3 ms a GET).
       // Two clients, two socket pools (the SDK's default pool is 50 sockets): ~60 viewers of an archived log
       // that never read held every socket of a shared pool, and uploads, verification and probes then timed out.
-      const make = (requestTimeout: number, maxSockets?: number) =>
+      const make = (extra: Partial<import("@aws-sdk/client-s3").S3ClientConfig>) =>
         new s3.S3Client({
           region: cfg.region,
           ...(cfg.endpoint ? { endpoint: cfg.endpoint, forcePathStyle: true } : {}),
           // Default checksums make some S3-compatible stores keep aws-chunked framing inside the object.
           requestChecksumCalculation: "WHEN_REQUIRED",
           responseChecksumValidation: "WHEN_REQUIRED",
-          requestHandler: {
-            connectionTimeout: 5_000,
-            requestTimeout,
-            ...(maxSockets === undefined ? {} : { httpAgent: { maxSockets }, httpsAgent: { maxSockets } }),
-          },
+          ...extra,
         });
-      // The read gate is the real bound; the pool has room for sockets still closing after a drop.
-      return { s3, Upload: storage.Upload, client: make(120_000), reader: make(30_000, reads.max_open * 2) };
+      const reader = make({ requestHandler: createFetchHandler(READ_TIMEOUTS), cacheMiddleware: true });
+      return {
+        s3,
+        Upload: storage.Upload,
+        client: make({ requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 } }),
+        reader,
+        signed: createSignedGet(reader, cfg, (url, init) => timedFetch(url, init, READ_TIMEOUTS)),
+      };
     })();
     return sdk;
   }
@@ -117,35 +134,46 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
     end: number | undefined,
     use: ReadUse,
   ): Promise<AsyncIterable<Uint8Array>> {
-    const { s3, client, reader } = await load();
+    const { s3, client, reader, signed } = await load();
     const getObject = async (c: Client, offset: number, etag: string | undefined) => {
       const from = start + offset;
       const ranged = from > 0 || end !== undefined;
+      const range = ranged ? `bytes=${from}-${end === undefined ? "" : end - 1}` : undefined;
+      /** The checks every answer passes, the SDK's or the signed GET's. */
+      const accept = (body: AsyncIterable<Uint8Array>, got: Answer) => {
+        // A store that ignores If-Match must not splice another object (a re-archive) into a read.
+        if (etag !== undefined && got.etag !== etag) {
+          discard(body);
+          throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
+        }
+        if (ranged && !got.contentRange?.startsWith(`bytes ${from}-`)) {
+          // A store that ignores Range answers the whole object: pass over what was not asked for.
+          if (got.contentRange === undefined) return { body: slice(body, from, end), etag: got.etag };
+          discard(body);
+          throw new TargetError(
+            `object ${key}: asked for bytes ${from}-, the store answered ${got.contentRange}`,
+            "other",
+          );
+        }
+        return { body, etag: got.etag };
+      };
+      if (c === reader && signed !== null) {
+        const fast = await signedGet(signed, key, range, etag);
+        if (fast !== null) return accept(fast.body, fast);
+      }
       try {
         const out = await c.send(
           new s3.GetObjectCommand({
             Bucket: cfg.bucket,
             Key: key,
-            ...(ranged ? { Range: `bytes=${from}-${end === undefined ? "" : end - 1}` } : {}),
+            ...(range ? { Range: range } : {}),
             ...(etag ? { IfMatch: etag } : {}),
           }),
         );
-        const body = out.Body as unknown as Readable;
-        // A store that ignores If-Match must not splice another object (a re-archive) into a read.
-        if (etag !== undefined && out.ETag !== etag) {
-          body.destroy();
-          throw new TargetError(`object ${key} changed while it was being read; read again`, "other");
-        }
-        if (ranged && !out.ContentRange?.startsWith(`bytes ${from}-`)) {
-          // A store that ignores Range answers the whole object: pass over what was not asked for.
-          if (out.ContentRange === undefined) return { body: slice(body, from, end), etag: out.ETag };
-          body.destroy();
-          throw new TargetError(
-            `object ${key}: asked for bytes ${from}-, the store answered ${out.ContentRange}`,
-            "other",
-          );
-        }
-        return { body: body as AsyncIterable<Uint8Array>, etag: out.ETag };
+        return accept(out.Body as unknown as AsyncIterable<Uint8Array>, {
+          etag: out.ETag,
+          contentRange: out.ContentRange,
+        });
       } catch (e) {
         const err = e as { name?: string };
         if (err.name === "NoSuchKey")
@@ -246,6 +274,41 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
     },
   };
   return target;
+}
+
+/**
+ * A GET signed here: the body and what the checks need when the store answered 200 or 206; null for
+ * anything else (an error status, no connection, no credentials), which the SDK's path then retries,
+ * parses and names.
+ */
+async function signedGet(
+  signed: SignedGet,
+  key: string,
+  range: string | undefined,
+  etag: string | undefined,
+): Promise<(Answer & { body: AsyncIterable<Uint8Array> }) | null> {
+  let res: Response;
+  try {
+    res = await signed.get(key, { ...(range ? { range } : {}), ...(etag ? { "if-match": etag } : {}) });
+  } catch {
+    return null;
+  }
+  if ((res.status !== 200 && res.status !== 206) || res.body === null) {
+    void res.body?.cancel().catch(() => {});
+    return null;
+  }
+  return {
+    body: res.body,
+    etag: res.headers.get("etag") ?? undefined,
+    contentRange: res.headers.get("content-range") ?? undefined,
+  };
+}
+
+/** Closes a body not read (a node stream from the archiver's client, a web stream from the reader's). */
+function discard(body: AsyncIterable<Uint8Array>): void {
+  const b = body as { destroy?: () => void; cancel?: () => Promise<void> };
+  if (b.destroy) b.destroy();
+  else void b.cancel?.().catch(() => {});
 }
 
 /** Bytes [from, end) of a whole object's body. */

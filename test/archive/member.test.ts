@@ -120,6 +120,28 @@ describe("single-member archive", () => {
     });
   });
 
+  test("the last block holds about tailBytes of the log (at most half a block) from a line's start: a tail inflates only it", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "a.jsonl");
+    const text = Array.from({ length: 3000 }, (_, i) => jsonl("build", `line ${i}`)).join("");
+    writeFileSync(path, text);
+    const line = jsonl("build", "line 1000").length;
+    for (const tailBytes of [2_000, 4_999, 5_000, 50_000]) {
+      const { gz, index } = await archiveOf(path, text.length, { blockBytes: 10_000, tailBytes });
+      const last = index.blocks.at(-1)!;
+      const before = index.blocks.at(-2)!;
+      const full = Math.min(tailBytes, 5_000);
+      expect({
+        same: unzip(gz) === text,
+        lastFromLineStart: text[last.u - 1],
+        lastBytes: last.bytes >= full && last.bytes < full + line,
+        // Only the block before the tail is cut short for it; every other block is as full as before.
+        others: index.blocks.slice(0, -2).every((b) => b.bytes > 10_000 - 2 * line),
+        before: before.bytes > 0 && text[before.u + before.bytes - 1],
+      }).toEqual({ same: true, lastFromLineStart: "\n", lastBytes: true, others: true, before: "\n" });
+    }
+  });
+
   test("only the committed bytes are archived, however much more the file holds", async () => {
     using dir = tempDir();
     const path = join(dir.path, "a.jsonl");
@@ -164,7 +186,7 @@ describe("single-member archive", () => {
     const huge = jsonl("huge", "h".repeat(2500));
     const text = `${jsonl("a", "one")}${jsonl("a", "two")}${huge}${jsonl("b", "three")}`;
     writeFileSync(path, text);
-    const { gz, index } = await archiveOf(path, text.length, { blockBytes: 1000 });
+    const { gz, index } = await archiveOf(path, text.length, { blockBytes: 1000, tailBytes: 0 });
     const cuts = index.blocks.map((b) => text.slice(b.u, b.u + b.bytes));
     expect(unzip(gz)).toBe(text);
     // Block 0 holds the two short lines; the huge line fills blocks 1-2 and ends in block 3 with "three".
@@ -204,7 +226,7 @@ describe("single-member archive", () => {
     const path = join(dir.path, "a.jsonl");
     const text = `{"ts":"2025-02-12T10:56:45.000Z","stream":"stdout","step":"one","line":"${"x".repeat(3_500_000)}"}`;
     writeFileSync(path, text);
-    const { gz, index } = await archiveOf(path, text.length);
+    const { gz, index } = await archiveOf(path, text.length, { blockBytes: 1024 * 1024, tailBytes: 0 });
     expect({
       same: unzip(gz) === text,
       lines: index.lines,

@@ -67,6 +67,8 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     });
     port = (await s.run()).port;
     s.httpServer.on("request", (req, res) => {
+      // "finish": answered to its end. A GET whose reader closed it early is not counted, so tests that count
+      // GETs also see that reads take their bodies to the end (and keep their connections).
       res.on("finish", () => {
         requests.push({
           method: req.method ?? "",
@@ -85,19 +87,6 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     await s?.close();
   };
   await start();
-  const client = async () => {
-    const s3 = await import("@aws-sdk/client-s3");
-    return {
-      s3,
-      c: new s3.S3Client({
-        endpoint: `http://127.0.0.1:${port}`,
-        region: "us-east-1",
-        forcePathStyle: true,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-      }),
-    };
-  };
   return {
     get endpoint() {
       return `http://127.0.0.1:${port}`;
@@ -108,16 +97,38 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     bucket,
     directory,
     requests,
-    archive: (prefix = "") => ({
-      type: "s3",
-      bucket,
-      endpoint: `http://127.0.0.1:${port}`,
-      region: "us-east-1",
-      prefix,
-    }),
+    archive: (prefix = "") => archiveBlock(bucket, port, prefix),
     stop,
     start,
-    async getRaw(key) {
+    ...objectOps(() => port, bucket),
+    async [Symbol.asyncDispose]() {
+      await stop();
+      if (own) rmSync(own, { recursive: true, force: true });
+    },
+  };
+}
+
+function archiveBlock(bucket: string, port: number, prefix: string) {
+  return { type: "s3" as const, bucket, endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", prefix };
+}
+
+/** An independent SDK client's view of the bucket (not the server under test's). */
+function objectOps(port: () => number, bucket: string) {
+  const client = async () => {
+    const s3 = await import("@aws-sdk/client-s3");
+    return {
+      s3,
+      c: new s3.S3Client({
+        endpoint: `http://127.0.0.1:${port()}`,
+        region: "us-east-1",
+        forcePathStyle: true,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+      }),
+    };
+  };
+  return {
+    async getRaw(key: string) {
       const { s3, c } = await client();
       try {
         const out = await c.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -130,16 +141,16 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
         throw e;
       }
     },
-    async putRaw(key, bytes) {
+    async putRaw(key: string, bytes: Uint8Array) {
       const { s3, c } = await client();
       await c.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
     },
-    async getStream(key) {
+    async getStream(key: string) {
       const { s3, c } = await client();
       const out = await c.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
       return out.Body as import("node:stream").Readable;
     },
-    async remove(key) {
+    async remove(key: string) {
       const { s3, c } = await client();
       await c.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
@@ -148,9 +159,56 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
       const out = await c.send(new s3.ListObjectsV2Command({ Bucket: bucket }));
       return (out.Contents ?? []).map((o) => o.Key!).sort();
     },
+  };
+}
+
+/**
+ * The same S3 server in a child process of its own, for benchmarks: in the process that also drives the
+ * clients (and holds a benchmark's big buffers) s3rver shares that process's event loop and collector, which
+ * no production store does. Requests are reported line by line on the child's stdout.
+ */
+export async function startS3Process(): Promise<TestS3> {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "s3-child.ts")], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const requests: S3Request[] = [];
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const first = Promise.withResolvers<{ port: number; bucket: string; directory: string }>();
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      for (let nl = buffered.indexOf("\n"); nl !== -1; nl = buffered.indexOf("\n")) {
+        const msg = JSON.parse(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+        if ("port" in msg) first.resolve(msg);
+        else requests.push(msg as S3Request);
+      }
+    }
+    first.reject(new Error(`the S3 child exited before listening (code ${await proc.exited})`));
+  })();
+  const { port, bucket, directory } = await first.promise;
+  const unsupported = async () => {
+    throw new Error("the S3 child process cannot be stopped and restarted; use startS3()");
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    bucket,
+    directory,
+    requests,
+    archive: (prefix = "") => archiveBlock(bucket, port, prefix),
+    stop: unsupported,
+    start: unsupported,
+    ...objectOps(() => port, bucket),
     async [Symbol.asyncDispose]() {
-      await stop();
-      if (own) rmSync(own, { recursive: true, force: true });
+      proc.kill("SIGTERM");
+      await proc.exited;
     },
   };
 }
