@@ -121,6 +121,19 @@ function tsOf(text: string, parsed: LogLine | null): string | null {
  * that merely contains `"step":"build"` never matches either. A text is looked for as JSON escapes it (as
  * the search does), then in the parsed `line`.
  */
+/**
+ * Text every line `makeMatcher(filter)` keeps contains, as stored (the step's, else the stream's, else the
+ * text's JSON form); null without a filter. Readers look for it in the bytes before decoding a line.
+ */
+export function requiredNeedle(filter: LineFilter): string | null {
+  if (filter.step !== undefined) return `"step":${JSON.stringify(filter.step)}`;
+  if (filter.stream !== undefined) return `"stream":"${filter.stream}"`;
+  // U+FFFD is also what invalid bytes decode to: such a needle is not in the bytes of every line it is in.
+  if (filter.text !== undefined && filter.text !== "" && !filter.text.includes("\uFFFD"))
+    return JSON.stringify(filter.text).slice(1, -1);
+  return null;
+}
+
 export function makeMatcher(filter: LineFilter): ((text: string) => boolean) | null {
   const { step, stream, text: want, since, until } = filter;
   if (

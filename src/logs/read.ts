@@ -2,8 +2,22 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import type { Job } from "../core/job.ts";
-import { type LineFilter, makeMatcher, makeTextMatcher, parseLine, truncateLine } from "../core/line.ts";
-import { type Batch, countSelected, detach, selectForward, splitLines } from "../core/scan.ts";
+import {
+  type LineFilter,
+  makeMatcher,
+  makeTextMatcher,
+  parseLine,
+  requiredNeedle,
+  truncateLine,
+} from "../core/line.ts";
+import {
+  type Batch,
+  countSelected,
+  detach,
+  selectForward,
+  splitLines,
+  splitLinesWith,
+} from "../core/scan.ts";
 import { AppError } from "../errors.ts";
 import type { LogStore } from "./store.ts";
 import { tailStart } from "./tail.ts";
@@ -145,6 +159,9 @@ export function createReader(deps: ReaderDeps) {
     const path = store.jsonlPath(id);
     // Bytes past the recorded end are not committed; a file without a row is read to its end.
     const end = kind === "local" && job ? job.byte_count : undefined;
+    // Stored JSONL: a filter's needle is looked for in the bytes, and only lines holding it are decoded.
+    const needle = kind === "legacy" ? null : requiredNeedle(query.filter);
+    const lines = (chunks: AsyncIterable<Uint8Array>) => linesOf(chunks, needle);
     const open = (): AsyncIterable<string[]> =>
       kind === "legacy"
         ? lines(fileChunks(store.legacyPath(id), 0, undefined))
@@ -158,7 +175,7 @@ export function createReader(deps: ReaderDeps) {
         source: kind,
         // Opened when the first batch is pulled, as the whole-object read is: its failures are the read's.
         batches: drain(
-          archived(() => tier.seek!(job!), query, match),
+          archived(() => tier.seek!(job!), query, match, needle),
           (n) => (next = n),
         ),
         next: done,
@@ -229,6 +246,7 @@ async function* archived(
   open: () => Promise<ArchivedLog>,
   query: ReadQuery,
   match: ((text: string) => boolean) | null,
+  needle: string | null,
 ): AsyncGenerator<Batch, number> {
   const log = await open();
   const { from, tail } = query;
@@ -238,20 +256,26 @@ async function* archived(
   const span = () => (step !== undefined ? log.step(step, from) : log.from(from));
   if (tail === undefined) {
     const segments = match === null ? log.from(from, query.limit) : span();
-    return yield* selectSegments(segments, { from, limit: query.limit, match }, end);
+    return yield* selectSegments(segments, { from, limit: query.limit, match, needle }, end);
   }
   if (match === null) {
     const segments = log.lines !== null ? log.from(Math.max(from, log.lines - tail)) : log.tail(tail);
     return yield* selectSegments(segments, { from, match }, end);
   }
-  const count = await countSegments(span(), { from, match });
-  return yield* selectSegments(span(), { from, skip: Math.max(0, count - tail), match }, end);
+  const count = await countSegments(span(), { from, match, needle });
+  return yield* selectSegments(span(), { from, skip: Math.max(0, count - tail), match, needle }, end);
 }
 
 /** `selectForward` over numbered segments: a line's number comes from its segment, not from a running count. */
 async function* selectSegments(
   segments: AsyncIterable<Segment>,
-  w: { from: number; limit?: number | undefined; skip?: number; match: ((text: string) => boolean) | null },
+  w: {
+    from: number;
+    limit?: number | undefined;
+    skip?: number;
+    match: ((text: string) => boolean) | null;
+    needle?: string | null;
+  },
   end: () => number,
 ): AsyncGenerator<Batch, number> {
   let left = w.limit ?? Number.POSITIVE_INFINITY;
@@ -260,7 +284,7 @@ async function* selectSegments(
   if (left <= 0) return w.from;
   for await (const seg of segments) {
     n = seg.line;
-    for await (const parts of splitLines(seg.chunks)) {
+    for await (const parts of linesOf(seg.chunks, w.needle ?? null)) {
       const batch: Batch = { nums: [], texts: [] };
       for (const text of parts) {
         const num = n++;
@@ -286,20 +310,21 @@ async function* selectSegments(
 
 async function countSegments(
   segments: AsyncIterable<Segment>,
-  w: { from: number; match: ((text: string) => boolean) | null },
+  w: { from: number; match: ((text: string) => boolean) | null; needle?: string | null },
 ): Promise<number> {
   let count = 0;
   for await (const seg of segments) {
     let n = seg.line;
-    for await (const parts of splitLines(seg.chunks)) {
+    for await (const parts of linesOf(seg.chunks, w.needle ?? null)) {
       for (const text of parts) if (n++ >= w.from && (w.match === null || w.match(text))) count++;
     }
   }
   return count;
 }
 
-function lines(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string[]> {
-  return splitLines(chunks);
+/** The lines of `chunks`; with a needle, lines without it come as "" (see splitLinesWith). */
+function linesOf(chunks: AsyncIterable<Uint8Array>, needle: string | null): AsyncIterable<string[]> {
+  return needle === null ? splitLines(chunks) : splitLinesWith(chunks, needle);
 }
 
 /** The batches of a selection that is known only once `make` resolves, made when the first batch is pulled. */

@@ -67,9 +67,12 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     });
     port = (await s.run()).port;
     s.httpServer.on("request", (req, res) => {
-      // "finish": answered to its end. A GET whose reader closed it early is not counted, so tests that count
-      // GETs also see that reads take their bodies to the end (and keep their connections).
-      res.on("finish", () => {
+      // A GET counts once its answer began ("close" after the headers went out): a read that has its lines
+      // may close a GET before its end, when the rest of the range is still on its way. Other requests
+      // count once answered whole ("finish"), as before.
+      const answered = () => req.method !== "GET" || res.headersSent;
+      res.on(req.method === "GET" ? "close" : "finish", () => {
+        if (!answered()) return;
         requests.push({
           method: req.method ?? "",
           path: decodeURIComponent((req.url ?? "").split("?")[0]!),
