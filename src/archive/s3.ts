@@ -134,7 +134,8 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
     end: number | undefined,
     use: ReadUse,
   ): Promise<AsyncIterable<Uint8Array>> {
-    const { s3, client, reader, signed } = await load();
+    const sdkNow = await load();
+    const { s3, client, reader } = sdkNow;
     const getObject = async (c: Client, offset: number, etag: string | undefined) => {
       const from = start + offset;
       const ranged = from > 0 || end !== undefined;
@@ -157,9 +158,12 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
         }
         return { body, etag: got.etag };
       };
-      if (c === reader && signed !== null) {
-        const fast = await signedGet(signed, key, range, etag);
-        if (fast !== null) return accept(fast.body, fast);
+      if (c === reader && sdkNow.signed !== null) {
+        const fast = await signedGet(sdkNow.signed, key, range, etag);
+        if (typeof fast !== "number") return accept(fast.body, fast);
+        // A redirect, a bad request or a refusal says the signed GET is wrong for this bucket (another
+        // region, a clock the SDK corrects for): the SDK's path from now on, which knows what to do.
+        if (WRONG_FOR_BUCKET.has(fast)) sdkNow.signed = null;
       }
       try {
         const out = await c.send(
@@ -276,26 +280,29 @@ export function createS3Target(cfg: S3TargetConfig): ArchiveTarget {
   return target;
 }
 
+/** Answers to a signed GET that say it will not work for this bucket, whatever the key. */
+const WRONG_FOR_BUCKET = new Set([301, 302, 307, 308, 400, 403]);
+
 /**
- * A GET signed here: the body and what the checks need when the store answered 200 or 206; null for
- * anything else (an error status, no connection, no credentials), which the SDK's path then retries,
- * parses and names.
+ * A GET signed here: the body and what the checks need when the store answered 200 or 206; for anything
+ * else its status (0: no answer: no connection, no credentials), and the SDK's path then retries, parses
+ * and names it.
  */
 async function signedGet(
   signed: SignedGet,
   key: string,
   range: string | undefined,
   etag: string | undefined,
-): Promise<(Answer & { body: AsyncIterable<Uint8Array> }) | null> {
+): Promise<(Answer & { body: AsyncIterable<Uint8Array> }) | number> {
   let res: Response;
   try {
     res = await signed.get(key, { ...(range ? { range } : {}), ...(etag ? { "if-match": etag } : {}) });
   } catch {
-    return null;
+    return 0;
   }
   if ((res.status !== 200 && res.status !== 206) || res.body === null) {
     void res.body?.cancel().catch(() => {});
-    return null;
+    return res.status;
   }
   return {
     body: res.body,
