@@ -448,6 +448,7 @@ describe("ranged reads from S3", () => {
     const reader = await openArchive(src);
     const tail = await texts(reader.tail(100));
     const window = await texts(reader.from(17_000, 100), { from: 17_000, count: 100 });
+    await s3.settled();
     const gets = s3.requests.filter((r) => r.method === "GET");
     const biggest2 = index.blocks
       .map((b) => b.end - b.start)

@@ -69,7 +69,8 @@ async function read(s: TestServer, path: string) {
 }
 
 /** The GETs s3rver answered for `key` since the last call, as [range, bytes]; clears the record. */
-function gets(s3: TestS3, key: string): Array<[string | null, number]> {
+async function gets(s3: TestS3, key: string): Promise<Array<[string | null, number]>> {
+  await s3.settled();
   const out = s3.requests
     .filter((r) => r.method === "GET" && r.path === `/${s3.bucket}/${key}`)
     .map((r): [string | null, number] => [r.range, r.bytes]);
@@ -92,18 +93,19 @@ describe("seeking reads of archived logs", () => {
     s3.requests.length = 0;
 
     const tail = await read(s, "/api/jobs/big/logs?tail=100");
+    await s3.settled();
     const indexGets = s3.requests.filter((r) => r.path === `/${s3.bucket}/${view.key}.idx`).length;
-    const tailGets = gets(s3, view.key);
+    const tailGets = await gets(s3, view.key);
     const window = await read(s, "/api/jobs/big/logs?from=13000&limit=100");
-    const windowGets = gets(s3, view.key);
+    const windowGets = await gets(s3, view.key);
     // Line 13,000 is in "test" (lines 12,000-17,999): only that step's blocks, from the block of line 13,000.
     const step = await read(s, "/api/jobs/big/steps/test/logs?from=13000&limit=50");
-    const stepGets = gets(s3, view.key);
+    const stepGets = await gets(s3, view.key);
     const ndjson = await (await s.fetch("/api/jobs/big/logs?from=20000&limit=3&format=ndjson")).text();
-    const ndjsonGets = gets(s3, view.key);
+    const ndjsonGets = await gets(s3, view.key);
     using viewer = watch(s.url, "big", { from: String(LINES - 30) });
     const closed = await viewer.closed;
-    const wsGets = gets(s3, view.key);
+    const wsGets = await gets(s3, view.key);
 
     expect({
       tail: {
@@ -157,7 +159,7 @@ describe("seeking reads of archived logs", () => {
     const index = parseIndex((await s3.getRaw(`${view.key}.idx`))!.bytes);
     s3.requests.length = 0;
     const build = await read(s, "/api/jobs/steps/steps/build/logs");
-    const fetched = gets(s3, view.key).reduce((a, [, b]) => a + b, 0);
+    const fetched = (await gets(s3, view.key)).reduce((a, [, b]) => a + b, 0);
     const stderr = await read(s, "/api/jobs/steps/steps/deploy/logs?stream=stderr&tail=5");
     expect({
       build: build.lines.join("\n") === selected(local, (o) => o.step === "build").join("\n"),
@@ -185,7 +187,7 @@ describe("seeking reads of archived logs", () => {
     await s3.putRaw(`${view.key}.idx`, idx);
     s3.requests.length = 0;
     const tail = await read(s, "/api/jobs/badidx/logs?tail=3");
-    expect({ tail, gets: gets(s3, view.key).map(([r]) => r) }).toEqual({
+    expect({ tail, gets: (await gets(s3, view.key)).map(([r]) => r) }).toEqual({
       tail: { status: 200, lines: local.slice(-3), from: LINES - 3, next: LINES, source: "archive" },
       // The job's line count is known: the tail needs one whole pass, not two.
       gets: [null],

@@ -169,6 +169,7 @@ describe("archive content verification", () => {
     s3.requests.length = 0;
     const res = await s.fetch("/api/jobs/idx/logs?from=2990&limit=5");
     const body = (await res.json()) as { logs: string; source: string };
+    await s3.settled();
     const archiveGets = s3.requests.filter(
       (r) => r.method === "GET" && r.path === `/${s3.bucket}/${failing!.key}`,
     );

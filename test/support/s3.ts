@@ -41,6 +41,8 @@ export interface TestS3 {
   keys(): Promise<string[]>;
   /** Every request answered so far, in order (for tests that count fetches); clear it with `length = 0`. */
   requests: S3Request[];
+  /** Resolves once no request is being answered: every request made so far is in `requests`. */
+  settled(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -57,6 +59,10 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
   let port = 0;
   let server: S3rverInstance | null = null;
   const requests: S3Request[] = [];
+  // Requests being answered, and who waits for none to be: a GET a reader closed early is recorded when
+  // its connection closes, which may come after the reader's own answer.
+  let answering = 0;
+  let waiters: Array<() => void> = [];
   const start = async () => {
     const s: S3rverInstance = new S3rver({
       address: "127.0.0.1",
@@ -67,6 +73,13 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     });
     port = (await s.run()).port;
     s.httpServer.on("request", (req, res) => {
+      answering++;
+      res.on("close", () => {
+        if (--answering > 0) return;
+        const w = waiters;
+        waiters = [];
+        for (const resolve of w) resolve();
+      });
       // A GET counts once its answer began ("close" after the headers went out): a read that has its lines
       // may close a GET before its end, when the rest of the range is still on its way. Other requests
       // count once answered whole ("finish"), as before.
@@ -100,6 +113,8 @@ export async function startS3(opts: { bucket?: string; directory?: string } = {}
     bucket,
     directory,
     requests,
+    settled: () =>
+      answering === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
     archive: (prefix = "") => archiveBlock(bucket, port, prefix),
     stop,
     start,
@@ -205,6 +220,9 @@ export async function startS3Process(): Promise<TestS3> {
     bucket,
     directory,
     requests,
+    settled: async () => {
+      throw new Error("the S3 child process does not report the requests it is answering; use startS3()");
+    },
     archive: (prefix = "") => archiveBlock(bucket, port, prefix),
     stop: unsupported,
     start: unsupported,
