@@ -157,6 +157,19 @@ export function waitText(page: Page, selector: string, text: string | RegExp, ti
   return page.waitForFunction(test, undefined, { timeout });
 }
 
-/** Waits until `expression` (evaluated in the page) is true. */
-export const waitUntil = (page: Page, expression: string, timeout = 15_000) =>
-  page.waitForFunction(expression, undefined, { timeout });
+/**
+ * Waits until `expression` (evaluated in the page) is true. An expression that throws is "not yet": the
+ * elements it reads may be between two renders (a virtual list re-creates its rows), and a throwing
+ * predicate would end Playwright's wait at once. A timeout names the expression.
+ */
+export async function waitUntil(page: Page, expression: string, timeout = 15_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      `(() => { try { return Boolean(${expression}); } catch { return false; } })()`,
+      undefined,
+      { timeout },
+    );
+  } catch (e) {
+    throw new Error(`waited ${timeout} ms for ${expression}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
