@@ -14,7 +14,7 @@ export interface SignedGet {
   /** The URL of `key` in the bucket. */
   url(key: string): string;
   /** Sends the GET: the store's answer as it is, whatever its status. */
-  get(key: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response>;
+  get(key: string, headers: Record<string, string>): Promise<Response>;
 }
 
 /** The SHA-256 of an empty body, as the SDK sends it with a GET. */
@@ -73,7 +73,7 @@ export function createSignedGet(
   const pathOf = (key: string) => `${prefix}${key.split("/").map(escapeSegment).join("/")}`;
   return {
     url: (key) => `${base.protocol}//${base.host}${pathOf(key)}`,
-    async get(key, headers, signal) {
+    async get(key, headers) {
       const request = await signer.sign({
         method: "GET",
         protocol: base.protocol,
@@ -87,7 +87,6 @@ export function createSignedGet(
         headers: request.headers,
         redirect: "manual",
         decompress: false,
-        ...(signal ? { signal } : {}),
       } as RequestInit);
     },
   };
