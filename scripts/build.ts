@@ -11,9 +11,15 @@ const started = performance.now();
 const result = await Bun.build({
   // Workers' modules are bundled only when they are entrypoints of their own (a Worker loads them by path
   // under the bundle's root): the archive's compression threads (src/archive/member.ts finds
-  // archive/member-worker) and the regex search worker (src/logs/regex-pool.ts finds logs/regex-worker).
+  // archive/member-worker), the regex search worker (src/logs/regex-pool.ts finds logs/regex-worker) and the
+  // push decode workers (src/ingest/decode-pool.ts finds ingest/decode-worker).
   // The log viewer's page comes in through its HTML import.
-  entrypoints: ["src/main.ts", "src/archive/member-worker.ts", "src/logs/regex-worker.ts"],
+  entrypoints: [
+    "src/main.ts",
+    "src/archive/member-worker.ts",
+    "src/logs/regex-worker.ts",
+    "src/ingest/decode-worker.ts",
+  ],
   compile: {
     outfile,
     // The binary must behave the same wherever it is dropped: no .env or bunfig.toml from its cwd.

@@ -13,6 +13,7 @@ import { createHooks } from "./hooks/hooks.ts";
 import { createApp } from "./http/app.ts";
 import { secretsView } from "./http/secrets.ts";
 import { streamWebSocketHandler } from "./http/stream.ts";
+import { createDecodePool } from "./ingest/decode-pool.ts";
 import { createCap } from "./jobs/cap.ts";
 import { createLifecycle } from "./jobs/lifecycle.ts";
 import { createRecovery } from "./jobs/recovery.ts";
@@ -220,6 +221,11 @@ export async function createService(config: Config, log: Logger): Promise<Servic
   });
   const raw = { store, getJob: registry.get, sourceOf: reader.sourceOf, archive: archive?.tier };
   const regex = createRegexPool();
+  const decoder = createDecodePool({
+    workers: config.server.decode_workers,
+    maxLineBytes: config.limits.max_line_bytes,
+    log,
+  });
   const search = createSearch({ ...raw, checkpoint: registry.checkpoint, regex });
   const steps = createSteps(raw);
   const live = createLiveHub({
@@ -237,6 +243,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     // Read before anything runs, so the queue gauge starts where the database is and follows the events.
     archiveBacklog: archive && (await state.archives.unfinished()),
     logFiles: { open: store.openHandles, max: config.limits.max_open_files },
+    decodes: decoder.counts,
     onCollectError: (name, e) => log.error(`metrics: collecting ${name} failed`, e),
   });
   const app = createApp({
@@ -255,6 +262,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
     live,
     search,
     regex,
+    decoder,
     steps,
     extras: [...(archive ? [archive.view] : []), secretsView(masking)],
     stats: [
@@ -314,6 +322,7 @@ export async function createService(config: Config, log: Logger): Promise<Servic
       await masking.stop();
       await registry.idle();
       regex.close();
+      decoder.close();
       store.closeAll();
       await state.close();
     },

@@ -156,6 +156,19 @@ export const ConfigSchema = v.strictObject({
         ),
         "10s",
       ),
+      /**
+       * Threads that parse and encode push bodies beside the server's own (0: on the server's thread). One uses
+       * the second core of a two-core machine.
+       */
+      decode_workers: v.optional(
+        v.pipe(
+          v.number("expected a number of threads"),
+          v.integer("expected a whole number of threads"),
+          v.minValue(0, "expected 0 or more threads"),
+          v.maxValue(16, "expected at most 16 threads"),
+        ),
+        1,
+      ),
     }),
     {},
   ),

@@ -18,6 +18,19 @@ export function encodeLine(ts: string, stream: Stream, stepJson: string, line: s
   return `{"ts":"${ts}","stream":"${stream}","step":${stepJson},"line":${JSON.stringify(line)}}\n`;
 }
 
+/**
+ * A batch as the registry stores it: its JSONL bytes, how many lines, how many were cut to the line limit, and
+ * the bytes of the lines' texts as they were sent (for the metrics).
+ */
+export interface EncodedBatch {
+  data: Uint8Array;
+  count: number;
+  truncated: number;
+  lineBytes: number;
+  /** `data` as text, when the encoder had it (else decoded only for a live viewer). */
+  text?: string;
+}
+
 /** Replaces registered secrets in a line's text (core/mask.ts); the identity when a job has none. */
 export type MaskText = (text: string) => string;
 

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Tokens } from "../auth/tokens.ts";
 import { AppError, describeError } from "../errors.ts";
+import type { PushDecoder } from "../ingest/decode-pool.ts";
 import type { Lifecycle } from "../jobs/lifecycle.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { LiveHub } from "../live/hub.ts";
@@ -45,7 +46,9 @@ export interface AppDeps {
   /** Strøm mode: reads with a Strøm credential are authorised by asking Strøm (http/strom-auth.ts). */
   strom?: Pick<StromClient, "mayRead"> | null;
   localDir: string;
-  limits: { max_body_bytes: number; max_read_bytes: number; request_timeout: number };
+  limits: { max_body_bytes: number; max_read_bytes: number; max_line_bytes: number; request_timeout: number };
+  /** Push bodies, parsed and encoded (ingest/decode-pool.ts). */
+  decoder: PushDecoder;
   /** `recovery.stale_after`, told to workers in the heartbeat's answer. */
   staleAfterMs: number;
   /** `server.idle_timeout` in ms: reads turn it off while they work (http/idle.ts). */
@@ -138,6 +141,8 @@ export function createApp(deps: AppDeps): Hono {
     reader: deps.reader,
     body,
     maxReadBytes: deps.limits.max_read_bytes,
+    decoder: deps.decoder,
+    maxLineBytes: deps.limits.max_line_bytes,
     ...(deps.idleTimeout === undefined ? {} : { idleTimeout: deps.idleTimeout }),
     log: deps.log,
     regex: deps.regex,

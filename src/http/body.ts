@@ -31,6 +31,11 @@ export function requireJsonType(c: Context): void {
 
 /** Reads a JSON body: 415 when declared as another type, 413 past `maxBytes`, 408 when it stalls, 400 for invalid UTF-8 or JSON. */
 export async function readJson(c: Context, limits: BodyLimits): Promise<unknown> {
+  return parseJsonObject(await readBody(c, limits));
+}
+
+/** Reads a body's bytes whole: 415 when declared as another type than JSON, 413 past `maxBytes`, 408 when it stalls. */
+export async function readBody(c: Context, limits: BodyLimits): Promise<Uint8Array> {
   requireJsonType(c);
   const max = limits.maxBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
@@ -67,9 +72,14 @@ export async function readJson(c: Context, limits: BodyLimits): Promise<unknown>
       `request body not received within limits.request_timeout ${limits.timeoutMs} ms (got ${size} bytes)`,
     );
   }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** A body's bytes as a JSON object: 400 for invalid UTF-8, an empty body, invalid JSON or another JSON value. */
+export function parseJsonObject(bytes: Uint8Array): unknown {
   let text: string;
   try {
-    text = strictUtf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    text = strictUtf8.decode(bytes);
   } catch {
     throw badRequest("request body is not valid UTF-8", "invalid_json");
   }

@@ -2,15 +2,17 @@
 import type { Context, Hono } from "hono";
 import type { Batch } from "../core/scan.ts";
 import { badRequest } from "../errors.ts";
+import { withMasker } from "../ingest/decode.ts";
+import type { PushDecoder } from "../ingest/decode-pool.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { cutLine, type Reader, type Selection } from "../logs/read.ts";
 import type { RegexPool } from "../logs/regex-pool.ts";
 import { StepName } from "../protocol/ids.ts";
-import { type BodyLimits, readJson } from "./body.ts";
+import { type BodyLimits, readBody } from "./body.ts";
 import { needPool, readFilter, regexSelection, regexTail } from "./filters.ts";
 import { type IdleControl, idleControl } from "./idle.ts";
-import { idempotencyKey, jobIdParam, parse, parsePush, ReadQuery } from "./params.ts";
+import { idempotencyKey, jobIdParam, parse, ReadQuery } from "./params.ts";
 import { pathForMessage } from "./target.ts";
 import { wholeJsonBody } from "./whole.ts";
 
@@ -19,6 +21,10 @@ export interface LogRoutesDeps {
   reader: Reader;
   body: BodyLimits;
   maxReadBytes: number;
+  /** Push bodies, parsed and encoded (on worker threads: ingest/decode-pool.ts). */
+  decoder: PushDecoder;
+  /** `limits.max_line_bytes`. */
+  maxLineBytes: number;
   /** `server.idle_timeout`: restored whenever a read waits on its client (see idle.ts). */
   idleTimeout?: number;
   log?: Logger;
@@ -32,9 +38,12 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
   app.post("/worker/jobs/:id/logs", async (c) => {
     const id = jobIdParam(c);
     const headerKey = idempotencyKey(c);
-    const body = parsePush(await readJson(c, deps.body));
-    const key = headerKey ?? body.batch_id ?? null;
-    const r = await registry.push(id, body.step_name, body.lines, key);
+    const body = await readBody(c, deps.body);
+    const now = registry.now();
+    const push = await deps.decoder.decode(body, now);
+    const key = headerKey ?? push.batchId;
+    const encode = withMasker(push, body, now, deps.maxLineBytes);
+    const r = await registry.pushBatch(id, key, push, encode);
     return c.json({
       status: "ok",
       first: r.first,

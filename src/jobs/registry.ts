@@ -1,6 +1,13 @@
 // The job registry: the ingest path (route → registry → store → commit → `appended`), one job at a time.
 import type { Job } from "../core/job.ts";
-import { encodeBatch, encodeEvent, type IncomingLine, type MaskText, maskStored } from "../core/line.ts";
+import {
+  type EncodedBatch,
+  encodeBatch,
+  encodeEvent,
+  type IncomingLine,
+  type MaskText,
+  maskStored,
+} from "../core/line.ts";
 import { splitLines } from "../core/scan.ts";
 import { iso } from "../core/time.ts";
 import { linesMissing } from "../core/union.ts";
@@ -148,7 +155,12 @@ export function createRegistry(opts: RegistryOptions) {
       next,
       offset,
       bytes: data,
-      text: run.text ?? decoder.decode(data),
+      // Decoded only for a listener that reads it (a live viewer of this job): a batch decoded on a worker
+      // arrives as bytes.
+      get text() {
+        run.text ??= decoder.decode(data);
+        return run.text;
+      },
     });
     return { first, next, job: updated };
   }
@@ -159,7 +171,8 @@ export function createRegistry(opts: RegistryOptions) {
       ? null
       : (first: number, next: number): KeyRecord => ({ key, answer: { first, next, truncated, held } });
 
-  async function pushed(id: string, step: string, lines: IncomingLine[], key: string | null) {
+  /** A batch of job `id`'s: `encode` runs in the job's turn with the job's masker (null without secrets). */
+  async function pushed(id: string, key: string | null, encode: (mask: MaskText | null) => EncodedBatch) {
     const job = await ensure(id);
     if (key !== null) {
       const seen = await state.idempotency.get(id, key);
@@ -168,20 +181,57 @@ export function createRegistry(opts: RegistryOptions) {
         return { first, next, truncated, duplicate: true, ...(held > 0 ? { held } : {}) };
       }
     }
-    const mask = masks === null ? null : masks.push(id);
-    const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes, mask);
+    const batch = encode(masks === null ? null : masks.push(id));
+    const { data, count, truncated } = batch;
     if (cap !== null) {
-      if (isTerminal(job.status)) await cap.checkLate(job, Buffer.byteLength(text));
-      // A UTF-16 unit is at most 3 bytes of UTF-8: a batch within that bound fits without counting.
-      else if (
-        job.byte_count + 3 * text.length > cap.headLimit ||
-        (cap.mayHave(id) && (await cap.started(id)))
-      ) {
-        return capped(job, encoder.encode(text), lines.length, key, truncated);
+      if (isTerminal(job.status)) await cap.checkLate(job, data.length);
+      else if (job.byte_count + data.length > cap.headLimit || (cap.mayHave(id) && (await cap.started(id)))) {
+        return capped(job, data, count, key, truncated);
       }
     }
-    const { first, next } = await appendRun(job, { text, count: lines.length, key: keyOf(key, truncated) });
+    const { first, next } = await appendRun(job, { ...batch, key: keyOf(key, truncated) });
     return { first, next, truncated, duplicate: false };
+  }
+
+  /**
+   * A batch of `sent.count` lines (`sent.lineBytes` of text) for job `id`, encoded by `encode` in the job's turn
+   * (ingest/decode.ts hands over one it decoded before, and decodes it again when the job has a masker).
+   */
+  async function pushBatch(
+    id: string,
+    key: string | null,
+    sent: { count: number; lineBytes: number },
+    encode: (mask: MaskText | null) => EncodedBatch,
+  ): Promise<PushResult> {
+    const started = performance.now();
+    const seen = { job: id, lines: sent.count, bytes: sent.lineBytes };
+    try {
+      const r = await serial.run(id, () => pushed(id, key, encode));
+      if (events.listened("push")) {
+        const outcome = r.duplicate ? "duplicate" : r.held ? "held" : "written";
+        events.emit("push", {
+          ...seen,
+          outcome,
+          truncated: r.truncated,
+          held: r.held ?? 0,
+          code: null,
+          ms: performance.now() - started,
+        });
+      }
+      return r;
+    } catch (e) {
+      const code = e instanceof AppError ? e.code : "internal";
+      if (events.listened("push"))
+        events.emit("push", {
+          ...seen,
+          outcome: "refused",
+          truncated: 0,
+          held: 0,
+          code,
+          ms: performance.now() - started,
+        });
+      throw e;
+    }
   }
 
   /**
@@ -298,36 +348,18 @@ export function createRegistry(opts: RegistryOptions) {
     /** Resolves once no write of any job is running. */
     idle: () => serial.idle(),
 
-    async push(id: string, step: string, lines: IncomingLine[], key: string | null): Promise<PushResult> {
-      const started = performance.now();
-      try {
-        const r = await serial.run(id, () => pushed(id, step, lines, key));
-        if (events.listened("push")) {
-          const outcome = r.duplicate ? "duplicate" : r.held ? "held" : "written";
-          events.emit("push", {
-            ...pushOf(id, lines),
-            outcome,
-            truncated: r.truncated,
-            held: r.held ?? 0,
-            code: null,
-            ms: performance.now() - started,
-          });
-        }
-        return r;
-      } catch (e) {
-        const code = e instanceof AppError ? e.code : "internal";
-        if (events.listened("push"))
-          events.emit("push", {
-            ...pushOf(id, lines),
-            outcome: "refused",
-            truncated: 0,
-            held: 0,
-            code,
-            ms: performance.now() - started,
-          });
-        throw e;
-      }
+    /** A worker's lines, encoded here in the job's turn. */
+    push(id: string, step: string, lines: IncomingLine[], key: string | null): Promise<PushResult> {
+      let lineBytes = 0;
+      for (const l of lines) lineBytes += Buffer.byteLength(l.line);
+      return pushBatch(id, key, { count: lines.length, lineBytes }, (mask) => {
+        const { text, truncated } = encodeBatch(lines, step, iso(clock()), opts.maxLineBytes, mask);
+        return { text, data: encoder.encode(text), count: lines.length, truncated, lineBytes };
+      });
     },
+    pushBatch,
+    /** The timestamp a line without one gets now. */
+    now: () => iso(clock()),
     event,
     eventIn,
     /** A server event that must not throw: the caller goes on even when the disk refuses the event itself. */
@@ -430,12 +462,6 @@ export function createRegistry(opts: RegistryOptions) {
 }
 
 /** A push as `push` reports it: its job, lines and their text's bytes. */
-function pushOf(job: string, lines: IncomingLine[]): { job: string; lines: number; bytes: number } {
-  let bytes = 0;
-  for (const l of lines) bytes += Buffer.byteLength(l.line);
-  return { job, lines: lines.length, bytes };
-}
-
 /** A failed commit of a written batch: a full disk is a 507 like a failed file write; anything else a 503. */
 export function commitError(e: unknown, id: string): AppError {
   if (e instanceof AppError) return e;

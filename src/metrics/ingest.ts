@@ -6,7 +6,18 @@ import { LATENCY_BUCKETS, type Registry } from "./registry.ts";
 type Result = EventMap["push"]["outcome"];
 const RESULTS: readonly Result[] = ["written", "held", "duplicate", "refused"];
 
-export function registerIngestMetrics(registry: Registry, events: Events): void {
+export function registerIngestMetrics(
+  registry: Registry,
+  events: Events,
+  decodes?: () => { worker: number; here: number },
+): void {
+  if (decodes) {
+    registry.counter({
+      name: "stroem_logs_push_decodes_worker_total",
+      help: "Push bodies parsed and encoded on a decode worker (server.decode_workers); the others on the server's thread.",
+      value: () => decodes().worker,
+    });
+  }
   const pushes = registry.counter({
     name: "stroem_logs_pushes_total",
     help: "Batches pushed that reached their job, by result: written, held (some lines in the size-cap window), duplicate (a retried key), refused.",

@@ -15,6 +15,8 @@ export interface MetricSources {
   archiveBacklog: ReadonlyArray<{ job_id: string; state: ArchiveStateName }> | null;
   /** The store's open log files now, and `limits.max_open_files`. */
   logFiles: { open: () => number; max: number };
+  /** Push bodies decoded so far on a decode worker and on the server's thread (ingest/decode-pool.ts). */
+  decodes?: () => { worker: number; here: number };
   onCollectError?: (name: string, err: unknown) => void;
 }
 
@@ -28,7 +30,7 @@ export interface ServiceMetrics {
 export function createServiceMetrics(src: MetricSources): ServiceMetrics {
   const registry = createRegistry(src.onCollectError ? { onCollectError: src.onCollectError } : {});
   const proc = registerProcessMetrics(registry);
-  registerIngestMetrics(registry, src.events);
+  registerIngestMetrics(registry, src.events, src.decodes);
   registerStorageMetrics(registry, src.events, src.logFiles);
   registerLiveMetrics(registry, src.events);
   registerJobEndMetrics(registry, src.events);

@@ -39,7 +39,7 @@ describe("config", () => {
         max_read_bytes: config.limits.max_read_bytes,
       },
     }).toEqual({
-      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000, idle_timeout: 10_000 },
+      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000, idle_timeout: 10_000, decode_workers: 1 },
       local_dir: "/tmp/stroem/logs",
       archive: null,
       limits: {
@@ -135,7 +135,7 @@ describe("config", () => {
 
   test("an unknown key names its path and the keys allowed there", () => {
     expect(errorOf(() => validateConfig({ server: { lisen: "127.0.0.1:1" } }, "c.yaml"))).toBe(
-      "invalid config:\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)",
+      "invalid config:\n  server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout, decode_workers)",
     );
   });
 
@@ -216,7 +216,7 @@ describe("config", () => {
       [
         "invalid config:",
         '  --listen: server.listen: expected HOST:PORT (got "nowhere")',
-        `  ${file}:3: server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout)`,
+        `  ${file}:3: server.lisen: unknown key (allowed here: listen, shutdown_timeout, idle_timeout, decode_workers)`,
         `  ${file}:5: log_storage.s3.bucket: required but missing`,
         `  ${file}:10: hooks.1.retries: expected a whole number (got "many")`,
         '  STROEM__LIMITS__MAX_STREAMS: limits.max_streams: expected a whole number (got "lots")',

@@ -40,7 +40,7 @@ describe("compiled binary", () => {
     expect(await read.text()).toBe(
       '{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"hi"}\n',
     );
-    // The log viewer's page and its assets come from inside the binary; so does the regex search worker.
+    // The log viewer's page and its assets come from inside the binary; so do the regex search worker and the push decode worker.
     const page = await fetch(`${server.url}/jobs/b1`);
     const html = await page.text();
     expect([page.status, page.headers.get("content-type")]).toEqual([200, "text/html;charset=utf-8"]);
@@ -53,7 +53,25 @@ describe("compiled binary", () => {
     expect((await fetch(`${server.url}/`)).status).toBe(200);
     const search = await fetch(`${server.url}/api/jobs/b1/search?re=^h.$`);
     expect(await search.json()).toEqual({ source: "local", matches: [0], from: 0, next: 1, done: true });
+    // And the push decode worker: a body past 4 KiB is parsed and encoded on it.
+    const lines = Array.from({ length: 100 }, (_, i) => ({
+      ts: "2025-02-12T10:56:45.123Z",
+      stream: "stdout",
+      line: `line ${i} ${"x".repeat(60)}`,
+    }));
+    const big = await fetch(`${server.url}/worker/jobs/b1/logs`, {
+      method: "POST",
+      body: JSON.stringify({ step_name: "s", lines }),
+    });
+    expect(await big.json()).toEqual({ status: "ok", first: 1, next: 101 });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain("\nstroem_logs_push_decodes_worker_total 1\n");
+    const stored = await (await fetch(`${server.url}/api/jobs/b1/logs?format=ndjson&from=100`)).text();
+    expect(stored).toBe(
+      `{"ts":"2025-02-12T10:56:45.123Z","stream":"stdout","step":"s","line":"line 99 ${"x".repeat(60)}"}\n`,
+    );
     expect(await server.stop("SIGTERM")).toBe(0);
+    expect(server.stderr()).not.toContain("decode worker");
     expect(server.stderr()).toContain("SIGTERM: shutting down");
     await server[Symbol.asyncDispose]();
   }, 60_000);

@@ -1,0 +1,139 @@
+// Push bodies decoded on worker threads: JSON.parse, validation, timestamp checks and the JSONL encoding were
+// over half of the server thread's time under ingest; a worker does them on another core, and the server's
+// thread keeps the job's turn, the append and the commit. Replies come back in the order of the tasks.
+import { AppError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { type DecodedPush, decodePush } from "./decode.ts";
+import type { DecodeReply, DecodeTask } from "./decode-worker.ts";
+
+export interface PushDecoder {
+  /** The body decoded without masking (the registry decodes again with the job's masker when it has one). */
+  decode(body: Uint8Array, now: string): Promise<DecodedPush>;
+  /** Bodies decoded so far by a worker and on the calling thread. */
+  counts(): { worker: number; here: number };
+  close(): void;
+}
+
+/** Below this a body is decoded in place: the hop to a worker and back costs more than the work. */
+export const INLINE_BYTES = 4096;
+
+/**
+ * Bodies a worker holds at most; the next one is decoded here. The server's thread shares the decoding when the
+ * workers are behind (four pushes in flight on two cores keep both busy), rather than waiting for them.
+ */
+export const MAX_QUEUE = 2;
+
+/**
+ * In a compiled binary the worker is an entry point of its own at `ingest/decode-worker.ts` under the bundle's
+ * root (see scripts/build.ts); from source it sits beside this file.
+ */
+function workerUrl(): string {
+  return import.meta.url.includes("$bunfs")
+    ? "./ingest/decode-worker.ts"
+    : new URL("./decode-worker.ts", import.meta.url).href;
+}
+
+interface Pending {
+  task: DecodeTask;
+  resolve: (p: DecodedPush) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Whether it answered anything: one that fails before its first answer cannot start here. */
+  answered: boolean;
+}
+
+/** `workers` 0 decodes every body on the calling thread; `url` is the worker's module (a test's stand-in). */
+export function createDecodePool(opts: {
+  workers: number;
+  maxLineBytes: number;
+  log?: Logger;
+  url?: string;
+}): PushDecoder {
+  const { maxLineBytes } = opts;
+  const url = opts.url ?? workerUrl();
+  const counts = { worker: 0, here: 0 };
+  const inline = (body: Uint8Array, now: string) => {
+    counts.here++;
+    return decodePush(body, now, maxLineBytes, null);
+  };
+  const slots: (Slot | null)[] = Array.from({ length: opts.workers }, () => null);
+  let ids = 0;
+  let turn = 0;
+  let closed = false;
+  /** Set when a worker failed before its first answer (it cannot run here): every body is decoded here. */
+  let disabled = false;
+
+  /** Decodes here what a worker that is gone still held. */
+  function drain(slot: Slot): void {
+    for (const p of slot.pending.values()) {
+      try {
+        p.resolve(inline(p.task.body, p.task.now));
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+    slot.pending.clear();
+  }
+
+  function start(i: number): Slot {
+    const worker = new Worker(url);
+    worker.unref(); // an idle worker must not keep the process alive
+    const slot: Slot = { worker, pending: new Map(), answered: false };
+    worker.onmessage = (e: MessageEvent<DecodeReply>) => {
+      const r = e.data;
+      const p = slot.pending.get(r.id);
+      if (p === undefined) return;
+      slot.answered = true;
+      counts.worker++;
+      slot.pending.delete(r.id);
+      if (r.ok) p.resolve(r.push);
+      else p.reject(new AppError(r.status, r.code, r.message, r.headers));
+    };
+    // A worker that fails (a bug, memory) is replaced; the bodies it held are decoded here, so each request
+    // still gets the answer it would have had.
+    worker.onerror = (e: ErrorEvent) => {
+      if (slot.answered) opts.log?.error(`push decode worker failed, starting another: ${e.message}`);
+      else {
+        disabled = true;
+        opts.log?.error(
+          `push decode worker failed before its first answer (${e.message}): push bodies are decoded on the server's thread from now on`,
+        );
+      }
+      worker.terminate();
+      if (slots[i] === slot) slots[i] = null;
+      drain(slot);
+    };
+    slots[i] = slot;
+    return slot;
+  }
+
+  return {
+    async decode(body, now) {
+      if (slots.length === 0 || closed || disabled || body.length < INLINE_BYTES) return inline(body, now);
+      const i = turn++ % slots.length;
+      const slot = slots[i] ?? start(i);
+      if (slot.pending.size >= MAX_QUEUE) return inline(body, now);
+      const task: DecodeTask = { id: ++ids, body, now, maxLineBytes };
+      const { promise, resolve, reject } = Promise.withResolvers<DecodedPush>();
+      slot.pending.set(task.id, { task, resolve, reject });
+      // Copied, not transferred: the body stays here for a decode with the job's masker, or in place of a
+      // failed worker.
+      slot.worker.postMessage(task);
+      return promise;
+    },
+    counts: () => ({ ...counts }),
+    close() {
+      closed = true;
+      for (const s of slots) {
+        if (s === null) continue;
+        s.worker.terminate();
+        drain(s);
+      }
+      slots.fill(null);
+    },
+  };
+}
