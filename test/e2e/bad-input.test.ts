@@ -62,6 +62,38 @@ describe("bad input", () => {
     socket.end();
     expect(text.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
     expect(JSON.parse(text.slice(text.indexOf("{")))).toEqual({
+      error: "request body not received within limits.request_timeout 300 ms (1000 bytes declared)",
+      code: "request_timeout",
+    });
+    expect(existsSync(join(s.dir, "j.jsonl"))).toBe(false);
+  });
+
+  test("a chunked body that stalls is a 408 naming how much of it came, and writes nothing", async () => {
+    await using s = await startTestServer({ limits: { request_timeout: "300ms" } });
+    const { port } = new URL(s.url);
+    const { promise: answered, resolve } = Promise.withResolvers<string>();
+    let reply = "";
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: Number(port),
+      socket: {
+        data(_s, chunk) {
+          reply += chunk.toString();
+          if (reply.includes("\r\n\r\n") && reply.includes("}")) resolve(reply);
+        },
+        close() {
+          resolve(reply);
+        },
+      },
+    });
+    // No length declared: one chunk of the body comes, then nothing.
+    socket.write(
+      'POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n{"step_name"\r\n',
+    );
+    const text = await answered;
+    socket.end();
+    expect(text.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
+    expect(JSON.parse(text.slice(text.indexOf("{")))).toEqual({
       error: "request body not received within limits.request_timeout 300 ms (got 12 bytes)",
       code: "request_timeout",
     });
