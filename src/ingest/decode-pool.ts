@@ -1,6 +1,6 @@
 // Push bodies decoded on worker threads: JSON.parse, validation, timestamp checks and the JSONL encoding were
 // over half of the server thread's time under ingest; a worker does them on another core, and the server's
-// thread keeps the job's turn, the append and the commit. Replies come back in the order of the tasks.
+// thread keeps the job's turn, the append and the commit.
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type DecodedPush, decodePush } from "./decode.ts";

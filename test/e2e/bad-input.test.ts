@@ -38,28 +38,8 @@ describe("bad input", () => {
 
   test("a body that stalls is a 408 after limits.request_timeout and writes nothing", async () => {
     await using s = await startTestServer({ limits: { request_timeout: "300ms" } });
-    const { port } = new URL(s.url);
-    const { promise: answered, resolve } = Promise.withResolvers<string>();
-    let reply = "";
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: Number(port),
-      socket: {
-        data(_s, chunk) {
-          reply += chunk.toString();
-          if (reply.includes("\r\n\r\n") && reply.includes("}")) resolve(reply);
-        },
-        close() {
-          resolve(reply);
-        },
-      },
-    });
     // Headers promise 1,000 bytes; only the start of the body ever comes.
-    socket.write(
-      'POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"step_name"',
-    );
-    const text = await answered;
-    socket.end();
+    const text = await stalledPost(s.url, 'Content-Length: 1000\r\n\r\n{"step_name"');
     expect(text.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
     expect(JSON.parse(text.slice(text.indexOf("{")))).toEqual({
       error: "request body not received within limits.request_timeout 300 ms (1000 bytes declared)",
@@ -70,28 +50,8 @@ describe("bad input", () => {
 
   test("a chunked body that stalls is a 408 naming how much of it came, and writes nothing", async () => {
     await using s = await startTestServer({ limits: { request_timeout: "300ms" } });
-    const { port } = new URL(s.url);
-    const { promise: answered, resolve } = Promise.withResolvers<string>();
-    let reply = "";
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: Number(port),
-      socket: {
-        data(_s, chunk) {
-          reply += chunk.toString();
-          if (reply.includes("\r\n\r\n") && reply.includes("}")) resolve(reply);
-        },
-        close() {
-          resolve(reply);
-        },
-      },
-    });
     // No length declared: one chunk of the body comes, then nothing.
-    socket.write(
-      'POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n{"step_name"\r\n',
-    );
-    const text = await answered;
-    socket.end();
+    const text = await stalledPost(s.url, 'Transfer-Encoding: chunked\r\n\r\nc\r\n{"step_name"\r\n');
     expect(text.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
     expect(JSON.parse(text.slice(text.indexOf("{")))).toEqual({
       error: "request body not received within limits.request_timeout 300 ms (got 12 bytes)",
@@ -100,3 +60,27 @@ describe("bad input", () => {
     expect(existsSync(join(s.dir, "j.jsonl"))).toBe(false);
   });
 });
+
+/** A push whose request ends with `rest` (the last headers and a start of the body), then stalls: the answer. */
+async function stalledPost(url: string, rest: string): Promise<string> {
+  const { port } = new URL(url);
+  const { promise: answered, resolve } = Promise.withResolvers<string>();
+  let reply = "";
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port: Number(port),
+    socket: {
+      data(_s, chunk) {
+        reply += chunk.toString();
+        if (reply.includes("\r\n\r\n") && reply.includes("}")) resolve(reply);
+      },
+      close() {
+        resolve(reply);
+      },
+    },
+  });
+  socket.write(`POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`);
+  const text = await answered;
+  socket.end();
+  return text;
+}
