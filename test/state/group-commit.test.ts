@@ -52,8 +52,9 @@ test("a unit whose failure makes SQLite roll back the whole transaction (a full 
   const ids = db.query<{ id: number }, []>("SELECT id FROM t ORDER BY id").all();
   // Refused means not committed: a caller told "refused" cuts its bytes from the log, so a committed row for
   // it would count lines the file no longer has.
-  expect({ answers, ids: ids.map((r) => r.id) }).toEqual({
+  expect({ answers, causes, ids: ids.map((r) => r.id) }).toEqual({
     answers: ["refused", "refused", "refused"],
+    causes: ["SQLITE_FULL", "SQLITE_FULL", "SQLITE_FULL"],
     ids: [],
   });
   db.close();
