@@ -1,4 +1,5 @@
 // The config's shape, defaults and types: one valibot schema, validated once at start-up.
+import { availableParallelism } from "node:os";
 import * as v from "valibot";
 import { TERMINAL, TerminalStatusName } from "../protocol/status.ts";
 import { parseDuration, parseSize } from "./units.ts";
@@ -158,7 +159,7 @@ export const ConfigSchema = v.strictObject({
       ),
       /**
        * Threads that parse and encode push bodies beside the server's own (0: on the server's thread). One uses
-       * the second core of a two-core machine.
+       * the second core of a two-core machine; the default is 1 with two or more cores, else 0.
        */
       decode_workers: v.optional(
         v.pipe(
@@ -167,7 +168,8 @@ export const ConfigSchema = v.strictObject({
           v.minValue(0, "expected 0 or more threads"),
           v.maxValue(16, "expected at most 16 threads"),
         ),
-        1,
+        // A second thread only pays with a second core to run it.
+        () => (availableParallelism() > 1 ? 1 : 0),
       ),
     }),
     {},

@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: some tests are about literal ${VAR} text in config values
+
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import {
@@ -39,7 +41,12 @@ describe("config", () => {
         max_read_bytes: config.limits.max_read_bytes,
       },
     }).toEqual({
-      server: { listen: "127.0.0.1:8080", shutdown_timeout: 10_000, idle_timeout: 10_000, decode_workers: 1 },
+      server: {
+        listen: "127.0.0.1:8080",
+        shutdown_timeout: 10_000,
+        idle_timeout: 10_000,
+        decode_workers: availableParallelism() > 1 ? 1 : 0,
+      },
       local_dir: "/tmp/stroem/logs",
       archive: null,
       limits: {
