@@ -30,3 +30,16 @@ export function describeIssue(
           );
   return { path, message };
 }
+
+/** A request body's issues as one line: the first one's field path and message, and how many more there are. */
+export function describeBody(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const { path, message } = describeIssue(issues[0], {
+    root: "body",
+    indexBrackets: true,
+    unknown: () => "unknown field",
+    missing: "required field is missing",
+  });
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
+  return `${path}: ${message}${more}`;
+}

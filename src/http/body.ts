@@ -1,8 +1,7 @@
 // Request bodies: read whole within limits.max_body_bytes and limits.request_timeout, then parsed as a JSON object.
 import type { Context } from "hono";
 import { AppError, badRequest } from "../errors.ts";
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+import { parseJsonObject } from "../ingest/json.ts";
 
 export interface BodyLimits {
   maxBytes: number;
@@ -99,28 +98,6 @@ async function readDeclared(req: Request, declared: number, limits: BodyLimits):
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A body's bytes as a JSON object: 400 for invalid UTF-8, an empty body, invalid JSON or another JSON value. */
-export function parseJsonObject(bytes: Uint8Array): unknown {
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch {
-    throw badRequest("request body is not valid UTF-8", "invalid_json");
-  }
-  if (text.trim() === "") throw badRequest("request body is empty: expected a JSON object", "invalid_json");
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw badRequest(`invalid JSON: ${(e as Error).message}`, "invalid_json");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    const got = Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
-    throw badRequest(`body: expected a JSON object (got ${got})`, "invalid_body");
-  }
-  return value;
 }
 
 function tooLarge(size: number, max: number): AppError {

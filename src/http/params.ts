@@ -1,10 +1,10 @@
 // Request validation at the boundary: path parameters, headers, bodies and queries, with precise messages.
 import type { Context } from "hono";
 import * as v from "valibot";
-import { describeIssue } from "../core/issues.ts";
+import { describeBody } from "../core/issues.ts";
 import { badRequest } from "../errors.ts";
 import { IDEMPOTENCY_KEY, JOB_ID, JOB_ID_EXPECTED } from "../protocol/ids.ts";
-import { type Push, PushBody, pushFast, StreamName } from "../protocol/push.ts";
+import { StreamName } from "../protocol/push.ts";
 import { STATUSES, TerminalStatusName } from "../protocol/status.ts";
 import { Timestamp } from "../protocol/timestamp.ts";
 import { FilterEntries } from "./filters.ts";
@@ -18,11 +18,6 @@ export function jobIdParam(c: Context): string {
     );
   }
   return id;
-}
-
-/** Validates a push body: the fast path, else the schema (whose messages every refusal carries). */
-export function parsePush(input: unknown): Push {
-  return pushFast(input) ?? parse(PushBody, input);
 }
 
 const Name = v.pipe(v.string("expected a string"), v.nonEmpty("must not be empty"), v.maxLength(512));
@@ -90,25 +85,13 @@ export const ListQuery = v.object({
   cursor: v.optional(v.pipe(v.string(), v.nonEmpty("must not be empty"))),
 });
 
-export function describe(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
-  const { path, message } = describeIssue(issues[0], {
-    root: "body",
-    indexBrackets: true,
-    unknown: () => "unknown field",
-    missing: "required field is missing",
-  });
-  const more =
-    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
-  return `${path}: ${message}${more}`;
-}
-
 export function parse<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   code = "invalid_body",
 ): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
-  if (!r.success) throw badRequest(describe(r.issues), code);
+  if (!r.success) throw badRequest(describeBody(r.issues), code);
   return r.output;
 }
 

@@ -1,18 +1,28 @@
 // A push body, from its bytes to the JSONL it is stored as: decode, parse, validate, encode. Pure, and the same
 // on the server's thread and on a decode worker (ingest/decode-worker.ts).
+import * as v from "valibot";
+import { describeBody } from "../core/issues.ts";
 import { type EncodedBatch, encodeBatch, type MaskText } from "../core/line.ts";
-import { parseJsonObject } from "../http/body.ts";
-import { parsePush } from "../http/params.ts";
+import { badRequest } from "../errors.ts";
+import { type Push, PushBody, pushFast } from "../protocol/push.ts";
+import { parseJsonObject } from "./json.ts";
 
 /** A decoded push: what the registry stores (`EncodedBatch`), and the step and key it came with. */
 export interface DecodedPush extends EncodedBatch {
   step: string;
   batchId: string | null;
-  /** Whether `mask` was applied: a batch decoded without one is decoded again once the job turns out to have secrets. */
-  masked: boolean;
 }
 
 const encoder = new TextEncoder();
+
+/** Validates a push body: the fast path, else the schema (whose messages every refusal carries). */
+export function parsePush(input: unknown): Push {
+  const fast = pushFast(input);
+  if (fast !== null) return fast;
+  const r = v.safeParse(PushBody, input);
+  if (!r.success) throw badRequest(describeBody(r.issues), "invalid_body");
+  return r.output;
+}
 
 /**
  * Throws the route's AppError (400 with the schema's message) for a body that is not a valid push; `now` is the
@@ -35,7 +45,6 @@ export function decodePush(
     count: push.lines.length,
     truncated,
     lineBytes,
-    masked: mask !== null,
   };
 }
 

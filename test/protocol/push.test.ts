@@ -1,6 +1,7 @@
 // The push body's fast validation accepts, normalises and refuses exactly as the PushBody schema does.
 import { describe, expect, test } from "bun:test";
-import { parse, parsePush } from "../../src/http/params.ts";
+import { parse } from "../../src/http/params.ts";
+import { parsePush } from "../../src/ingest/decode.ts";
 import { PushBody } from "../../src/protocol/push.ts";
 
 const ok = { ts: "2025-02-12T10:56:45.123Z", stream: "stdout", line: "hello" };
