@@ -66,6 +66,21 @@ async function deployment(overrides: Record<string, unknown> = {}) {
 }
 
 /** The largest receive queue of nginx's connections to `port` (its upstream), from /proc/net/tcp. */
+/** The sockets of `port` (nginx's side and stroem-logs' side) with their queues: what a failed wait reports. */
+function socketsOf(port: number): string {
+  const rows: string[] = [];
+  for (const row of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = row.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const local = Number.parseInt(f[1]!.split(":")[1]!, 16);
+    const remote = Number.parseInt(f[2]!.split(":")[1]!, 16);
+    if (local !== port && remote !== port) continue;
+    const [tx, rx] = f[4]!.split(":").map((h) => Number.parseInt(h, 16));
+    rows.push(`${local}->${remote} state ${f[3]} tx ${tx} rx ${rx}`);
+  }
+  return rows.join("; ") || "none";
+}
+
 function upstreamReceiveQueue(port: number): number {
   let max = 0;
   for (const row of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
@@ -260,11 +275,16 @@ describe("the nginx recipe (docs/deploy/nginx.conf) beside Strøm", () => {
     // Paused reader: with proxy_buffering off nginx stops reading stroem-logs once the client's socket is
     // full, so stroem-logs' bytes wait in nginx's receive queue; a buffering nginx would drain them into
     // its temp files instead.
-    await waitFor(
-      "nginx to hold stroem-logs' answer back (its upstream receive queue filling)",
-      () => upstreamReceiveQueue(d.logs.port) >= 64 * 1024,
-      DEADLINE_MS,
-    );
+    try {
+      await waitFor(
+        "nginx to hold stroem-logs' answer back (its upstream receive queue filling)",
+        () => upstreamReceiveQueue(d.logs.port) >= 64 * 1024,
+        DEADLINE_MS,
+      );
+    } catch (e) {
+      // Failed once in five runs beside two busy loops: say where the bytes were.
+      throw new Error(`${(e as Error).message}; sockets of port ${d.logs.port}: ${socketsOf(d.logs.port)}`);
+    }
     // And it stays held while the reader reads nothing: a spooling nginx drains the queue into its temp
     // files within moments (24 MiB), so a queue that is merely full at one look proves nothing.
     const queues: number[] = [];
