@@ -1,5 +1,6 @@
 // Valibot issues as one line each: the field path and what was expected — for request bodies and the config.
 import * as v from "valibot";
+import { badRequest } from "../errors.ts";
 
 export interface IssueWords {
   /** The path of an issue about the whole input. */
@@ -42,4 +43,15 @@ export function describeBody(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unkno
   const more =
     issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : "";
   return `${path}: ${message}${more}`;
+}
+
+/** `input` checked against `schema`: its output, or a 400 (`code`) naming the first issue's field. */
+export function parse<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  code = "invalid_body",
+): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (!r.success) throw badRequest(describeBody(r.issues), code);
+  return r.output;
 }

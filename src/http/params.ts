@@ -1,13 +1,15 @@
 // Request validation at the boundary: path parameters, headers, bodies and queries, with precise messages.
 import type { Context } from "hono";
 import * as v from "valibot";
-import { describeBody } from "../core/issues.ts";
+import { parse } from "../core/issues.ts";
 import { badRequest } from "../errors.ts";
 import { IDEMPOTENCY_KEY, JOB_ID, JOB_ID_EXPECTED } from "../protocol/ids.ts";
 import { StreamName } from "../protocol/push.ts";
 import { STATUSES, TerminalStatusName } from "../protocol/status.ts";
 import { Timestamp } from "../protocol/timestamp.ts";
 import { FilterEntries } from "./filters.ts";
+
+export { parse };
 
 export function jobIdParam(c: Context): string {
   const id = c.req.param("id") ?? "";
@@ -84,16 +86,6 @@ export const ListQuery = v.object({
   ),
   cursor: v.optional(v.pipe(v.string(), v.nonEmpty("must not be empty"))),
 });
-
-export function parse<S extends v.GenericSchema>(
-  schema: S,
-  input: unknown,
-  code = "invalid_body",
-): v.InferOutput<S> {
-  const r = v.safeParse(schema, input);
-  if (!r.success) throw badRequest(describeBody(r.issues), code);
-  return r.output;
-}
 
 /** The `Idempotency-Key` header: null when absent, a 400 when it is not 1–200 visible ASCII characters. */
 export function idempotencyKey(c: Context): string | null {

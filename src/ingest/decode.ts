@@ -1,9 +1,7 @@
 // A push body, from its bytes to the JSONL it is stored as: decode, parse, validate, encode. Pure, and the same
 // on the server's thread and on a decode worker (ingest/decode-worker.ts).
-import * as v from "valibot";
-import { describeBody } from "../core/issues.ts";
+import { parse } from "../core/issues.ts";
 import { type EncodedBatch, encodeBatch, type MaskText } from "../core/line.ts";
-import { badRequest } from "../errors.ts";
 import { type Push, PushBody, pushFast } from "../protocol/push.ts";
 import { parseJsonObject } from "./json.ts";
 
@@ -17,11 +15,7 @@ const encoder = new TextEncoder();
 
 /** Validates a push body: the fast path, else the schema (whose messages every refusal carries). */
 export function parsePush(input: unknown): Push {
-  const fast = pushFast(input);
-  if (fast !== null) return fast;
-  const r = v.safeParse(PushBody, input);
-  if (!r.success) throw badRequest(describeBody(r.issues), "invalid_body");
-  return r.output;
+  return pushFast(input) ?? parse(PushBody, input);
 }
 
 /**
