@@ -45,6 +45,8 @@ describe("bad input", () => {
       error: "request body not received within limits.request_timeout 300 ms (1000 bytes declared)",
       code: "request_timeout",
     });
+    // The rest of the body is never read: the answer ends the connection.
+    expect(text.toLowerCase()).toContain("\r\nconnection: close\r\n");
     expect(existsSync(join(s.dir, "j.jsonl"))).toBe(false);
   });
 
