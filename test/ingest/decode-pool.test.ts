@@ -109,7 +109,8 @@ describe("push decode pool", () => {
       expect({ seed, ...got[seed]! }).toEqual({ seed, ...want });
       expect("ok" in want && want.ok.truncated).toBeGreaterThanOrEqual(1);
     }
-    // Both threads did a share: two workers hold MAX_QUEUE each, the rest is decoded here.
+    // Both threads did a share: two workers hold MAX_QUEUE each and take more as they answer; the rest is
+    // decoded here.
     const { worker, here } = decoder.counts();
     expect(worker + here).toBe(200);
     expect(worker).toBeGreaterThanOrEqual(2 * MAX_QUEUE);
@@ -161,6 +162,34 @@ describe("push decode pool", () => {
     const got = await Promise.all(pending);
     for (const [i, b] of bodies.entries()) expect(got[i]).toEqual(await inline(b));
     expect(decoder.counts().here).toBe(bodies.length); // MAX_QUEUE sent, then drained here at close
+  });
+
+  test("a burst past what the worker holds waits in a backlog: the worker takes from it as it answers, the server's thread one body per turn", async () => {
+    const decoder = pool({ workers: 1 });
+    await decoder.decode(validBody(4000), NOW); // the worker is up
+    const before = decoder.counts();
+    // ~100 ms of decoding in all: time for the worker to answer many times over, however busy the machine.
+    const big = (seed: number) => {
+      const lines = Array.from({ length: 800 }, (_, i) => ({
+        stream: "stdout",
+        line: `${seed}:${i} ${"y".repeat(100)}`,
+      }));
+      return enc.encode(JSON.stringify({ step_name: "burst", lines }));
+    };
+    const bodies = Array.from({ length: 100 }, (_, i) => big(i));
+    let settled = 0;
+    const pending = bodies.map((b) => outcome(decoder.decode(b, NOW)).finally(() => settled++));
+    // The next turn comes before the backlog is done: the server's thread decoded one body of it in the turn
+    // before, not all that its worker could not hold.
+    const atNextTurn = await new Promise<number>((resolve) => setImmediate(() => resolve(settled)));
+    expect(atNextTurn).toBeLessThan(10);
+    const got = await Promise.all(pending);
+    for (const [i, b] of bodies.entries()) expect(got[i]).toEqual(await inline(b));
+    const worker = decoder.counts().worker - before.worker;
+    const here = decoder.counts().here - before.here;
+    expect(worker + here).toBe(bodies.length);
+    expect(worker).toBeGreaterThan(MAX_QUEUE); // it took bodies from the backlog
+    expect(here).toBeGreaterThan(0);
   });
 
   test("a small body is decoded in place, without a worker", async () => {
