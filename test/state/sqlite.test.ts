@@ -130,6 +130,61 @@ describe("SQLite state", () => {
     });
   });
 
+  test("version 4: jobs_status indexes the status alone, so an append (which sets last_activity_at) rewrites no index entry", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "db");
+    const raw = new Database(path, { create: true, strict: true });
+    raw.transaction(() => {
+      for (const m of MIGRATIONS.filter((m) => m.version <= 3)) m.up(raw);
+      raw.run("PRAGMA user_version = 3");
+    })();
+    raw.close();
+    const state = openSqliteState(path);
+    await state.jobs.create({
+      id: "j",
+      workspace: "w",
+      task: "t",
+      created_at: 0,
+      now: 0,
+      line_count: 0,
+      byte_count: 0,
+      checkpoints: [],
+    });
+    const append = {
+      id: "j",
+      first: 0,
+      offset: 0,
+      lines: 2,
+      bytes: 20,
+      late: 0,
+      now: 5,
+      checkpointEvery: 1024,
+    };
+    const first = await state.jobs.commitAppend(append);
+    const second = await state.jobs.commitAppend({ ...append, first: 2, offset: 20, now: 9 });
+    const stale = await state.jobs.stale(10);
+    await state.close();
+    const db = new Database(path, { strict: true });
+    const columns = db
+      .query<{ name: string }, []>("PRAGMA index_info(jobs_status)")
+      .all()
+      .map((c) => c.name);
+    db.close();
+    expect({
+      schema: state.schema,
+      columns,
+      statuses: [first.status, second.status],
+      activity: second.last_activity_at,
+      stale: stale.map((j) => j.id),
+    }).toEqual({
+      schema: { from: 3, to: SCHEMA_VERSION, created: false },
+      columns: ["status"],
+      statuses: ["running", "running"],
+      activity: 9,
+      stale: ["j"],
+    });
+  });
+
   test("a batches table made by an older version (without held) gets the column, and its keys still answer", async () => {
     using dir = tempDir();
     const path = join(dir.path, "db");
