@@ -35,23 +35,31 @@ export interface LogRoutesDeps {
 export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
   const { registry, reader } = deps;
 
+  // Pushes being handled, from their arrival (body still coming) to their answer: one alone is decoded on
+  // this thread (ingest/decode-pool.ts).
+  let pushing = 0;
   app.post("/worker/jobs/:id/logs", async (c) => {
-    const id = jobIdParam(c);
-    const headerKey = idempotencyKey(c);
-    const body = await readBody(c, deps.body);
-    const now = registry.now();
-    const push = await deps.decoder.decode(body, now);
-    const key = headerKey ?? push.batchId;
-    const encode = withMasker(push, body, now, deps.maxLineBytes);
-    const r = await registry.pushBatch(id, key, push, encode);
-    return c.json({
-      status: "ok",
-      first: r.first,
-      next: r.next,
-      ...(r.truncated > 0 ? { truncated_lines: r.truncated } : {}),
-      ...(r.held ? { held_lines: r.held } : {}),
-      ...(r.duplicate ? { duplicate: true } : {}),
-    });
+    pushing++;
+    try {
+      const id = jobIdParam(c);
+      const headerKey = idempotencyKey(c);
+      const body = await readBody(c, deps.body);
+      const now = registry.now();
+      const push = await deps.decoder.decode(body, now, pushing === 1);
+      const key = headerKey ?? push.batchId;
+      const encode = withMasker(push, body, now, deps.maxLineBytes);
+      const r = await registry.pushBatch(id, key, push, encode);
+      return c.json({
+        status: "ok",
+        first: r.first,
+        next: r.next,
+        ...(r.truncated > 0 ? { truncated_lines: r.truncated } : {}),
+        ...(r.held ? { held_lines: r.held } : {}),
+        ...(r.duplicate ? { duplicate: true } : {}),
+      });
+    } finally {
+      pushing--;
+    }
   });
 
   app.get("/api/jobs/:id/logs", (c) => read(c, undefined));

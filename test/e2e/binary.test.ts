@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { heldPush } from "../support/held-push.ts";
 import { spawnServer } from "../support/process.ts";
 import { tempDir } from "../support/server.ts";
 
@@ -53,17 +54,24 @@ describe("compiled binary", () => {
     expect((await fetch(`${server.url}/`)).status).toBe(200);
     const search = await fetch(`${server.url}/api/jobs/b1/search?re=^h.$`);
     expect(await search.json()).toEqual({ source: "local", matches: [0], from: 0, next: 1, done: true });
-    // And the push decode worker: a body past 4 KiB is parsed and encoded on it.
+    // And the push decode worker: a body past 4 KiB, pushed while another push is being handled (one alone is
+    // decoded on the server's thread), is parsed and encoded on it.
     const lines = Array.from({ length: 100 }, (_, i) => ({
       ts: "2025-02-12T10:56:45.123Z",
       stream: "stdout",
       line: `line ${i} ${"x".repeat(60)}`,
     }));
+    const held = await heldPush(
+      server.url,
+      "/worker/jobs/b2/logs",
+      JSON.stringify({ step_name: "s", lines: [{ stream: "stdout", line: "held" }] }),
+    );
     const big = await fetch(`${server.url}/worker/jobs/b1/logs`, {
       method: "POST",
       body: JSON.stringify({ step_name: "s", lines }),
     });
     expect(await big.json()).toEqual({ status: "ok", first: 1, next: 101 });
+    expect(await held.finish()).toContain('{"status":"ok","first":0,"next":1}');
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toContain("\nstroem_logs_push_decodes_worker_total 1\n");
     const stored = await (await fetch(`${server.url}/api/jobs/b1/logs?format=ndjson&from=100`)).text();

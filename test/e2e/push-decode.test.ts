@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { heldPush } from "../support/held-push.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 const TEXTS = ["plain", "ünïcødé 日本語 🚀", 'say "hi"\\', "tab\tand\u0000nul", "x".repeat(5000)];
@@ -68,5 +69,29 @@ describe("push decode workers", () => {
       /\nstroem_logs_push_decodes_worker_total (\d+)\n/,
     );
     expect(Number(metric?.[1])).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("a push alone is decoded on the server's thread; one that arrives while another is handled goes to the worker", async () => {
+    await using s = await startTestServer({ server: { decode_workers: 1 } });
+    const worker = async () =>
+      Number(
+        (await (await s.fetch("/metrics")).text()).match(
+          /\nstroem_logs_push_decodes_worker_total (\d+)\n/,
+        )?.[1],
+      );
+    // One client, one push at a time: the hop to the worker and back would only add to each answer.
+    for (const k of [1, 4, 7, 10, 19]) {
+      const res = await s.post("/worker/jobs/alone/logs", body(0, k));
+      expect(res.status).toBe(200);
+    }
+    expect(await worker()).toBe(0);
+    // Another push is being handled (its body half-sent): this one is decoded on the worker.
+    const held = await heldPush(s.url, "/worker/jobs/held/logs", body(1, 1));
+    const res = await s.post("/worker/jobs/alone/logs", body(0, 22));
+    expect(res.status).toBe(200);
+    expect(await worker()).toBe(1);
+    expect(await held.finish()).toMatch(/^HTTP\/1\.1 200 /);
+    const stored = ((await (await s.fetch("/api/jobs/held/logs")).json()) as { logs: string }).logs;
+    expect(stored.split("\n").filter((l) => l !== "")).toHaveLength(JSON.parse(body(1, 1)).lines.length);
   }, 60_000);
 });
