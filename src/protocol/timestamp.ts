@@ -12,12 +12,17 @@ const ISO_8601 =
  * lines within one millisecond keep their order information); any other form is converted to that one.
  */
 export function normalizeTs(ts: string): string | null {
+  // Lines of one batch share their second: its checks are made once (a fifth of a push body's decode).
+  if (keptSecond !== "" && ts.startsWith(keptSecond) && fractionAndZ(ts)) return ts;
   if (UTC_TS.test(ts)) {
     // Only reject impossible dates (month 13, hour 25).
     if (!canonicalInRange(ts)) return null;
     // A day past 28 or 24:00 may name another day than it says (Feb 30 is Mar 2, 24:00 the next midnight):
     // store the instant it means, as every other form of the same instant is stored.
-    if (twoDigits(ts, 8) <= 28 && twoDigits(ts, 11) < 24) return ts;
+    if (twoDigits(ts, 8) <= 28 && twoDigits(ts, 11) < 24) {
+      keptSecond = ts.slice(0, 19);
+      return ts;
+    }
   }
   const m = ISO_8601.exec(ts);
   if (m === null) return null;
@@ -28,6 +33,25 @@ export function normalizeTs(ts: string): string | null {
   const ms = Date.parse(`${m[1]}T${hm}:${m[3] ?? "00"}.${frac.slice(0, 3).padEnd(3, "0")}${m[5]}`);
   if (Number.isNaN(ms) || (hm.startsWith("24") && /[1-9]/.test(frac))) return null;
   return `${new Date(ms).toISOString().slice(0, -5)}${frac === "" ? "" : `.${frac}`}Z`;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` of the last timestamp `normalizeTs` kept as it was: every `…Z` form of that second is
+ * kept as it is too (what decides is in those 19 characters; the rest only has to be `Z` or `.digits Z`).
+ */
+let keptSecond = "";
+
+/** Whether `ts` from its 20th character on is `Z` or `.` digits `Z` (the regex's tail, without the regex). */
+function fractionAndZ(ts: string): boolean {
+  const n = ts.length;
+  if (n < 20 || ts.charCodeAt(n - 1) !== 90 /* Z */) return false;
+  if (n === 20) return true;
+  if (n === 21 || ts.charCodeAt(19) !== 46 /* . */) return false;
+  for (let i = 20; i < n - 1; i++) {
+    const c = ts.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 const twoDigits = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;

@@ -54,6 +54,37 @@ describe("canonical timestamps", () => {
     expect(wrong).toEqual([]);
   });
 
+  test("normalizeTs answers every timestamp the same whatever it was asked before (it keeps the checks of the last second it kept)", () => {
+    const seconds = [
+      "2025-02-12T10:56:45",
+      "2025-02-30T00:00:00",
+      "2025-01-01T24:00:00",
+      "2025-13-01T00:00:00",
+    ];
+    const tails = ["Z", ".Z", ".5Z", ".123456789Z", ".1a2Z", "", ".5", "Zx", "z", "+01:00", ".5+01:00", " Z"];
+    const stamps = [
+      ...seconds.flatMap((s) => tails.map((t) => s + t)),
+      "2025-02-12T10:56:4",
+      "2025-02-12 10:56:45Z",
+    ];
+    const unrelated = "1999-01-01T00:00:00Z";
+    const alone = (ts: string) => {
+      normalizeTs(unrelated);
+      return normalizeTs(ts);
+    };
+    const expected = new Map(stamps.map((ts) => [ts, alone(ts)]));
+    const wrong: string[] = [];
+    for (const before of stamps)
+      for (const ts of stamps) {
+        normalizeTs(before);
+        const got = normalizeTs(ts);
+        if (got !== expected.get(ts)) wrong.push(`${ts} after ${before}: ${got}, alone ${expected.get(ts)}`);
+      }
+    expect(wrong).toEqual([]);
+    expect(expected.get("2025-02-12T10:56:45.123456789Z")).toBe("2025-02-12T10:56:45.123456789Z");
+    expect(expected.get("2025-02-12T10:56:45.1a2Z")).toBeNull();
+  });
+
   test("normalizeTs keeps a canonical timestamp as it is, stores the instant an overflowing one means, and refuses an impossible one", () => {
     expect(
       [
