@@ -192,6 +192,25 @@ describe("push decode pool", () => {
     expect(here).toBeGreaterThan(0);
   });
 
+  test("lineBytes is the UTF-8 size of the lines' texts as sent, for an ASCII body (with escapes or none) and any other", () => {
+    const escaped = enc.encode(
+      '{"step_name":"s","lines":[{"stream":"stdout","line":"caf\\u00e9 \\ud83d\\ude80 \\\\u"}]}',
+    );
+    expect(decodePush(escaped, NOW, MAX_LINE, null).lineBytes).toBe(Buffer.byteLength("café 🚀 \\u"));
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const body = validBody(seed);
+      const sent = JSON.parse(new TextDecoder().decode(body)) as { lines: { line: string }[] };
+      const want = sent.lines.reduce((n, l) => n + Buffer.byteLength(l.line), 0);
+      expect(decodePush(body, NOW, MAX_LINE, null).lineBytes).toBe(want);
+      const ascii = enc.encode(
+        JSON.stringify({ ...sent, lines: sent.lines.map((l, i) => ({ ...l, line: `a${i}` })) }),
+      );
+      expect(decodePush(ascii, NOW, MAX_LINE, null).lineBytes).toBe(
+        sent.lines.reduce((n, _, i) => n + `a${i}`.length, 0),
+      );
+    }
+  });
+
   test("a small body is decoded in place, without a worker", async () => {
     const decoder = pool({ workers: 1, url: FAILING }); // would fail if it were asked
     const small = enc.encode(JSON.stringify({ step_name: "s", lines: [{ stream: "stdout", line: "hi" }] }));
