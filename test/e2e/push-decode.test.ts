@@ -71,6 +71,31 @@ describe("push decode workers", () => {
     expect(Number(metric?.[1])).toBeGreaterThan(0);
   }, 60_000);
 
+  test("a job with registered secrets has its pushes parsed once on the server's thread, never sent to the worker", async () => {
+    await using s = await startTestServer({ server: { decode_workers: 1 } });
+    const secret = "s3cr3t-value-123";
+    expect((await s.post("/worker/jobs/sec/secrets", { secrets: [secret] })).status).toBe(200);
+    const worker = async () =>
+      Number(
+        (await (await s.fetch("/metrics")).text()).match(
+          /\nstroem_logs_push_decodes_worker_total (\d+)\n/,
+        )?.[1],
+      );
+    // Another push is being handled, so a job without secrets would send this body to the worker.
+    const held = await heldPush(s.url, "/worker/jobs/other/logs", body(1, 1));
+    const lines = Array.from({ length: 100 }, (_, i) => ({
+      stream: "stdout",
+      line: `${i} ${secret} ${"y".repeat(60)}`,
+    }));
+    const res = await s.post("/worker/jobs/sec/logs", JSON.stringify({ step_name: "s", lines }));
+    expect(res.status).toBe(200);
+    expect(await worker()).toBe(0);
+    expect(await held.finish()).toMatch(/^HTTP\/1\.1 200 /);
+    const stored = ((await (await s.fetch("/api/jobs/sec/logs")).json()) as { logs: string }).logs;
+    expect(stored).not.toContain(secret);
+    expect(stored.split("\n").filter((l) => l.includes('"step":"s"'))).toHaveLength(100);
+  }, 60_000);
+
   test("a push alone is decoded on the server's thread; one that arrives while another is handled goes to the worker", async () => {
     await using s = await startTestServer({ server: { decode_workers: 1 } });
     const worker = async () =>
