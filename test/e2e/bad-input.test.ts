@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { rawConnection } from "../support/raw-http.ts";
 import { startTestServer } from "../support/server.ts";
 
 const TS = "2025-02-12T10:56:45.123Z";
@@ -65,24 +66,9 @@ describe("bad input", () => {
 
 /** A push whose request ends with `rest` (the last headers and a start of the body), then stalls: the answer. */
 async function stalledPost(url: string, rest: string): Promise<string> {
-  const { port } = new URL(url);
-  const { promise: answered, resolve } = Promise.withResolvers<string>();
-  let reply = "";
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port: Number(port),
-    socket: {
-      data(_s, chunk) {
-        reply += chunk.toString();
-        if (reply.includes("\r\n\r\n") && reply.includes("}")) resolve(reply);
-      },
-      close() {
-        resolve(reply);
-      },
-    },
-  });
-  socket.write(`POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`);
-  const text = await answered;
-  socket.end();
+  const conn = await rawConnection(url);
+  conn.write(`POST /worker/jobs/j/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`);
+  const text = await conn.answer;
+  conn.end();
   return text;
 }

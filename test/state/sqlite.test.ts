@@ -7,6 +7,18 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../../src/state/sqlite/schema.ts";
 import { tempDir } from "../support/server.ts";
 import { describeRepositories } from "./repositories.ts";
 
+/** A job row to create, with the counts of a log adopted at its creation. */
+const newJob = (id: string, lines = 0, bytes = 0) => ({
+  id,
+  workspace: "w",
+  task: "t",
+  created_at: 0,
+  now: 0,
+  line_count: lines,
+  byte_count: bytes,
+  checkpoints: [] as [number, number][],
+});
+
 describeRepositories("SQLite", async () => {
   const dir = tempDir();
   const state = openSqliteState(join(dir.path, "state.db"));
@@ -72,16 +84,7 @@ describe("SQLite state", () => {
     using dir = tempDir();
     const path = join(dir.path, "db");
     const state = openSqliteState(path);
-    await state.jobs.create({
-      id: "a",
-      workspace: "w",
-      task: "t",
-      created_at: 0,
-      now: 0,
-      line_count: 0,
-      byte_count: 0,
-      checkpoints: [],
-    });
+    await state.jobs.create(newJob("a"));
     const pending = state.jobs.commitAppend({
       id: "a",
       first: 0,
@@ -140,16 +143,7 @@ describe("SQLite state", () => {
     })();
     raw.close();
     const state = openSqliteState(path);
-    await state.jobs.create({
-      id: "j",
-      workspace: "w",
-      task: "t",
-      created_at: 0,
-      now: 0,
-      line_count: 0,
-      byte_count: 0,
-      checkpoints: [],
-    });
+    await state.jobs.create(newJob("j"));
     const append = {
       id: "j",
       first: 0,
@@ -197,16 +191,7 @@ describe("SQLite state", () => {
     raw.run("INSERT INTO batches (job_id, key, first, next, truncated) VALUES ('j', 'k', 0, 10, 1)");
     raw.close();
     const state = openSqliteState(path);
-    await state.jobs.create({
-      id: "j",
-      workspace: "w",
-      task: "t",
-      created_at: 0,
-      now: 0,
-      line_count: 10,
-      byte_count: 100,
-      checkpoints: [],
-    });
+    await state.jobs.create(newJob("j", 10, 100));
     await state.caps.hold({
       window: {
         job_id: "j",

@@ -1,5 +1,6 @@
 // Test support: a push whose body is held half-sent on a raw socket, so the server is handling it (its handler
 // awaits the rest) while the test does something else; `finish` sends the rest and resolves with the answer.
+import { rawConnection } from "./raw-http.ts";
 import { waitFor } from "./wait.ts";
 
 export interface HeldPush {
@@ -12,37 +13,22 @@ export interface HeldPush {
  * requests it is handling (`stroem_logs_http_requests_in_flight`, the scrape itself being the other one).
  */
 export async function heldPush(url: string, path: string, body: string): Promise<HeldPush> {
-  const { port } = new URL(url);
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
-  const { promise: answered, resolve } = Promise.withResolvers<string>();
-  let reply = "";
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port: Number(port),
-    socket: {
-      data(_s, chunk) {
-        reply += chunk.toString();
-        const end = reply.indexOf("\r\n\r\n");
-        const length = /\r\ncontent-length: (\d+)/i.exec(reply)?.[1];
-        if (end !== -1 && length !== undefined && reply.length >= end + 4 + Number(length)) resolve(reply);
-      },
-      close: () => resolve(reply),
-    },
-  });
-  socket.write(
+  const conn = await rawConnection(url);
+  conn.write(
     `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\n\r\n`,
   );
-  socket.write(bytes.subarray(0, half));
+  conn.write(bytes.subarray(0, half));
   await waitFor("the held push to be counted in flight", async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     return /\nstroem_logs_http_requests_in_flight 2\n/.test(text);
   });
   return {
     async finish() {
-      socket.write(bytes.subarray(half));
-      const text = await answered;
-      socket.end();
+      conn.write(bytes.subarray(half));
+      const text = await conn.answer;
+      conn.end();
       return text;
     },
   };
