@@ -30,6 +30,7 @@ export async function ingestLoad(
   opts: { jobs: number; procs: number; durationMs: number; warmupMs: number; tag: string },
 ): Promise<IngestRun> {
   const procs = Math.min(opts.procs, opts.jobs);
+  settle();
   const startAt = Date.now() + opts.warmupMs + 1_000; // time for the clients to start and build their bodies
   const cpu0 = cpuMs(server.proc.pid);
   const results = await Promise.all(
@@ -65,7 +66,18 @@ export interface Baselines {
   parseCpu: number;
 }
 
+/**
+ * Writes back what earlier phases left dirty in the page cache, so that a load or a baseline does not pay for
+ * the one before it: a 10 s load leaves ~1 GB of log behind, which the kernel writes back 30 s later
+ * (vm.dirty_expire_centisecs) — in the middle of the next load, while a baseline's file, deleted at once, is
+ * never written back at all.
+ */
+function settle(): void {
+  Bun.spawnSync(["sync"]);
+}
+
 export async function ingestBaselines(dir: string, lines: number): Promise<Baselines> {
+  settle();
   const file = join(dir, "ingest-baseline.jsonl");
   const raw = await runChild<{ lines: number; ms: number }>("append-baseline.ts", [file, String(lines)]);
   rmSync(file, { force: true });
