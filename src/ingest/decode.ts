@@ -36,6 +36,7 @@ export function encodePush(
   now: string,
   maxLineBytes: number,
   mask: MaskText | null,
+  lineBytes = lineBytesOf(push),
 ): DecodedPush {
   const { text, truncated } = encodeBatch(push.lines, push.step_name, now, maxLineBytes, mask);
   return {
@@ -44,7 +45,7 @@ export function encodePush(
     data: encoder.encode(text),
     count: push.lines.length,
     truncated,
-    lineBytes: lineBytesOf(push),
+    lineBytes,
   };
 }
 
@@ -83,9 +84,10 @@ export function unmasked(pre: DecodedPush, body: Uint8Array, now: string, maxLin
  * lines per server CPU-second.
  */
 export function masked(push: Push, now: string, maxLineBytes: number): PushForTurn {
+  const lineBytes = lineBytesOf(push);
   return {
-    sent: { count: push.lines.length, lineBytes: lineBytesOf(push) },
+    sent: { count: push.lines.length, lineBytes },
     batchId: push.batch_id ?? null,
-    encode: (mask) => encodePush(push, now, maxLineBytes, mask),
+    encode: (mask) => encodePush(push, now, maxLineBytes, mask, lineBytes),
   };
 }
